@@ -1,0 +1,167 @@
+"""Settings: one home for every default, overridable by file, environment and call.
+
+Precedence, lowest first: the defaults below, ``flink-agents.yaml`` in the working
+directory (or the file named by ``FLINK_AGENTS_CONFIG``), environment variables
+``FLINK_AGENTS_<SECTION>__<FIELD>`` and finally explicit overrides (the CLI's options).
+``docs/configuration.md`` lists every field.
+
+>>> s = load_settings(environ={"FLINK_AGENTS_KAFKA__PORT": "19092"}, file=None)
+>>> s.kafka.port, s.kafka.bootstrap_servers
+(19092, '127.0.0.1:19092')
+>>> load_settings(overrides={"flink": {"rest_port": 18081}}, environ={}, file=None).flink.rest_port
+18081
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from flink_agents.errors import ConfigError
+
+ENV_PREFIX = "FLINK_AGENTS_"
+CONFIG_FILE = "flink-agents.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class KafkaSettings(_Section):
+    """The local single-node Kafka broker (KRaft, broker and controller in one process)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int = 9093
+    heap: str = "512m"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class FlinkSettings(_Section):
+    """The local standalone Flink cluster started from the apache-flink wheel."""
+
+    host: str = "127.0.0.1"
+    rest_port: int = 8081
+    rpc_port: int = 6123
+    task_slots: int = 8
+    jobmanager_memory: str = "1600m"
+    taskmanager_memory: str = "3g"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
+
+class RuntimeSettings(_Section):
+    """Knobs of the Flink jobs this project builds; ``docs/configuration.md`` explains each.
+
+    The defaults come from the benchmarks in ``bench/``: thread mode (Python embedded in the
+    TaskManager) and a short buffer timeout keep a loop through Kafka to a few milliseconds.
+    """
+
+    bootstrap_servers: str | None = None
+    parallelism: int = 1
+    execution_mode: Literal["thread", "process"] = "thread"
+    buffer_timeout_ms: int = 2
+    checkpoint_interval_s: float = 10.0
+    bundle_size: int = 1000
+    bundle_time_ms: int = 5
+    producer_linger_ms: int = 1
+
+
+class Settings(_Section):
+    """All settings. ``home`` holds data, logs, checkpoints, savepoints and (by default) caches."""
+
+    home: Path = Path(".flink-agents")
+    cache: Path | None = None
+    maven_url: str = "https://repo1.maven.org/maven2"
+    startup_timeout_s: float = 90.0
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    flink: FlinkSettings = Field(default_factory=FlinkSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka for jobs: ``runtime.bootstrap_servers`` if set, else the local broker."""
+        return self.runtime.bootstrap_servers or self.kafka.bootstrap_servers
+
+    @property
+    def jar_cache(self) -> Path:
+        """Downloaded jars: ``cache`` if set (several homes may share one), else ``home/cache``."""
+        return (self.cache or self.home / "cache") / "jars"
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    file: Path | str | None = "auto",
+) -> Settings:
+    """Build the settings from defaults, a YAML file, the environment and overrides."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, Any] = {}
+    path = _config_path(environ) if file == "auto" else file
+    if path is not None and Path(path).exists():
+        _merge(merged, _read_yaml(Path(path)))
+    _merge(merged, _from_environ(environ))
+    _merge(merged, dict(overrides or {}))
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        source = f" (file {path})" if path and Path(path).exists() else ""
+        raise ConfigError(f"invalid settings{source}: {_explain(exc)}") from None
+
+
+def _config_path(environ: Mapping[str, str]) -> Path | None:
+    named = environ.get(ENV_PREFIX + "CONFIG")
+    if named:
+        if not Path(named).exists():
+            raise ConfigError(f"{ENV_PREFIX}CONFIG names {named}, which does not exist")
+        return Path(named)
+    return Path(CONFIG_FILE)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, not {type(data).__name__}")
+    return data
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``FLINK_AGENTS_KAFKA__PORT=19092`` becomes ``{"kafka": {"port": "19092"}}``."""
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def _explain(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )

@@ -1,0 +1,82 @@
+"""The exceptions of flink-agents: one tree, split into retryable and fatal.
+
+``RetryableError`` marks transient failures (a model answering 429 or 5xx, a timeout, an
+MCP server that dropped its connection): the runtime retries them with backoff.
+``FatalError`` marks failures that a retry cannot fix (bad configuration, an invalid
+agent spec, unreadable state): they end the task or the command with the reason.
+
+>>> issubclass(ConfigError, FatalError), issubclass(ModelUnavailable, RetryableError)
+(True, True)
+>>> str(MissingDependency("matplotlib", "bench plots"))
+"matplotlib is needed for bench plots: pip install 'matplotlib'"
+"""
+
+from __future__ import annotations
+
+
+class FlinkAgentsError(Exception):
+    """Base of every error raised by flink-agents."""
+
+
+class FatalError(FlinkAgentsError):
+    """A failure that retrying cannot fix."""
+
+
+class RetryableError(FlinkAgentsError):
+    """A transient failure: the same call may succeed later."""
+
+
+class ConfigError(FatalError):
+    """Settings or job configuration that cannot work."""
+
+
+class SpecError(FatalError):
+    """An agent, tool or model spec that does not validate."""
+
+
+class StateError(FatalError):
+    """Flink state that cannot be read back (corrupt or from an unknown version)."""
+
+
+class StackError(FlinkAgentsError):
+    """The local Kafka + Flink stack could not be started, checked or stopped."""
+
+
+class DownloadError(StackError):
+    """A jar could not be fetched from Maven or failed its checksum."""
+
+
+class ModelUnavailable(RetryableError):
+    """The model endpoint answered 429/5xx, timed out or could not be reached."""
+
+
+class ModelRejected(FatalError):
+    """The model endpoint refused the request for good (400, 401, 403, 404)."""
+
+
+class ToolUnavailable(RetryableError):
+    """A tool (or its MCP server) could not be reached or timed out."""
+
+
+class MissingDependency(FatalError):
+    """An optional package is not installed; the message gives the install command."""
+
+    def __init__(self, package: str, purpose: str) -> None:
+        super().__init__(f"{package} is needed for {purpose}: pip install '{package}'")
+        self.package = package
+
+
+__all__ = [
+    "ConfigError",
+    "DownloadError",
+    "FatalError",
+    "FlinkAgentsError",
+    "MissingDependency",
+    "ModelRejected",
+    "ModelUnavailable",
+    "RetryableError",
+    "SpecError",
+    "StackError",
+    "StateError",
+    "ToolUnavailable",
+]
