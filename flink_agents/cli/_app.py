@@ -1,0 +1,32 @@
+"""Root of the command line: global options and the command groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flink_agents.cli import _jars, _local
+from flink_agents.cli._context import Context
+
+app = typer.Typer(
+    help="Event-driven AI agents on Apache Flink and Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_local.app, name="local")
+app.add_typer(_jars.app, name="jars")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        str | None, typer.Option(help="Folder for caches, data and logs (default .flink-agents).")
+    ] = None,
+) -> None:
+    ctx.obj = Context(overrides={"home": home} if home else {})
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,22 @@
+"""The local stack: a Kafka broker and a Flink standalone cluster on this machine."""
+
+from flink_agents.local._flink import FlinkCluster, flink_home
+from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
+from flink_agents.local._kafka import KafkaBroker
+from flink_agents.local._process import free_port
+from flink_agents.local._stack import LocalStack
+from flink_agents.local._status import PartStatus
+
+__all__ = [
+    "Artifact",
+    "FlinkCluster",
+    "KafkaBroker",
+    "LocalStack",
+    "PartStatus",
+    "bundles",
+    "fetch",
+    "fetch_artifacts",
+    "flink_home",
+    "free_port",
+    "missing",
+]

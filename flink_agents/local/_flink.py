@@ -1,0 +1,248 @@
+"""A Flink standalone cluster run from the apache-flink wheel's own scripts.
+
+The wheel carries a whole Flink distribution (``pyflink/bin``, ``pyflink/lib``). The cluster
+gets a generated configuration folder (``FLINK_CONF_DIR``) and a lib folder
+(``FLINK_LIB_DIR``) that links the wheel's jars and adds the Kafka connector, so nothing
+inside the installed wheel is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flink_agents import _pythonenv
+from flink_agents.config import Settings
+from flink_agents.errors import StackError
+from flink_agents.local import _jars, _process
+from flink_agents.local._status import PartStatus
+
+_IDENT = "flink-agents"
+
+
+def flink_home() -> Path:
+    """The Flink distribution inside the installed ``apache-flink`` wheel."""
+    import pyflink
+
+    return Path(pyflink.__file__).resolve().parent
+
+
+@dataclass
+class FlinkCluster:
+    """Start, probe and stop the local standalone cluster; files live under ``home/flink``."""
+
+    settings: Settings
+
+    @property
+    def root(self) -> Path:
+        return self.settings.home / "flink"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.root / "conf"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.root / "lib"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.home / "logs" / "flink"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.settings.home / "run"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return (self.settings.home / "checkpoints").resolve()
+
+    @property
+    def savepoint_dir(self) -> Path:
+        return (self.settings.home / "savepoints").resolve()
+
+    def pids(self) -> dict[str, int]:
+        """Live daemons started by this stack: ``standalonesession`` and ``taskexecutor``."""
+        found = {}
+        for daemon in ("standalonesession", "taskexecutor"):
+            path = self.pid_dir / f"flink-{_IDENT}-{daemon}.pid"
+            if not path.exists():
+                continue
+            for index, line in enumerate(path.read_text().split()):
+                if line.isdigit() and _process.pid_alive(int(line)):
+                    found[f"{daemon}-{index}" if index else daemon] = int(line)
+        return found
+
+    def env(self) -> dict[str, str]:
+        """Environment for the wheel's scripts (``bin/flink`` too) to use this cluster."""
+        return {
+            **os.environ,
+            "FLINK_CONF_DIR": str(self.conf_dir.resolve()),
+            "FLINK_LIB_DIR": str(self.lib_dir.resolve()),
+            "FLINK_IDENT_STRING": _IDENT,
+            "FLINK_LOG_DIR": str(self.log_dir.resolve()),
+            "FLINK_PID_DIR": str(self.pid_dir.resolve()),
+        }
+
+    def script(self, name: str) -> str:
+        return str(flink_home() / "bin" / name)
+
+    def start(self) -> None:
+        if self.pids():
+            return
+        _process.java_executable()
+        flink = self.settings.flink
+        _process.ensure_port_free(flink.host, flink.rest_port, "flink.rest_port")
+        _process.ensure_port_free(flink.host, flink.rpc_port, "flink.rpc_port")
+        self._write_conf()
+        self._link_lib()
+        for script in ("jobmanager.sh", "taskmanager.sh"):
+            self._run_script(script, "start")
+        jm_log = self._log("standalonesession")
+        _process.wait_until(
+            lambda: self._taskmanagers() > 0,
+            timeout=self.settings.startup_timeout_s,
+            what="Flink (JobManager and a TaskManager)",
+            alive=lambda: len(self.pids()) == 2,
+            log=jm_log if self.pids().get("standalonesession") else self._log("taskexecutor"),
+        )
+
+    def add_taskmanager(self) -> None:
+        """Start one more TaskManager (fault tests kill one while another takes over)."""
+        before = self._taskmanagers()
+        self._run_script("taskmanager.sh", "start")
+        _process.wait_until(
+            lambda: self._taskmanagers() > before,
+            timeout=self.settings.startup_timeout_s,
+            what="an extra Flink TaskManager",
+            log=self._log("taskexecutor"),
+        )
+
+    def stop(self) -> None:
+        if self.pids():
+            for script in ("taskmanager.sh", "jobmanager.sh"):
+                self._run_script(script, "stop-all", check=False)
+        for pid in self.pids().values():  # whatever the scripts missed
+            _process.terminate(pid)
+        for pid_file in self.pid_dir.glob(f"flink-{_IDENT}-*.pid"):
+            pid_file.unlink()
+
+    def status(self) -> PartStatus:
+        pids = self.pids()
+        if not pids:
+            return PartStatus(
+                "flink", running=False, detail=f"stopped ({self.settings.flink.rest_url})"
+            )
+        try:
+            overview = self.rest("/overview")
+        except StackError as exc:
+            return PartStatus("flink", running=True, pid=min(pids.values()), detail=str(exc))
+        detail = (
+            f"{self.settings.flink.rest_url}: {overview['taskmanagers']} TaskManager(s), "
+            f"{overview['slots-available']}/{overview['slots-total']} slots free, "
+            f"{overview['jobs-running']} job(s) running"
+        )
+        return PartStatus("flink", running=True, pid=pids.get("standalonesession"), detail=detail)
+
+    def rest(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        """Call the cluster's REST API and decode its JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.settings.flink.rest_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise StackError(
+                f"Flink REST {method} {path}: {exc.code} {exc.read()[:500]!r}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise StackError(f"Flink REST API not reachable at {path}: {exc}") from None
+        return json.loads(raw) if raw else None
+
+    def _taskmanagers(self) -> int:
+        try:
+            return len(self.rest("/taskmanagers")["taskmanagers"])
+        except StackError:
+            return 0
+
+    def _log(self, daemon: str) -> Path:
+        logs = sorted(self.log_dir.glob(f"flink-{_IDENT}-{daemon}-*.log"))
+        return logs[-1] if logs else self.log_dir / f"flink-{_IDENT}-{daemon}.log"
+
+    def _run_script(self, script: str, action: str, check: bool = True) -> None:
+        done = subprocess.run(
+            [self.script(script), action],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise StackError(f"{script} {action} failed:\n{done.stdout}{done.stderr}")
+
+    def _link_lib(self) -> None:
+        if self.lib_dir.exists():
+            shutil.rmtree(self.lib_dir)
+        self.lib_dir.mkdir(parents=True)
+        connectors = _jars.fetch(
+            "flink-connectors", self.settings.jar_cache, self.settings.maven_url
+        )
+        # Python jobs need flink-python on the cluster's classpath; the wheel keeps it in opt/.
+        python_jar = sorted((flink_home() / "opt").glob("flink-python-*.jar"))
+        for jar in [*sorted((flink_home() / "lib").glob("*.jar")), *python_jar, *connectors]:
+            (self.lib_dir / jar.name).symlink_to(jar.resolve())
+
+    def _write_conf(self) -> None:
+        if self.conf_dir.exists():
+            shutil.rmtree(self.conf_dir)
+        shutil.copytree(flink_home() / "conf", self.conf_dir)
+        for folder in (self.log_dir, self.pid_dir, self.checkpoint_dir, self.savepoint_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(self.config(), sort_keys=True))
+
+    def config(self) -> dict[str, Any]:
+        """The cluster's ``config.yaml`` as flat keys."""
+        wheel = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
+        flink = self.settings.flink
+        python = _pythonenv.python_executable()
+        return {
+            "env.java.opts.all": wheel["env"]["java"]["opts"]["all"],
+            "env.log.dir": str(self.log_dir.resolve()),
+            "env.pid.dir": str(self.pid_dir.resolve()),
+            "jobmanager.bind-host": flink.host,
+            "jobmanager.rpc.address": flink.host,
+            "jobmanager.rpc.port": flink.rpc_port,
+            "jobmanager.memory.process.size": flink.jobmanager_memory,
+            "jobmanager.execution.failover-strategy": "region",
+            "taskmanager.bind-host": flink.host,
+            "taskmanager.host": flink.host,
+            "taskmanager.numberOfTaskSlots": flink.task_slots,
+            "taskmanager.memory.process.size": flink.taskmanager_memory,
+            "rest.address": flink.host,
+            "rest.bind-address": flink.host,
+            "rest.port": flink.rest_port,
+            "parallelism.default": 1,
+            "python.executable": python,
+            "python.client.executable": python,
+            "python.pythonpath": os.pathsep.join(_pythonenv.worker_pythonpath()),
+            "execution.checkpointing.dir": self.checkpoint_dir.as_uri(),
+            "execution.checkpointing.savepoint-dir": self.savepoint_dir.as_uri(),
+            # A killed TaskManager is noticed by failed RPCs within seconds, not the 50 s
+            # heartbeat timeout, so recovery starts promptly.
+            "heartbeat.timeout": 15000,
+            "heartbeat.rpc-failure-threshold": 2,
+        }

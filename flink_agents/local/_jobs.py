@@ -1,0 +1,127 @@
+"""Jobs on the local cluster: submit a Python job, wait for it, stop it with a savepoint, resume."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flink_agents import _pythonenv
+from flink_agents.errors import StackError
+from flink_agents.local._flink import FlinkCluster
+
+_JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
+
+
+@dataclass
+class ClusterJobs:
+    """The jobs of one local cluster, driven through ``bin/flink`` and the REST API."""
+
+    cluster: FlinkCluster
+
+    def submit(
+        self,
+        script: Path,
+        args: list[str] | None = None,
+        *,
+        savepoint: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """Submit ``script`` detached (``flink run -d -py``); return the job id."""
+        cmd = [self.cluster.script("flink"), "run", "-d"]
+        if savepoint:
+            cmd += ["-s", savepoint]
+        cmd += ["-py", str(script), "-pyexec", _pythonenv.python_executable(), *(args or [])]
+        done = subprocess.run(
+            cmd,
+            env={**self.cluster.env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path.cwd(),
+        )
+        found = _JOB_ID.search(done.stdout + done.stderr)
+        if done.returncode != 0 or not found:
+            raise StackError(
+                f"submitting {script} failed (exit {done.returncode}):\n"
+                f"{_python_error(done.stdout + done.stderr)}"
+            )
+        return found.group(1)
+
+    def overview(self) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = self.cluster.rest("/jobs/overview")["jobs"]
+        return jobs
+
+    def state(self, job_id: str) -> str:
+        state: str = self.cluster.rest(f"/jobs/{job_id}")["state"]
+        return state
+
+    def wait_running(self, job_id: str, timeout: float = 120.0) -> None:
+        """Wait until the job and every one of its tasks run (sources are reading)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.cluster.rest(f"/jobs/{job_id}")
+            if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
+                raise StackError(f"job {job_id} is {job['state']}: {self.exception(job_id)}")
+            vertices = job.get("vertices", [])
+            if (
+                job["state"] == "RUNNING"
+                and vertices
+                and all(v["status"] == "RUNNING" for v in vertices)
+            ):
+                return
+            time.sleep(0.2)
+        raise StackError(f"job {job_id} was not running after {timeout:.0f}s")
+
+    def exception(self, job_id: str) -> str:
+        """The root exception Flink recorded for the job, if any."""
+        info = self.cluster.rest(f"/jobs/{job_id}/exceptions")
+        root = (info.get("exceptionHistory") or {}).get("entries") or []
+        return root[0]["stacktrace"].splitlines()[0] if root else "(no exception recorded)"
+
+    def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> str:
+        """Stop the job after a savepoint; return the savepoint's location."""
+        target = self.cluster.savepoint_dir.as_uri()
+        trigger = self.cluster.rest(
+            f"/jobs/{job_id}/stop", "POST", {"targetDirectory": target, "drain": False}
+        )["request-id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.cluster.rest(f"/jobs/{job_id}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                operation = status["operation"]
+                if "failure-cause" in operation:
+                    cause = operation["failure-cause"].get("stack-trace", "").splitlines()
+                    raise StackError(f"savepoint of job {job_id} failed: {cause[:1]}")
+                location: str = operation["location"]
+                return location
+            time.sleep(0.2)
+        raise StackError(f"savepoint of job {job_id} did not complete in {timeout:.0f}s")
+
+    def cancel(self, job_id: str) -> None:
+        self.cluster.rest(f"/jobs/{job_id}", "PATCH")
+
+    def wait_gone(self, job_id: str, timeout: float = 60.0) -> str:
+        """Wait until the job reached a terminal state; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.state(job_id)
+            if state in ("FAILED", "CANCELED", "FINISHED"):
+                return state
+            time.sleep(0.2)
+        raise StackError(f"job {job_id} did not end within {timeout:.0f}s")
+
+
+def _last_lines(text: str, lines: int = 30) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _python_error(output: str) -> str:
+    """The job script's traceback and the Java causes, without the Java stack frames."""
+    start = output.find("Traceback (most recent call last)")
+    lines = output[max(start, 0) :].splitlines()
+    kept = [line for line in lines if not line.lstrip().startswith(("at ", "..."))]
+    return _last_lines("\n".join(kept), 40)

@@ -1,0 +1,110 @@
+"""Regenerate ``artifacts.lock.json``: the jars of the local stack with their SHA-256.
+
+For maintainers bumping a version in ``flink_agents/versions.py``; needs Maven (``mvn``).
+Maven resolves the runtime closure of each root artifact; every file's SHA-1 is checked
+against the one Maven Central publishes before its SHA-256 is pinned here.
+
+    python -m flink_agents.local._lockgen
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from flink_agents import versions
+from flink_agents.local._jars import LOCK_FILE, Artifact
+
+BUNDLES: dict[str, list[str]] = {
+    "kafka": [
+        f"org.apache.kafka:kafka_2.13:{versions.KAFKA_VERSION}",
+        f"org.apache.logging.log4j:log4j-slf4j-impl:{versions.LOG4J_VERSION}",
+    ],
+    "flink-connectors": [
+        f"org.apache.flink:flink-sql-connector-kafka:{versions.KAFKA_CONNECTOR_VERSION}",
+    ],
+}
+NO_DEPENDENCIES = {"flink-connectors"}  # the SQL connector is a shaded uber jar
+CENTRAL = "https://repo1.maven.org/maven2"
+
+
+def resolve(roots: list[str], transitive: bool) -> list[Path]:
+    deps = "\n".join(
+        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version>"
+        "{}</dependency>".format(
+            *root.split(":"),
+            ""
+            if transitive
+            else "<exclusions><exclusion><groupId>*"
+            "</groupId><artifactId>*</artifactId></exclusion></exclusions>",
+        )
+        for root in roots
+    )
+    pom = (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>lock</groupId><artifactId>lock</artifactId><version>0</version>"
+        f"<dependencies>{deps}</dependencies></project>"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "pom.xml").write_text(pom)
+        out = Path(tmp) / "jars"
+        subprocess.run(
+            [
+                "mvn",
+                "-q",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                "-Dmdep.useRepositoryLayout=true",
+                f"-DoutputDirectory={out}",
+            ],
+            cwd=tmp,
+            check=True,
+        )
+        files = sorted(out.rglob("*.jar"))
+        kept = [Path(tempfile.mkdtemp()) / f.name for f in files]
+        for src, dst in zip(files, kept, strict=True):
+            dst.write_bytes(src.read_bytes())
+        return [_with_layout(f.relative_to(out), k) for f, k in zip(files, kept, strict=True)]
+
+
+def _with_layout(rel: Path, file: Path) -> Path:
+    file.with_suffix(".layout").write_text(str(rel))
+    return file
+
+
+def artifact_for(file: Path) -> Artifact:
+    rel = Path(file.with_suffix(".layout").read_text())
+    version = rel.parent.name
+    artifact = rel.parent.parent.name
+    group = ".".join(rel.parent.parent.parent.parts)
+    data = file.read_bytes()
+    published = urllib.request.urlopen(f"{CENTRAL}/{rel}.sha1").read().decode().split()[0]
+    if published != hashlib.sha1(data).hexdigest():
+        raise SystemExit(f"{rel}: SHA-1 differs from Maven Central's")
+    return Artifact(
+        group=group,
+        artifact=artifact,
+        version=version,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+
+
+def main() -> None:
+    lock = {
+        name: [
+            artifact_for(f).model_dump()
+            for f in resolve(roots, transitive=name not in NO_DEPENDENCIES)
+        ]
+        for name, roots in BUNDLES.items()
+    }
+    LOCK_FILE.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {LOCK_FILE} ({sum(len(v) for v in lock.values())} jars)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Process plumbing shared by the parts of the local stack: Java, ports, pids, logs, waits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flink_agents.errors import StackError
+
+
+def java_executable() -> str:
+    """The ``java`` to run Kafka and Flink with: ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise StackError(
+            "Java was not found: Kafka and Flink need Java 17 or newer. "
+            "Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+        )
+    return found
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Fail early, naming the port and its setting, when something already listens there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise StackError(
+                f"port {host}:{port} ({what}) is already in use. Stop what listens there "
+                f"(`ss -ltnp 'sport = :{port}'` shows it) or choose another port in "
+                "flink-agents.yaml."
+            ) from None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (tests use it to run beside a user's stack)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    """The last lines of a log file, or a note that it does not exist."""
+    if not path.exists():
+        return f"(no log at {path})"
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 64 * 1024))
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid in a pid file when that process is still alive."""
+    try:
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def terminate(pid: int, timeout: float = 30.0) -> None:
+    """SIGTERM, wait for exit, SIGKILL when it does not stop in time."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        if _wait_gone(pid, wait):
+            return
+    raise StackError(f"process {pid} did not stop after SIGKILL")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not pid_alive(pid)
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    alive: Callable[[], bool] = lambda: True,
+    log: Path | None = None,
+    interval: float = 0.25,
+) -> None:
+    """Poll ``ready`` until it holds; fail fast (with the log's tail) if ``alive`` turns false."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready():
+            return
+        if not alive():
+            raise StackError(f"{what} exited during start-up. Last lines of {log}:\n{_tail(log)}")
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{what} was not ready after {timeout:.0f}s. Last lines of {log}:\n{_tail(log)}"
+            )
+        time.sleep(interval)
+
+
+def _tail(log: Path | None) -> str:
+    return tail(log) if log else "(no log)"
