@@ -1,0 +1,43 @@
+"""Errors of the local stack say what is wrong and what to do."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from flink_agents.errors import StackError
+from flink_agents.local._process import ensure_port_free, java_executable, wait_until
+
+
+def test_taken_port_is_named_with_its_setting():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(StackError, match=rf"127.0.0.1:{port} \(kafka.port\) is already in use"):
+            ensure_port_free("127.0.0.1", port, "kafka.port")
+
+
+def test_missing_java_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(StackError, match=r"Java was not found.*openjdk-17"):
+        java_executable()
+
+
+def test_part_that_dies_during_start_up_shows_its_log(tmp_path: Path):
+    log = tmp_path / "kafka.log"
+    log.write_text("starting\nERROR Invalid config: log.dirs is empty\n")
+    with pytest.raises(StackError, match=r"(?s)Kafka exited during start-up.*log.dirs is empty"):
+        wait_until(lambda: False, timeout=5, what="Kafka", alive=lambda: False, log=log)
+
+
+def test_start_up_timeout_is_reported_with_the_log(tmp_path: Path):
+    log = tmp_path / "flink.log"
+    log.write_text("waiting for resources\n")
+    with pytest.raises(
+        StackError, match=r"(?s)Flink was not ready after 0s.*waiting for resources"
+    ):
+        wait_until(lambda: False, timeout=0.1, what="Flink", log=log, interval=0.01)
