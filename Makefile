@@ -1,0 +1,56 @@
+# Everything a fresh machine needs: `make demo` and `make test` do their own set-up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d' ' -f1)
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: setup jars demo test unit integration lint format up down status bench clean
+
+setup: $(STAMP) jars
+
+$(STAMP):
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+jars: $(STAMP)
+	$(BIN)/flink-agents jars fetch
+
+demo: setup
+	$(BIN)/python -m jobs.demo $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+unit: $(STAMP)
+	$(PYTEST) -m "not integration" -q
+
+integration: setup
+	$(PYTEST) -m integration -q
+
+test: setup lint unit integration
+
+up: setup
+	$(BIN)/flink-agents local up
+
+down: $(STAMP)
+	$(BIN)/flink-agents local down
+
+status: $(STAMP)
+	$(BIN)/flink-agents local status
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	-test -x $(BIN)/flink-agents && $(BIN)/flink-agents local down
+	rm -rf $(VENV) .flink-agents .pytest_cache .mypy_cache .ruff_cache
