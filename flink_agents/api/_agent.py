@@ -1,0 +1,167 @@
+"""The agent spec: a declarative, validated description of one agent."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from flink_agents.api._duration import Duration
+from flink_agents.api._mcp import McpServer
+from flink_agents.api._model import OpenAIModel
+from flink_agents.api._tools import FunctionTool
+
+AGENT_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class Memory(BaseModel):
+    """What an agent keeps per conversation key, in Flink state.
+
+    ``window`` is the number of past messages (inputs and final answers) that the next task's
+    prompt sees; ``ttl`` drops a key's memory after that long without a task.
+
+    >>> Memory(window=10, ttl="7d").ttl.days
+    7
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int = Field(default=20, ge=0, le=1000)
+    ttl: Duration | None = None
+
+
+class Limits(BaseModel):
+    """Bounds of one task and of one agent's calls.
+
+    >>> Limits(max_steps=4, call_timeout="10s").call_timeout.total_seconds()
+    10.0
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Model calls per task (tool rounds and the repair round included).
+    max_steps: int = Field(default=8, ge=1, le=100)
+    #: Time for one model or tool call attempt.
+    call_timeout: Duration = timedelta(seconds=30)
+    #: Further attempts of a call after a retryable failure (429, 5xx, timeout).
+    max_retries: int = Field(default=3, ge=0, le=20)
+    #: First backoff; it doubles per attempt up to ``backoff_max``.
+    backoff: Duration = timedelta(milliseconds=500)
+    backoff_max: Duration = timedelta(seconds=10)
+    #: Calls in flight for this agent on one Flink worker.
+    max_in_flight: int = Field(default=256, ge=1)
+
+    def call_deadline(self) -> timedelta:
+        """How long one call may take with every retry and backoff, plus slack."""
+        backoff = sum(
+            min(self.backoff * 2**i, self.backoff_max).total_seconds()
+            for i in range(self.max_retries)
+        )
+        total = self.call_timeout.total_seconds() * (self.max_retries + 1) + backoff
+        return timedelta(seconds=total + 5)
+
+
+Tool = FunctionTool | McpServer
+
+
+class Agent(BaseModel):
+    """One agent: instructions, a model, tools, peers, memory, output schema and limits.
+
+    >>> from pydantic import BaseModel
+    >>> class Decision(BaseModel):
+    ...     decision: str
+    ...     reason: str
+    >>> triage = Agent(
+    ...     name="fraud-triage",
+    ...     instructions="Decide APPROVE, REVIEW or BLOCK.",
+    ...     model=OpenAIModel(model="gpt-4o-mini"),
+    ...     output=Decision,
+    ... )
+    >>> triage.memory.window, triage.limits.max_steps, triage.output_schema()["required"]
+    (20, 8, ['decision', 'reason'])
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = Field(pattern=AGENT_NAME)
+    description: str = ""
+    instructions: str = Field(min_length=1)
+    model: OpenAIModel
+    tools: tuple[Tool, ...] = ()
+    #: Names of agents (or A2A URLs) this agent may delegate to.
+    peers: tuple[str, ...] = ()
+    memory: Memory = Field(default_factory=Memory)
+    #: A pydantic model the final answer must validate against; None means free text.
+    output: type[BaseModel] | None = None
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools_are_tools(cls, value: Any) -> Any:
+        for item in value or ():
+            if not isinstance(item, FunctionTool | McpServer | dict):
+                hint = " (decorate it with @tool)" if callable(item) else ""
+                raise ValueError(f"{item!r} is not a tool{hint}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_function_tools(self) -> Agent:
+        names = [t.name for t in self.tools if isinstance(t, FunctionTool)]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"tool names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def function_tools(self) -> tuple[FunctionTool, ...]:
+        return tuple(t for t in self.tools if isinstance(t, FunctionTool))
+
+    @property
+    def mcp_servers(self) -> tuple[McpServer, ...]:
+        return tuple(t for t in self.tools if isinstance(t, McpServer))
+
+    def output_schema(self) -> dict[str, Any] | None:
+        return self.output.model_json_schema() if self.output else None
+
+    def validate_output(self, text: str) -> dict[str, Any]:
+        """Parse the final answer; raises ``ValueError`` saying what does not fit."""
+        if self.output is None:
+            return {"text": text}
+        try:
+            return self.output.model_validate_json(_strip_fences(text)).model_dump(mode="json")
+        except ValidationError as exc:
+            raise ValueError(_explain(exc)) from None
+
+
+def _strip_fences(text: str) -> str:
+    """Models often wrap JSON in a Markdown code fence; accept that."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return stripped.strip()
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
+
+
+def dumps(agent: Agent) -> str:
+    """A readable JSON view of the spec (for logs and `flink-agents agents`)."""
+    view = agent.model_dump(mode="json", exclude={"tools", "output"})
+    view["tools"] = [t.name if isinstance(t, FunctionTool) else t.label for t in agent.tools]
+    view["output"] = agent.output.__name__ if agent.output else None
+    return json.dumps(view, indent=2)

@@ -1,0 +1,228 @@
+"""The agent events topic: every step of every task, as JSON, one pydantic model per kind.
+
+This log is the audit trail and the source of replay. Ids are deterministic: a task's id
+comes from the input record it serves (agent, topic, partition, offset), a step's from the
+task id and the step number, so a step written twice (at-least-once delivery) has one id
+and is applied once.
+
+Each record is keyed by the conversation (``<agent>/<key>``) and carries its kind in the
+``fa-kind`` header, so consumers can filter without parsing JSON.
+
+>>> e = ModelResponse(agent="triage", key="card-1", task_id="t1", step=1,
+...                   message=AssistantMessage(content="hi"), at=0.0)
+>>> e.id, e.context_id
+('t1/1/model.response', 'triage/card-1')
+>>> parse_event(e.model_dump_json()) == e
+True
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field, model_validator
+
+SCHEMA_VERSION = 1
+_TASK_NAMESPACE = uuid.UUID("6f0b7f0e-3f57-4d0e-9b1c-5a2c1e6d7a10")
+
+
+def task_id_for(agent: str, topic: str, partition: int, offset: int) -> str:
+    """The id of the task serving one input record: the same record gives the same id.
+
+    >>> task_id_for("triage", "transactions", 0, 41) == task_id_for("triage", "transactions", 0, 41)
+    True
+    """
+    return str(uuid.uuid5(_TASK_NAMESPACE, f"{agent}\x1f{topic}\x1f{partition}\x1f{offset}"))
+
+
+def routing_key(agent: str, key: str) -> str:
+    """Kafka key of a conversation's records: ``<agent>/<key>`` (agent names have no ``/``)."""
+    return f"{agent}/{key}"
+
+
+def split_routing_key(value: str) -> tuple[str, str]:
+    agent, _, key = value.partition("/")
+    return agent, key
+
+
+class SourceRef(BaseModel):
+    """Where an input came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class ToolCallRequest(BaseModel):
+    """A tool call the model asked for; ``arguments`` is the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class AssistantMessage(BaseModel):
+    content: str | None = None
+    tool_calls: list[ToolCallRequest] = Field(default_factory=list)
+
+
+class CallError(BaseModel):
+    """Why a call failed for good (after its retries)."""
+
+    type: str
+    message: str
+    retryable: bool = False
+
+
+class _Event(BaseModel):
+    # Unknown fields are kept: an event written by a newer version still reads here.
+    model_config = ConfigDict(extra="allow")
+
+    v: int = SCHEMA_VERSION
+    agent: str
+    key: str
+    task_id: str
+    step: int = 0
+    at: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_fields_are_not_input(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("id" in data or "context_id" in data):
+            data = {k: v for k, v in data.items() if k not in ("id", "context_id")}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def context_id(self) -> str:
+        return routing_key(self.agent, self.key)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return f"{self.task_id}/{self.step}/{self.kind}"  # type: ignore[attr-defined]
+
+
+class TaskAccepted(_Event):
+    """An input started a task (it may have waited behind an earlier task of the key)."""
+
+    kind: Literal["task.accepted"] = "task.accepted"
+    input: Any
+    source: SourceRef | None = None
+
+
+class ModelRequest(_Event):
+    """A model call was issued for step ``step``: the full prompt, for the audit."""
+
+    kind: Literal["model.request"] = "model.request"
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[str] = Field(default_factory=list)
+    attempt: int = 1
+
+
+class ModelResponse(_Event):
+    """The model answered step ``step`` (or failed for good, with ``error``)."""
+
+    kind: Literal["model.response"] = "model.response"
+    message: AssistantMessage | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+    attempts: int = 1
+    error: CallError | None = None
+
+
+class ToolRequest(_Event):
+    """A tool call was issued; ``call`` numbers it within the step."""
+
+    kind: Literal["tool.request"] = "tool.request"
+    call: int
+    call_id: str
+    tool: str
+    arguments: str
+    attempt: int = 1
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return f"{self.task_id}/{self.step}.{self.call}/{self.kind}"
+
+
+class ToolResult(_Event):
+    """A tool answered (``is_error`` when the tool itself failed: the model sees that too)."""
+
+    kind: Literal["tool.result"] = "tool.result"
+    call: int
+    call_id: str
+    tool: str
+    content: str
+    is_error: bool = False
+    latency_ms: float = 0.0
+    attempts: int = 1
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return f"{self.task_id}/{self.step}.{self.call}/{self.kind}"
+
+
+class TaskCompleted(_Event):
+    kind: Literal["task.completed"] = "task.completed"
+    output: dict[str, Any]
+    usage: Usage = Field(default_factory=Usage)
+
+
+class TaskFailed(_Event):
+    kind: Literal["task.failed"] = "task.failed"
+    reason: str
+    usage: Usage = Field(default_factory=Usage)
+
+
+Event = Annotated[
+    TaskAccepted
+    | ModelRequest
+    | ModelResponse
+    | ToolRequest
+    | ToolResult
+    | TaskCompleted
+    | TaskFailed,
+    Field(discriminator="kind"),
+]
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: Kinds written by the call executor, which the agent operator reads back.
+RESULT_KINDS = frozenset({"model.response", "tool.result"})
+
+
+def parse_event(text: str | bytes) -> Event:
+    return _EVENT.validate_json(text)
+
+
+class DeadLetter(BaseModel):
+    """A record on the dead-letter topic: what could not be done, and why."""
+
+    model_config = ConfigDict(extra="allow")
+
+    v: int = SCHEMA_VERSION
+    kind: Literal["input.rejected", "task.failed", "tool.failed"]
+    reason: str
+    agent: str | None = None
+    key: str | None = None
+    task_id: str | None = None
+    source: SourceRef | None = None
+    payload: Any = None
+    at: float

@@ -1,0 +1,408 @@
+"""The agent state machine: plain Python on plain data, no Flink and no I/O.
+
+For one key it decides what an input, a model response, a tool result or a timer leads to:
+which calls to hand to the executor, which events to log, what to output. The Flink
+operator only loads state, calls these methods and routes the ``Effects``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flink_agents.api._agent import Agent
+from flink_agents.api.events import (
+    DeadLetter,
+    Event,
+    ModelRequest,
+    ModelResponse,
+    TaskAccepted,
+    TaskCompleted,
+    TaskFailed,
+    ToolRequest,
+    ToolResult,
+    routing_key,
+    task_id_for,
+)
+from flink_agents.core._state import (
+    Call,
+    InputRecord,
+    KeyStore,
+    ModelCall,
+    PendingTool,
+    TaskState,
+    ToolCall,
+)
+
+#: How often a step's calls are checked for having been lost (a worker that died).
+CHECK_INTERVAL_S = 5.0
+#: How often lost calls are issued again before the task fails.
+MAX_REISSUES = 3
+
+COMPLETED = "TASK_STATE_COMPLETED"
+FAILED = "TASK_STATE_FAILED"
+
+
+@dataclass
+class Effects:
+    """What one transition asks the operator to do."""
+
+    calls: list[Call] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    outputs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    timers: list[float] = field(default_factory=list)
+    cancelled_timers: list[float] = field(default_factory=list)
+    ignored: int = 0
+
+
+class AgentMachine:
+    """Runs one agent's tasks for one key at a time; inputs that arrive meanwhile wait.
+
+    >>> from flink_agents.api import Agent, OpenAIModel
+    >>> from flink_agents.api.events import SourceRef
+    >>> from flink_agents.core._state import MemoryStore
+    >>> agent = Agent(name="echo", instructions="Repeat.", model=OpenAIModel(model="m"))
+    >>> machine, store = AgentMachine(agent), MemoryStore()
+    >>> source = SourceRef(topic="in", partition=0, offset=0)
+    >>> first = InputRecord(payload={"n": 1}, key="k", source=source)
+    >>> fx = machine.on_input(store, first, now=0.0)
+    >>> [type(c).__name__ for c in fx.calls], [e.kind for e in fx.events]
+    (['ModelCall'], ['task.accepted', 'model.request'])
+    """
+
+    def __init__(self, agent: Agent, tool_names: tuple[str, ...] = ()) -> None:
+        self.agent = agent
+        self.limits = agent.limits
+        self.tool_names = tool_names or tuple(t.name for t in agent.function_tools)
+        self.system = render_system(agent)
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def on_input(self, store: KeyStore, record: InputRecord, now: float) -> Effects:
+        fx = Effects()
+        if store.task() is not None:
+            store.push(record)
+        else:
+            self._start(store, record, now, fx)
+        return fx
+
+    # -- results -----------------------------------------------------------------------
+
+    def on_model_response(self, store: KeyStore, event: ModelResponse, now: float) -> Effects:
+        fx = Effects()
+        task = store.task()
+        if not _expects(task, event.task_id, event.step, "model"):
+            fx.ignored += 1
+            return fx
+        assert task is not None
+        self._disarm(task, fx)
+        task.usage = task.usage + event.usage
+        if event.error is not None or event.message is None:
+            error = event.error
+            reason = f"model call failed: {error.type}: {error.message}" if error else "no answer"
+            self._fail(store, task, reason, now, fx)
+        elif event.message.tool_calls:
+            self._call_tools(store, task, event, now, fx)
+        else:
+            self._finish(store, task, event.message.content or "", now, fx)
+        return fx
+
+    def on_tool_result(self, store: KeyStore, event: ToolResult, now: float) -> Effects:
+        fx = Effects()
+        task = store.task()
+        pending = _pending_tool(task, event)
+        if task is None or pending is None:
+            fx.ignored += 1
+            return fx
+        pending.result, pending.is_error = event.content, event.is_error
+        if event.is_error:
+            fx.dead_letters.append(self._dead_letter(task, "tool.failed", event.content, now))
+        if any(p.result is None for p in task.tools):
+            store.set_task(task)
+            return fx
+        self._disarm(task, fx)
+        task.messages += [
+            {"role": "tool", "tool_call_id": p.call_id, "content": p.result} for p in task.tools
+        ]
+        self._ask_model_or_fail(store, task, now, fx)
+        return fx
+
+    # -- timers ------------------------------------------------------------------------
+
+    def on_timer(self, store: KeyStore, now: float, in_flight: Callable[[str], bool]) -> Effects:
+        """A step's check: calls that no worker runs any more (lost) are issued again."""
+        fx = Effects()
+        task = store.task()
+        if task is None or task.check_at == 0.0 or now < task.check_at:
+            return fx
+        task.check_at = 0.0
+        if now >= task.deadline:
+            self._fail(store, task, f"no result for step {task.step} before its deadline", now, fx)
+            return fx
+        lost = [c for c in self._awaited_calls(task) if not in_flight(c.id)]
+        if lost:
+            task.reissues += 1
+            if task.reissues > MAX_REISSUES:
+                reason = f"step {task.step} lost its calls {MAX_REISSUES} times"
+                self._fail(store, task, reason, now, fx)
+                return fx
+            fx.calls += lost
+        self._arm(task, now, fx, extend=bool(lost))
+        store.set_task(task)
+        return fx
+
+    # -- transitions -------------------------------------------------------------------
+
+    def _start(self, store: KeyStore, record: InputRecord, now: float, fx: Effects) -> None:
+        source = record.source
+        task_id = task_id_for(self.agent.name, source.topic, source.partition, source.offset)
+        history = store.history()[-self.agent.memory.window :] if self.agent.memory.window else []
+        task = TaskState(
+            id=task_id,
+            input=record,
+            started_at=now,
+            messages=[*history, {"role": "user", "content": render_input(record.payload)}],
+        )
+        fx.events.append(
+            TaskAccepted(
+                agent=self.agent.name,
+                key=record.key,
+                task_id=task_id,
+                input=record.payload,
+                source=source,
+                at=now,
+            )
+        )
+        self._ask_model_or_fail(store, task, now, fx)
+
+    def _ask_model_or_fail(self, store: KeyStore, task: TaskState, now: float, fx: Effects) -> None:
+        if task.step >= self.limits.max_steps:
+            reason = f"stopped after {task.step} model calls (max_steps) without a final answer"
+            self._fail(store, task, reason, now, fx)
+            return
+        task.step += 1
+        task.awaiting, task.tools, task.reissues = "model", [], 0
+        call = self._model_call(task)
+        fx.calls.append(call)
+        fx.events.append(
+            ModelRequest(
+                agent=self.agent.name,
+                key=task.input.key,
+                task_id=task.id,
+                step=task.step,
+                model=self.agent.model.label,
+                messages=call.messages,
+                tools=list(self.tool_names),
+                at=now,
+            )
+        )
+        self._arm(task, now, fx, extend=True)
+        store.set_task(task)
+
+    def _call_tools(
+        self, store: KeyStore, task: TaskState, event: ModelResponse, now: float, fx: Effects
+    ) -> None:
+        assert event.message is not None
+        requested = event.message.tool_calls
+        task.messages.append(
+            {
+                "role": "assistant",
+                "content": event.message.content,
+                "tool_calls": [
+                    {
+                        "id": t.id,
+                        "type": "function",
+                        "function": {"name": t.name, "arguments": t.arguments},
+                    }
+                    for t in requested
+                ],
+            }
+        )
+        task.awaiting, task.reissues = "tools", 0
+        task.tools = [
+            PendingTool(call=i, call_id=t.id, tool=t.name, arguments=t.arguments)
+            for i, t in enumerate(requested)
+        ]
+        for pending in task.tools:
+            fx.calls.append(self._tool_call(task, pending))
+            fx.events.append(
+                ToolRequest(
+                    agent=self.agent.name,
+                    key=task.input.key,
+                    task_id=task.id,
+                    step=task.step,
+                    call=pending.call,
+                    call_id=pending.call_id,
+                    tool=pending.tool,
+                    arguments=pending.arguments,
+                    at=now,
+                )
+            )
+        self._arm(task, now, fx, extend=True)
+        store.set_task(task)
+
+    def _finish(self, store: KeyStore, task: TaskState, text: str, now: float, fx: Effects) -> None:
+        try:
+            output = self.agent.validate_output(text)
+        except ValueError as exc:
+            if task.repaired:
+                self._fail(store, task, f"invalid output after one repair: {exc}", now, fx)
+                return
+            task.repaired = True
+            task.messages += [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": repair_prompt(str(exc))},
+            ]
+            self._ask_model_or_fail(store, task, now, fx)
+            return
+        record = {**task.input.carry, **output, "task": self._task_view(task, COMPLETED)}
+        fx.outputs.append((task.input.key, record))
+        fx.events.append(
+            TaskCompleted(
+                agent=self.agent.name,
+                key=task.input.key,
+                task_id=task.id,
+                step=task.step,
+                output=output,
+                usage=task.usage,
+                at=now,
+            )
+        )
+        if self.agent.memory.window:
+            remembered = [
+                *store.history(),
+                {"role": "user", "content": render_input(task.input.payload)},
+                {"role": "assistant", "content": text},
+            ]
+            store.set_history(remembered[-self.agent.memory.window :])
+        self._next(store, now, fx)
+
+    def _fail(self, store: KeyStore, task: TaskState, reason: str, now: float, fx: Effects) -> None:
+        self._disarm(task, fx)
+        view = self._task_view(task, FAILED) | {"error": reason}
+        fx.outputs.append((task.input.key, {**task.input.carry, "task": view}))
+        fx.events.append(
+            TaskFailed(
+                agent=self.agent.name,
+                key=task.input.key,
+                task_id=task.id,
+                step=task.step,
+                reason=reason,
+                usage=task.usage,
+                at=now,
+            )
+        )
+        fx.dead_letters.append(self._dead_letter(task, "task.failed", reason, now))
+        self._next(store, now, fx)
+
+    def _next(self, store: KeyStore, now: float, fx: Effects) -> None:
+        """The key is free: start the oldest waiting input, if any."""
+        waiting = store.queue()
+        if not waiting:
+            store.set_task(None)
+            return
+        store.set_queue(waiting[1:])
+        self._start(store, waiting[0], now, fx)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _model_call(self, task: TaskState) -> ModelCall:
+        return ModelCall(
+            agent=self.agent.name,
+            key=task.input.key,
+            task_id=task.id,
+            step=task.step,
+            messages=[{"role": "system", "content": self.system}, *task.messages],
+        )
+
+    def _tool_call(self, task: TaskState, pending: PendingTool) -> ToolCall:
+        return ToolCall(
+            agent=self.agent.name,
+            key=task.input.key,
+            task_id=task.id,
+            step=task.step,
+            call=pending.call,
+            call_id=pending.call_id,
+            tool=pending.tool,
+            arguments=pending.arguments,
+        )
+
+    def _awaited_calls(self, task: TaskState) -> list[Call]:
+        if task.awaiting == "model":
+            return [self._model_call(task)]
+        return [self._tool_call(task, p) for p in task.tools if p.result is None]
+
+    def _arm(self, task: TaskState, now: float, fx: Effects, *, extend: bool) -> None:
+        check_every = min(CHECK_INTERVAL_S, self.limits.call_timeout.total_seconds())
+        task.check_at = now + check_every
+        if extend:
+            task.deadline = now + self.limits.call_deadline().total_seconds()
+        fx.timers.append(task.check_at)
+
+    def _disarm(self, task: TaskState, fx: Effects) -> None:
+        if task.check_at:
+            fx.cancelled_timers.append(task.check_at)
+            task.check_at = 0.0
+
+    def _task_view(self, task: TaskState, state: str) -> dict[str, Any]:
+        return {
+            "id": task.id,
+            "context_id": routing_key(self.agent.name, task.input.key),
+            "agent": self.agent.name,
+            "state": state,
+            "steps": task.step,
+            "usage": task.usage.model_dump(),
+        }
+
+    def _dead_letter(self, task: TaskState, kind: Any, reason: str, now: float) -> DeadLetter:
+        return DeadLetter(
+            kind=kind,
+            reason=reason,
+            agent=self.agent.name,
+            key=task.input.key,
+            task_id=task.id,
+            source=task.input.source,
+            payload=task.input.payload,
+            at=now,
+        )
+
+
+def _expects(task: TaskState | None, task_id: str, step: int, awaiting: str) -> bool:
+    return (
+        task is not None and task.id == task_id and task.step == step and task.awaiting == awaiting
+    )
+
+
+def _pending_tool(task: TaskState | None, event: ToolResult) -> PendingTool | None:
+    if not _expects(task, event.task_id, event.step, "tools") or task is None:
+        return None
+    if not 0 <= event.call < len(task.tools):
+        return None
+    pending = task.tools[event.call]
+    return pending if pending.result is None and pending.call_id == event.call_id else None
+
+
+def render_input(payload: Any) -> str:
+    """How an input reaches the model: JSON text (strings as they are)."""
+    return payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+
+
+def render_system(agent: Agent) -> str:
+    """The system prompt: the instructions, and the output contract when there is one."""
+    schema = agent.output_schema()
+    if schema is None:
+        return agent.instructions
+    return (
+        f"{agent.instructions}\n\nWhen you give your final answer, reply with only a JSON "
+        f"object that matches this JSON schema:\n{json.dumps(schema, separators=(',', ':'))}"
+    )
+
+
+def repair_prompt(problem: str) -> str:
+    return (
+        f"Your answer did not match the required output: {problem}. "
+        "Reply again with only the JSON object, matching the schema."
+    )

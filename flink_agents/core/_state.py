@@ -1,0 +1,143 @@
+"""What an agent keeps per conversation key, and the calls it hands to the executor.
+
+State is JSON of these pydantic models, so a savepoint can be read by eye and a field
+added later does not break an older savepoint (new fields have defaults; unknown ones
+are kept).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flink_agents.api.events import SourceRef, Usage
+
+STATE_VERSION = 1
+
+
+class InputRecord(BaseModel):
+    """An input for an agent: the event, its conversation key and where it came from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    payload: Any
+    key: str
+    source: SourceRef
+    carry: dict[str, Any] = Field(default_factory=dict)
+
+
+class PendingTool(BaseModel):
+    call: int
+    call_id: str
+    tool: str
+    arguments: str
+    result: str | None = None
+    is_error: bool = False
+
+
+class TaskState(BaseModel):
+    """The task a key is working on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    v: int = STATE_VERSION
+    id: str
+    input: InputRecord
+    started_at: float
+    #: Model calls issued so far; the step number of the latest one.
+    step: int = 0
+    #: The conversation of this task: memory snapshot, the input, then each turn.
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    awaiting: Literal["model", "tools"] = "model"
+    tools: list[PendingTool] = Field(default_factory=list)
+    repaired: bool = False
+    usage: Usage = Field(default_factory=Usage)
+    #: When the current step is checked for lost calls (a processing-time timer).
+    check_at: float = 0.0
+    #: When the current step gives up for good.
+    deadline: float = 0.0
+    reissues: int = 0
+
+
+class ModelCall(BaseModel):
+    """Ask the model: the executor adds the agent's tools and output format."""
+
+    kind: Literal["model"] = "model"
+    agent: str
+    key: str
+    task_id: str
+    step: int
+    messages: list[dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return f"{self.task_id}/{self.step}/model.response"
+
+
+class ToolCall(BaseModel):
+    kind: Literal["tool"] = "tool"
+    agent: str
+    key: str
+    task_id: str
+    step: int
+    call: int
+    call_id: str
+    tool: str
+    arguments: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.task_id}/{self.step}.{self.call}/tool.result"
+
+
+Call = ModelCall | ToolCall
+
+
+class KeyStore(Protocol):
+    """The state of one key, as the machine sees it: Flink state in a job, dicts in tests."""
+
+    def task(self) -> TaskState | None: ...
+    def set_task(self, task: TaskState | None) -> None: ...
+    def queue(self) -> list[InputRecord]: ...
+    def set_queue(self, items: list[InputRecord]) -> None: ...
+    def push(self, item: InputRecord) -> None: ...
+    def history(self) -> list[dict[str, Any]]: ...
+    def set_history(self, messages: list[dict[str, Any]]) -> None: ...
+
+
+class MemoryStore:
+    """A ``KeyStore`` in plain Python: for tests and for replaying a key outside Flink.
+
+    >>> store = MemoryStore()
+    >>> source = SourceRef(topic="t", partition=0, offset=0)
+    >>> store.push(InputRecord(payload={"a": 1}, key="k", source=source))
+    >>> len(store.queue()), store.task()
+    (1, None)
+    """
+
+    def __init__(self) -> None:
+        self._task: TaskState | None = None
+        self._queue: list[InputRecord] = []
+        self._history: list[dict[str, Any]] = []
+
+    def task(self) -> TaskState | None:
+        return self._task
+
+    def set_task(self, task: TaskState | None) -> None:
+        self._task = task
+
+    def queue(self) -> list[InputRecord]:
+        return list(self._queue)
+
+    def set_queue(self, items: list[InputRecord]) -> None:
+        self._queue = list(items)
+
+    def push(self, item: InputRecord) -> None:
+        self._queue.append(item)
+
+    def history(self) -> list[dict[str, Any]]:
+        return list(self._history)
+
+    def set_history(self, messages: list[dict[str, Any]]) -> None:
+        self._history = list(messages)
