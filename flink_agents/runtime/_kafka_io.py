@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pyflink.common import Types
-from pyflink.common.typeinfo import TypeInformation
 from pyflink.datastream import DataStream
 from pyflink.table import StatementSet, StreamTableEnvironment
 
@@ -51,16 +50,19 @@ class KafkaTables:
     linger_ms: int = 1
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _inserts: StatementSet | None = None
+    _sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    _sinks: dict[tuple[str, bool, bool], str] = field(default_factory=dict)
 
-    def source(
-        self, topic: str, *, start: StartFrom = "earliest", kinds: Collection[str] | None = None
-    ) -> DataStream:
-        """A stream of ``SOURCE_ROW`` from ``topic``; ``kinds`` keeps only those ``fa-kind`` values.
+    def source_table(self, topic: str, *, start: StartFrom = "earliest") -> str:
+        """Declare ``topic`` as a source table (key, value, metadata, headers); return its name.
 
         A fresh job starts at the group's committed offsets, else at ``start``; a job restored
         from a checkpoint or savepoint continues from the offsets in its state.
         """
-        table = self._declare(
+        cached = self._sources.get((topic, start))
+        if cached:
+            return cached
+        name = self._declare(
             topic,
             "`key` STRING, `value` STRING, `topic` STRING METADATA VIRTUAL, "
             "`partition` INT METADATA VIRTUAL, `offset` BIGINT METADATA VIRTUAL, "
@@ -72,11 +74,29 @@ class KafkaTables:
                 "properties.isolation.level": "read_committed",
             },
         )
+        self._sources[(topic, start)] = name
+        return name
+
+    def source(
+        self, topic: str, *, start: StartFrom = "earliest", kinds: Collection[str] | None = None
+    ) -> DataStream:
+        """``SOURCE_ROW`` records of ``topic``; ``kinds`` keeps only those ``fa-kind`` values."""
+        table = self.source_table(topic, start=start)
         query = f"SELECT `key`, `value`, `topic`, `partition`, `offset` FROM {table}"
         if kinds is not None:
-            wanted = ", ".join(f"CAST('{_literal(k)}' AS BYTES)" for k in sorted(kinds))
-            query += f" WHERE `headers`['{KIND_HEADER}'] IN ({wanted})"
+            query += f" WHERE {kind_filter(kinds)}"
+        return self.stream(query)
+
+    def stream(self, query: str) -> DataStream:
+        """The rows of a SQL query over declared tables, as a DataStream for Python functions."""
         return self.t_env.to_data_stream(self.t_env.sql_query(query))
+
+    def insert(self, topic: str, query: str, *, exactly_once: bool = False) -> None:
+        """Write the rows of a SQL query (``key``, ``value`` [, ``headers``]) to ``topic``."""
+        with_headers = "`headers`" in query.split("FROM", 1)[0]
+        self._statements().add_insert_sql(
+            f"INSERT INTO {self._sink_table(topic, with_headers, exactly_once)} {query}"
+        )
 
     def sink(self, stream: DataStream, topic: str, *, exactly_once: bool = False) -> None:
         """Write a stream of ``SINK_ROW`` or ``SINK_ROW_WITH_HEADERS`` to ``topic``.
@@ -85,6 +105,13 @@ class KafkaTables:
         read with ``isolation.level=read_committed`` see each record once, one checkpoint later.
         """
         with_headers = len(stream.get_type().get_field_names()) == 3
+        table = self._sink_table(topic, with_headers, exactly_once)
+        self._statements().add_insert(table, self.t_env.from_data_stream(stream))
+
+    def _sink_table(self, topic: str, with_headers: bool, exactly_once: bool) -> str:
+        cached = self._sinks.get((topic, with_headers, exactly_once))
+        if cached:
+            return cached
         columns = "`key` STRING, `value` STRING"
         if with_headers:
             columns += ", `headers` MAP<STRING, BYTES> METADATA"
@@ -96,10 +123,14 @@ class KafkaTables:
             }
         else:
             options["sink.delivery-guarantee"] = "at-least-once"
-        table = self._declare(topic, columns, options)
+        name = self._declare(topic, columns, options)
+        self._sinks[(topic, with_headers, exactly_once)] = name
+        return name
+
+    def _statements(self) -> StatementSet:
         if self._inserts is None:
             self._inserts = self.t_env.create_statement_set()
-        self._inserts.add_insert(table, self.t_env.from_data_stream(stream))
+        return self._inserts
 
     def attach(self) -> None:
         """Add the declared sinks to the job; call once, after the last ``sink``."""
@@ -121,18 +152,25 @@ class KafkaTables:
             "value.fields-include": "EXCEPT_KEY",
             **options,
         }
-        with_clause = ", ".join(f"'{k}' = '{_literal(v)}'" for k, v in props.items())
+        with_clause = ", ".join(f"'{k}' = '{literal(v)}'" for k, v in props.items())
         self.t_env.execute_sql(f"CREATE TEMPORARY TABLE {name} ({columns}) WITH ({with_clause})")
         return name
 
 
-def row_type(with_headers: bool) -> TypeInformation:
-    return SINK_ROW_WITH_HEADERS if with_headers else SINK_ROW
+def kind_filter(kinds: Collection[str]) -> str:
+    """SQL condition keeping records whose ``fa-kind`` header is one of ``kinds``.
+
+    >>> kind_filter(["tool.result", "model.response"])
+    "`headers`['fa-kind'] IN (CAST('model.response' AS BYTES), CAST('tool.result' AS BYTES))"
+    """
+    wanted = ", ".join(f"CAST('{literal(k)}' AS BYTES)" for k in sorted(kinds))
+    return f"`headers`['{KIND_HEADER}'] IN ({wanted})"
 
 
 def _safe(topic: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", topic)
 
 
-def _literal(value: str) -> str:
+def literal(value: str) -> str:
+    """A SQL string literal's body: quotes doubled."""
     return value.replace("'", "''")

@@ -1,0 +1,174 @@
+"""Chat completions through the official ``openai`` SDK, with our retries and error classes.
+
+The same code talks to OpenAI, vLLM, Ollama, llama.cpp and the project's model simulator.
+The SDK's own retries are off: retries here are counted (metrics, events), honour
+``Retry-After`` and use the agent's limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+
+from flink_agents._redact import redact
+from flink_agents.api._agent import Limits
+from flink_agents.api._model import OpenAIModel
+from flink_agents.api.events import AssistantMessage, ToolCallRequest, Usage
+from flink_agents.errors import ModelRejected, ModelUnavailable
+
+_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    message: AssistantMessage
+    usage: Usage
+    latency_ms: float
+    attempts: int
+
+
+class ChatClient:
+    """One model endpoint for one agent on one worker; safe for many concurrent calls.
+
+    >>> client = ChatClient(OpenAIModel(model="m", base_url="http://127.0.0.1:9/v1"), Limits())
+    >>> client.label
+    'm@http://127.0.0.1:9/v1'
+    """
+
+    def __init__(
+        self,
+        spec: OpenAIModel,
+        limits: Limits,
+        output: type[BaseModel] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.limits = limits
+        self.label = spec.label
+        self._key = spec.api_key()
+        self._client = openai.AsyncOpenAI(
+            base_url=spec.base_url,
+            api_key=self._key,
+            timeout=limits.call_timeout.total_seconds(),
+            max_retries=0,
+        )
+        self._response_format = _response_format(spec, output)
+
+    async def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> ChatResult:
+        """One chat completion, retried on 429, 5xx, timeouts and unreadable answers."""
+        attempts, started = 0, time.monotonic()
+        while True:
+            attempts += 1
+            try:
+                response = await self._client.chat.completions.create(
+                    **self._request(messages, tools)
+                )
+                return _result(response, attempts, started)
+            except openai.APIStatusError as exc:
+                if exc.status_code not in _RETRYABLE_STATUS:
+                    raise ModelRejected(self._explain(exc, attempts)) from None
+                failure: Exception = exc
+                wait = _retry_after(exc.response)
+            except (
+                openai.APIConnectionError,
+                openai.APIResponseValidationError,
+                ValueError,
+            ) as exc:
+                failure, wait = exc, None
+            if attempts > self.limits.max_retries:
+                raise ModelUnavailable(self._explain(failure, attempts)) from None
+            backoff = min(self.limits.backoff * 2 ** (attempts - 1), self.limits.backoff_max)
+            await asyncio.sleep(
+                min(wait or backoff.total_seconds(), self.limits.backoff_max.total_seconds())
+            )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": self.spec.model, "messages": messages}
+        if tools:
+            request["tools"] = tools
+        if self._response_format:
+            request["response_format"] = self._response_format
+        if self.spec.temperature is not None:
+            request["temperature"] = self.spec.temperature
+        if self.spec.max_tokens is not None:
+            request["max_tokens"] = self.spec.max_tokens
+        if self.spec.extra_body:
+            request["extra_body"] = self.spec.extra_body
+        return request
+
+    def _explain(self, exc: Exception, attempts: int) -> str:
+        if isinstance(exc, openai.APIStatusError):
+            what = f"HTTP {exc.status_code}: {_error_message(exc)}"
+        elif isinstance(exc, openai.APITimeoutError):
+            what = f"timed out after {self.limits.call_timeout.total_seconds():g}s"
+        elif isinstance(exc, openai.APIConnectionError):
+            what = f"could not connect ({exc.__cause__ or exc})"
+        else:
+            what = f"unreadable answer ({type(exc).__name__}: {exc})"
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        return redact(f"{self.label}: {what}{tries}", [self._key])
+
+
+def _response_format(spec: OpenAIModel, output: type[BaseModel] | None) -> dict[str, Any] | None:
+    if output is None or spec.structured_output == "prompt":
+        return None
+    if spec.structured_output == "json_object":
+        return {"type": "json_object"}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": output.__name__, "schema": output.model_json_schema()},
+    }
+
+
+def _result(response: Any, attempts: int, started: float) -> ChatResult:
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise ValueError("the answer has no choices")
+    message = choices[0].message
+    calls = [
+        ToolCallRequest(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+        for c in (message.tool_calls or [])
+        if getattr(c, "function", None) is not None
+    ]
+    usage = response.usage
+    return ChatResult(
+        message=AssistantMessage(content=message.content, tool_calls=calls),
+        usage=Usage(
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        ),
+        latency_ms=(time.monotonic() - started) * 1000,
+        attempts=attempts,
+    )
+
+
+def _retry_after(response: Any) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    try:
+        return json.dumps(body)[:300] if body is not None else exc.message
+    except (TypeError, ValueError):
+        return exc.message

@@ -1,0 +1,231 @@
+"""The call executor: model and tool calls of one Flink worker, on its own asyncio loop.
+
+The agent operator hands calls over and returns at once; it never waits on I/O. Each call
+runs on a long-lived event loop in a background thread (MCP sessions and HTTP connection
+pools live there), and its result is written to the agent events topic, from which the
+operator reads it back as the next step's input. A result already in that log (found by
+the start-up scan after a failure) is not requested again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flink_agents.api._agent import Agent
+from flink_agents.api.events import (
+    CallError,
+    ModelResponse,
+    ToolResult,
+    routing_key,
+)
+from flink_agents.core import Call, ModelCall, ToolCall
+from flink_agents.errors import FlinkAgentsError, RetryableError
+from flink_agents.models import ChatClient
+from flink_agents.runtime._kafka_io import KIND_HEADER
+from flink_agents.runtime._toolbox import Toolbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExecutorConfig:
+    bootstrap_servers: str
+    events_topic: str
+    linger_ms: int = 1
+    start_timeout_s: float = 120.0
+    producer: dict[str, str] = field(default_factory=dict)
+
+
+class CallExecutor:
+    """Runs calls for a set of agents; ``submit`` is safe from the Flink task thread."""
+
+    def __init__(
+        self,
+        agents: Iterable[Agent],
+        config: ExecutorConfig,
+        recorded: Callable[[], set[str]] = set,
+    ) -> None:
+        self.agents = {a.name: a for a in agents}
+        self.config = config
+        self._recorded_loader = recorded
+        self._recorded: frozenset[str] = frozenset()
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="flink-agents-calls", daemon=True)
+        self._models: dict[str, ChatClient] = {}
+        self._tools: dict[str, Toolbox] = {}
+        self._schemas: dict[str, list[dict[str, Any]]] = {}
+        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._producer: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle (task thread) ---------------------------------------------------------
+
+    def start(self) -> CallExecutor:
+        """Open clients and MCP sessions, list tools, scan the log; raise what fails."""
+        from confluent_kafka import Producer
+
+        self._producer = Producer(
+            {
+                "bootstrap.servers": self.config.bootstrap_servers,
+                "linger.ms": self.config.linger_ms,
+                "enable.idempotence": True,
+                "client.id": "flink-agents-executor",
+                **self.config.producer,
+            }
+        )
+        self._recorded = frozenset(self._recorded_loader())
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
+        future.result(self.config.start_timeout_s)
+        return self
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(30)
+        except (TimeoutError, RuntimeError) as exc:
+            log.warning("call executor did not shut down cleanly: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if self._producer is not None:
+            self._producer.flush(10)
+
+    # -- calls (task thread) -------------------------------------------------------------
+
+    def tool_names(self, agent: str) -> tuple[str, ...]:
+        return tuple(s["function"]["name"] for s in self._schemas.get(agent, []))
+
+    def submit(self, calls: list[Call]) -> None:
+        """Start calls not already running (or already answered in the log)."""
+        with self._lock:
+            fresh = [c for c in calls if c.id not in self._running and c.id not in self._recorded]
+            self._running.update(c.id for c in fresh)
+        if fresh:
+            self._loop.call_soon_threadsafe(self._start_calls, fresh)
+
+    def in_flight(self, call_id: str) -> bool:
+        """True while this worker runs the call, or when its result is already in the log."""
+        with self._lock:
+            return call_id in self._running or call_id in self._recorded
+
+    # -- the loop (executor thread) -----------------------------------------------------
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    async def _open(self) -> None:
+        for name, agent in self.agents.items():
+            self._models[name] = ChatClient(agent.model, agent.limits, agent.output)
+            toolbox = Toolbox(agent)
+            await toolbox.start()
+            self._tools[name] = toolbox
+            self._schemas[name] = toolbox.schemas()
+            self._gates[name] = asyncio.Semaphore(agent.limits.max_in_flight)
+        self._spawn(self._poll_producer())
+
+    async def _shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for toolbox in self._tools.values():
+            await toolbox.close()
+        for client in self._models.values():
+            await client.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _start_calls(self, calls: list[Call]) -> None:
+        for call in calls:
+            self._spawn(self._execute(call))
+
+    async def _execute(self, call: Call) -> None:
+        try:
+            async with self._gates[call.agent]:
+                if isinstance(call, ModelCall):
+                    event: ModelResponse | ToolResult = await self._call_model(call)
+                else:
+                    event = await self._call_tool(call)
+            await self._produce(call, event)
+        finally:
+            with self._lock:
+                self._running.discard(call.id)
+
+    async def _call_model(self, call: ModelCall) -> ModelResponse:
+        base = {"agent": call.agent, "key": call.key, "task_id": call.task_id, "step": call.step}
+        try:
+            result = await self._models[call.agent].complete(
+                call.messages, self._schemas[call.agent] or None
+            )
+        except FlinkAgentsError as exc:
+            error = CallError(
+                type=type(exc).__name__, message=str(exc), retryable=isinstance(exc, RetryableError)
+            )
+            return ModelResponse(**base, error=error, at=time.time())
+        return ModelResponse(
+            **base,
+            message=result.message,
+            usage=result.usage,
+            latency_ms=result.latency_ms,
+            attempts=result.attempts,
+            at=time.time(),
+        )
+
+    async def _call_tool(self, call: ToolCall) -> ToolResult:
+        timeout = self.agents[call.agent].limits.call_timeout.total_seconds()
+        outcome = await self._tools[call.agent].call(call.tool, call.arguments, timeout)
+        return ToolResult(
+            agent=call.agent,
+            key=call.key,
+            task_id=call.task_id,
+            step=call.step,
+            call=call.call,
+            call_id=call.call_id,
+            tool=call.tool,
+            content=outcome.content,
+            is_error=outcome.is_error,
+            latency_ms=outcome.latency_ms,
+            attempts=outcome.attempts,
+            at=time.time(),
+        )
+
+    async def _produce(self, call: Call, event: ModelResponse | ToolResult) -> None:
+        value = event.model_dump_json().encode()
+        key = routing_key(call.agent, call.key).encode()
+        headers = [(KIND_HEADER, event.kind.encode())]
+        while True:
+            try:
+                self._producer.produce(
+                    self.config.events_topic,
+                    value=value,
+                    key=key,
+                    headers=headers,
+                    on_delivery=_delivery_report,
+                )
+                return
+            except BufferError:
+                # The local queue is full: serve delivery reports to make room, then retry.
+                self._producer.poll(0)
+                await asyncio.sleep(0.01)
+
+    async def _poll_producer(self) -> None:
+        while True:
+            self._producer.poll(0)
+            await asyncio.sleep(0.05)
+
+
+def _delivery_report(error: Any, message: Any) -> None:
+    if error is not None:
+        # The step's check timer issues the call again when its result never arrives.
+        log.error("could not write a call result to %s: %s", message.topic(), error)

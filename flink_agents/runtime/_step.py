@@ -1,0 +1,236 @@
+"""AgentStep: the keyed Flink function that hosts agents. A thin shell around the core.
+
+Keyed by ``<agent>/<conversation key>``. For each record it loads that key's state, lets
+the agent's state machine decide, stores the state back and routes the effects: calls to
+the executor, events and dead letters to their side outputs, results to the agent's output.
+It never waits on I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pyflink.common import Row, Time, Types
+from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
+from pyflink.datastream.state import ListStateDescriptor, StateTtlConfig, ValueStateDescriptor
+
+from flink_agents.api._agent import Agent
+from flink_agents.api.events import (
+    DeadLetter,
+    ModelResponse,
+    SourceRef,
+    ToolResult,
+    parse_event,
+    routing_key,
+    split_routing_key,
+)
+from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState
+from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
+from flink_agents.runtime._kafka_io import KIND_HEADER, SINK_ROW, SINK_ROW_WITH_HEADERS
+from flink_agents.runtime._metrics import AgentMetrics
+from flink_agents.runtime._recorded import recorded_results
+
+log = logging.getLogger(__name__)
+
+EVENTS = OutputTag("agent-events", SINK_ROW_WITH_HEADERS)
+DEAD_LETTERS = OutputTag("dead-letters", SINK_ROW)
+
+
+def output_tag(topic: str) -> OutputTag:
+    return OutputTag(f"output:{topic}", SINK_ROW)
+
+
+@dataclass(frozen=True)
+class AgentBinding:
+    """An agent as deployed in a job: where its results go and which input fields it carries."""
+
+    agent: Agent
+    output_topic: str
+    carry: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    bootstrap_servers: str
+    events_topic: str
+    linger_ms: int = 1
+    recovery_lookback_s: float = 900.0
+
+
+class FlinkKeyStore:
+    """The machine's view of one key's Flink state (JSON of pydantic models)."""
+
+    def __init__(self, task: Any, queue: Any, history: Any) -> None:
+        self._task, self._queue, self._history = task, queue, history
+
+    def task(self) -> TaskState | None:
+        raw = self._task.value()
+        return TaskState.model_validate_json(raw) if raw else None
+
+    def set_task(self, task: TaskState | None) -> None:
+        if task is None:
+            self._task.clear()
+        else:
+            self._task.update(task.model_dump_json())
+
+    def queue(self) -> list[InputRecord]:
+        return [InputRecord.model_validate_json(item) for item in self._queue.get() or ()]
+
+    def set_queue(self, items: list[InputRecord]) -> None:
+        if items:
+            self._queue.update([item.model_dump_json() for item in items])
+        else:
+            self._queue.clear()
+
+    def push(self, item: InputRecord) -> None:
+        self._queue.add(item.model_dump_json())
+
+    def history(self) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in self._history.get() or ()]
+
+    def set_history(self, messages: list[dict[str, Any]]) -> None:
+        self._history.update([json.dumps(m, ensure_ascii=False) for m in messages])
+
+
+class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
+    def __init__(self, bindings: list[AgentBinding], config: StepConfig) -> None:
+        self.bindings = {b.agent.name: b for b in bindings}
+        self.config = config
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self._stores = {
+            name: _state_handles(runtime_context, b.agent) for name, b in self.bindings.items()
+        }
+        self._executor = CallExecutor(
+            [b.agent for b in self.bindings.values()],
+            ExecutorConfig(
+                bootstrap_servers=self.config.bootstrap_servers,
+                events_topic=self.config.events_topic,
+                linger_ms=self.config.linger_ms,
+            ),
+            recorded=lambda: recorded_results(
+                self.config.bootstrap_servers,
+                self.config.events_topic,
+                self.config.recovery_lookback_s,
+            ),
+        ).start()
+        self._machines = {
+            name: AgentMachine(b.agent, self._executor.tool_names(name))
+            for name, b in self.bindings.items()
+        }
+        group = runtime_context.get_metrics_group()
+        self._metrics = {name: AgentMetrics(group, name) for name in self.bindings}
+        self._outputs = {name: output_tag(b.output_topic) for name, b in self.bindings.items()}
+
+    def close(self) -> None:
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.close()
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        agent, key = split_routing_key(ctx.get_current_key())
+        machine = self._machines.get(agent)
+        if machine is None:
+            return  # an event of an agent that this job does not host
+        store = FlinkKeyStore(*self._stores[agent])
+        now = time.time()
+        if row["topic"] == self.config.events_topic:
+            fx = self._on_result(agent, store, row, now)
+        else:
+            fx = machine.on_input(store, self._input(agent, key, row), now)
+        yield from self._apply(agent, fx, ctx)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        agent, _key = split_routing_key(ctx.get_current_key())
+        machine = self._machines.get(agent)
+        if machine is None:
+            return
+        store = FlinkKeyStore(*self._stores[agent])
+        fx = machine.on_timer(store, time.time(), self._executor.in_flight)
+        self._metrics[agent].reissued(len(fx.calls))
+        yield from self._apply(agent, fx, ctx)
+
+    def _on_result(self, agent: str, store: FlinkKeyStore, row: Row, now: float) -> Effects:
+        machine, metrics = self._machines[agent], self._metrics[agent]
+        try:
+            event = parse_event(row["value"])
+        except ValidationError as exc:
+            fx = Effects()
+            fx.dead_letters.append(_unreadable(agent, row, str(exc), now))
+            return fx
+        if isinstance(event, ModelResponse):
+            metrics.model_response(event)
+            fx = machine.on_model_response(store, event, now)
+        elif isinstance(event, ToolResult):
+            metrics.tool_result(event)
+            fx = machine.on_tool_result(store, event, now)
+        else:
+            fx = Effects()
+        metrics.ignored(fx.ignored)
+        return fx
+
+    def _input(self, agent: str, key: str, row: Row) -> InputRecord:
+        payload = json.loads(row["value"])
+        carry = self.bindings[agent].carry
+        return InputRecord(
+            payload=payload,
+            key=key,
+            source=SourceRef(topic=row["topic"], partition=row["partition"], offset=row["offset"]),
+            carry={f: payload[f] for f in carry if isinstance(payload, dict) and f in payload},
+        )
+
+    def _apply(self, agent: str, fx: Effects, ctx: Any) -> Iterator[Any]:
+        if fx.calls:
+            self._executor.submit(fx.calls)
+        for event in fx.events:
+            headers = {KIND_HEADER: event.kind.encode()}
+            yield EVENTS, Row(event.context_id, event.model_dump_json(), headers)
+        metrics = self._metrics[agent]
+        for key, record in fx.outputs:
+            metrics.task_ended(record["task"]["state"])
+            yield self._outputs[agent], Row(key, json.dumps(record, ensure_ascii=False))
+        for letter in fx.dead_letters:
+            metrics.dead_letter()
+            yield DEAD_LETTERS, Row(routing_key(agent, letter.key or ""), letter.model_dump_json())
+        timers = ctx.timer_service()
+        for at in fx.cancelled_timers:
+            timers.delete_processing_time_timer(int(at * 1000))
+        for at in fx.timers:
+            timers.register_processing_time_timer(int(at * 1000))
+
+
+def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any]:
+    name = agent.name
+    history = ListStateDescriptor(f"history:{name}", Types.STRING())
+    if agent.memory.ttl is not None:
+        ttl = (
+            StateTtlConfig.new_builder(
+                Time.milliseconds(int(agent.memory.ttl.total_seconds() * 1000))
+            )
+            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .build()
+        )
+        history.enable_time_to_live(ttl)
+    return (
+        ctx.get_state(ValueStateDescriptor(f"task:{name}", Types.STRING())),
+        ctx.get_list_state(ListStateDescriptor(f"queue:{name}", Types.STRING())),
+        ctx.get_list_state(history),
+    )
+
+
+def _unreadable(agent: str, row: Row, reason: str, now: float) -> DeadLetter:
+    return DeadLetter(
+        kind="input.rejected",
+        reason=f"unreadable agent event: {reason[:500]}",
+        agent=agent,
+        source=SourceRef(topic=row["topic"], partition=row["partition"], offset=row["offset"]),
+        payload=row["value"],
+        at=now,
+    )
