@@ -5,7 +5,16 @@ One import line covers an agent file::
     from flink_agents import Agent, AgentApp, Limits, McpServer, Memory, OpenAIModel, tool
 """
 
-from flink_agents.api import Agent, FunctionTool, Limits, McpServer, Memory, OpenAIModel, tool
+from flink_agents.api import (
+    Agent,
+    FunctionTool,
+    Limits,
+    McpServer,
+    Memory,
+    OpenAIModel,
+    load_agent,
+    tool,
+)
 from flink_agents.runtime import AgentApp
 
 __all__ = [
@@ -16,5 +25,6 @@ __all__ = [
     "McpServer",
     "Memory",
     "OpenAIModel",
+    "load_agent",
     "tool",
 ]

@@ -1,8 +1,19 @@
 """What users write: agents, tools, models, MCP servers, and the events they produce."""
 
 from flink_agents.api._agent import Agent, Limits, Memory
+from flink_agents.api._loader import agent_from_dict, load_agent
 from flink_agents.api._mcp import McpServer
 from flink_agents.api._model import OpenAIModel
 from flink_agents.api._tools import FunctionTool, tool
 
-__all__ = ["Agent", "FunctionTool", "Limits", "McpServer", "Memory", "OpenAIModel", "tool"]
+__all__ = [
+    "Agent",
+    "FunctionTool",
+    "Limits",
+    "McpServer",
+    "Memory",
+    "OpenAIModel",
+    "agent_from_dict",
+    "load_agent",
+    "tool",
+]

@@ -22,6 +22,7 @@ from flink_agents.api._model import OpenAIModel
 from flink_agents.api.events import AssistantMessage, ToolCallRequest, Usage
 from flink_agents.errors import ModelRejected, ModelUnavailable
 
+_MAX_RETRY_AFTER_S = 60.0
 _RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
@@ -85,9 +86,8 @@ class ChatClient:
             if attempts > self.limits.max_retries:
                 raise ModelUnavailable(self._explain(failure, attempts)) from None
             backoff = min(self.limits.backoff * 2 ** (attempts - 1), self.limits.backoff_max)
-            await asyncio.sleep(
-                min(wait or backoff.total_seconds(), self.limits.backoff_max.total_seconds())
-            )
+            # A server's Retry-After wins over our backoff, within reason.
+            await asyncio.sleep(min(wait, _MAX_RETRY_AFTER_S) if wait else backoff.total_seconds())
 
     async def close(self) -> None:
         await self._client.close()
