@@ -1,0 +1,101 @@
+"""A small MCP server for the integration tests of `flink_agents.mcp`.
+
+Run it over stdio (the client launches it) or streamable HTTP (a fixture launches it)::
+
+    python -m tests.mcp_servers.calc_server --transport stdio
+    python -m tests.mcp_servers.calc_server --transport http --port 8765
+
+Everything it logs goes to stderr: in stdio mode stdout carries the protocol, and in HTTP
+mode keeping the same rule means a test can always read one log for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+
+log = logging.getLogger("calc_server")
+
+server: MCPServer = MCPServer("calc", log_level="WARNING")
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Sleep for the given number of seconds, then answer."""
+    await anyio.sleep(seconds)
+    return f"slept {seconds}s"
+
+
+@server.tool()
+def fail(message: str) -> str:
+    """Always fail with the given message."""
+    raise ToolError(message)
+
+
+@server.tool()
+def echo_env(name: str) -> str:
+    """Return the value of an environment variable of the server process ('' when unset)."""
+    return os.environ.get(name, "")
+
+
+@server.tool()
+def pid() -> int:
+    """Return the process id of the server, so a test can count server processes."""
+    return os.getpid()
+
+
+@server.tool()
+def header(name: str, ctx: Context) -> str:
+    """Return a request header as the server saw it ('' when absent or not over HTTP)."""
+    headers = ctx.headers or {}
+    return headers.get(name.lower(), "")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    # Explicit stderr handler: a stray print or log line on stdout would corrupt stdio framing.
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    log.info("calc server pid %d starting on %s", os.getpid(), args.transport)
+    if args.transport == "stdio":
+        server.run("stdio")
+        return
+    # The SDK only trusts the Host header it was told about: the clients dial 127.0.0.1:<port>.
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"127.0.0.1:{args.port}", f"localhost:{args.port}"],
+        allowed_origins=[f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}"],
+    )
+    app = server.streamable_http_app(transport_security=security, host=args.host)
+    # log_config=None keeps uvicorn on the root logger (stderr); its default sends access
+    # lines to stdout.
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on"
+    )
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
