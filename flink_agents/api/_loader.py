@@ -107,9 +107,9 @@ def _import(path: str, where: str) -> Any:
 def model_from_schema(schema: dict[str, Any], name: str | None = None) -> type[BaseModel]:
     """A pydantic model for a flat JSON object schema (string, number, integer, boolean, enum).
 
-    >>> Decision = model_from_schema({"title": "Decision", "type": "object",
-    ...     "properties": {"decision": {"enum": ["APPROVE", "BLOCK"]}, "reason": {"type": "string"}},
-    ...     "required": ["decision"]})
+    >>> properties = {"decision": {"enum": ["APPROVE", "BLOCK"]}, "reason": {"type": "string"}}
+    >>> Decision = model_from_schema(
+    ...     {"title": "Decision", "properties": properties, "required": ["decision"]})
     >>> Decision(decision="BLOCK").model_dump()
     {'decision': 'BLOCK', 'reason': None}
     """
@@ -124,9 +124,7 @@ def model_from_schema(schema: dict[str, Any], name: str | None = None) -> type[B
             annotation = annotation | None
         fields[field] = (annotation, Field(default, description=prop.get("description")))
     title = name or str(schema.get("title", "Output"))
-    model: type[BaseModel] = create_model(
-        title, __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model: type[BaseModel] = create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
     return model
 
 

@@ -244,5 +244,7 @@ class FlinkCluster:
             # A killed TaskManager is noticed by failed RPCs within seconds, not the 50 s
             # heartbeat timeout, so recovery starts promptly.
             "heartbeat.timeout": 15000,
+            # The web UI and REST API show metrics this fresh (the default is 10 s).
+            "metrics.fetcher.update-interval": 2000,
             "heartbeat.rpc-failure-threshold": 2,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,20 @@ class ClusterJobs:
             ):
                 return
             time.sleep(0.2)
-        raise StackError(f"job {job_id} was not running after {timeout:.0f}s")
+        raise StackError(
+            f"job {job_id} was not running after {timeout:.0f}s; its last failure: "
+            f"{self.exception(job_id)} (the TaskManager log under logs/flink has the trace)"
+        )
 
     def exception(self, job_id: str) -> str:
         """The root exception Flink recorded for the job, if any."""
         info = self.cluster.rest(f"/jobs/{job_id}/exceptions")
-        root = (info.get("exceptionHistory") or {}).get("entries") or []
-        return root[0]["stacktrace"].splitlines()[0] if root else "(no exception recorded)"
+        entries = (info.get("exceptionHistory") or {}).get("entries") or []
+        if not entries:
+            return "(no exception recorded)"
+        lines: list[str] = entries[0]["stacktrace"].splitlines()
+        causes = [line for line in lines if line.startswith(("Caused by", "pemja"))]
+        return (causes or lines)[-1][:500]
 
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> str:
         """Stop the job after a savepoint; return the savepoint's location."""
@@ -100,6 +108,20 @@ class ClusterJobs:
                 return location
             time.sleep(0.2)
         raise StackError(f"savepoint of job {job_id} did not complete in {timeout:.0f}s")
+
+    def metrics(self, job_id: str, names: tuple[str, ...]) -> dict[str, float]:
+        """Sum of each named metric (by its last name part) over the job's operators."""
+        totals = dict.fromkeys(names, 0.0)
+        for vertex in self.cluster.rest(f"/jobs/{job_id}")["vertices"]:
+            base = f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics"
+            available = [m["id"] for m in self.cluster.rest(base)]
+            wanted = [m for m in available if m.rsplit(".", 1)[-1] in totals]
+            if not wanted:
+                continue
+            query = urllib.parse.quote(",".join(wanted), safe=",")
+            for metric in self.cluster.rest(f"{base}?get={query}&agg=sum"):
+                totals[metric["id"].rsplit(".", 1)[-1]] += float(metric.get("sum", 0))
+        return totals
 
     def cancel(self, job_id: str) -> None:
         self.cluster.rest(f"/jobs/{job_id}", "PATCH")

@@ -104,6 +104,8 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         self.config = config
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        group = runtime_context.get_metrics_group()
+        self._metrics = {name: AgentMetrics(group, name) for name in self.bindings}
         self._stores = {
             name: _state_handles(runtime_context, b.agent) for name, b in self.bindings.items()
         }
@@ -124,8 +126,6 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             name: AgentMachine(b.agent, self._executor.tool_names(name))
             for name, b in self.bindings.items()
         }
-        group = runtime_context.get_metrics_group()
-        self._metrics = {name: AgentMetrics(group, name) for name in self.bindings}
         self._outputs = {name: output_tag(b.output_topic) for name, b in self.bindings.items()}
 
     def close(self) -> None:
@@ -209,12 +209,17 @@ def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any]:
     name = agent.name
     history = ListStateDescriptor(f"history:{name}", Types.STRING())
     if agent.memory.ttl is not None:
+        # Cleanup strategies are named explicitly: PyFlink's default (a RocksDB compaction
+        # filter) builds a py4j Duration, and a TaskManager has no gateway in thread mode.
         ttl = (
             StateTtlConfig.new_builder(
                 Time.milliseconds(int(agent.memory.ttl.total_seconds() * 1000))
             )
             .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
             .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .disable_cleanup_in_background()
+            .cleanup_incrementally(10, False)
+            .cleanup_full_snapshot()
             .build()
         )
         history.enable_time_to_live(ttl)
