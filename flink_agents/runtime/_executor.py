@@ -82,6 +82,10 @@ class CallExecutor:
             }
         )
         self._recorded = frozenset(self._recorded_loader())
+        # Clients are built here, not on the loop: building one reads files (package
+        # metadata, CA certificates), which would block the loop.
+        for name, agent in self.agents.items():
+            self._models[name] = ChatClient(agent.model, agent.limits, agent.output)
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
         future.result(self.config.start_timeout_s)
@@ -125,7 +129,6 @@ class CallExecutor:
 
     async def _open(self) -> None:
         for name, agent in self.agents.items():
-            self._models[name] = ChatClient(agent.model, agent.limits, agent.output)
             toolbox = Toolbox(agent)
             await toolbox.start()
             self._tools[name] = toolbox

@@ -16,6 +16,7 @@ from typing import Any
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolInputError
 from flink_agents.errors import SpecError
+from flink_agents.mcp import McpConnection, McpPool, McpTimeout, McpUnavailable
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,11 @@ class Toolbox:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.functions = {t.name: t for t in agent.function_tools}
-        self._pool: Any = None
+        self._pool: McpPool | None = None
 
     async def start(self) -> None:
         if not self.agent.mcp_servers:
             return
-        from flink_agents.mcp import McpConnection, McpPool
-
         self._pool = McpPool(
             [McpConnection(**server.connection_fields()) for server in self.agent.mcp_servers]
         )
@@ -92,8 +91,7 @@ class Toolbox:
     async def _call_mcp(
         self, name: str, args: dict[str, Any], timeout: float, started: float
     ) -> ToolOutcome:
-        from flink_agents.mcp import McpTimeout, McpUnavailable
-
+        assert self._pool is not None  # call() only comes here when the pool has the tool
         limits = self.agent.limits
         for attempt in range(1, limits.max_retries + 2):
             try:

@@ -1,0 +1,167 @@
+"""The call executor on its own: real Kafka, the model simulator, an event loop never blocked."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from blockbuster import blockbuster_ctx
+
+from flink_agents import Agent, Limits, McpServer, OpenAIModel, tool
+from flink_agents.core import ModelCall, ToolCall
+from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
+from flink_agents.runtime._recorded import recorded_results
+from flink_agents.testing import ModelServer, Reply
+from flink_agents.testing._kafka import Record, TopicClient
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@tool
+def shout(text: str) -> str:
+    """The text in capitals."""
+    return text.upper()
+
+
+@pytest.fixture
+def sim() -> Iterator[ModelServer]:
+    with ModelServer(Reply.text("hello")) as server:
+        yield server
+
+
+def make_agent(sim: ModelServer) -> Agent:
+    return Agent(
+        name="echo",
+        instructions="Answer.",
+        model=OpenAIModel(model="sim-1", base_url=sim.base_url),
+        tools=[
+            shout,
+            McpServer.stdio(
+                sys.executable,
+                "-m",
+                "tests.mcp_servers.calc_server",
+                "--transport",
+                "stdio",
+                cwd=str(ROOT),
+                allowed_tools=["add"],
+            ),
+        ],
+        limits=Limits(call_timeout="5s", backoff="10ms"),
+    )
+
+
+def model_call(step: int, task: str = "task-1") -> ModelCall:
+    return ModelCall(
+        agent="echo",
+        key="k",
+        task_id=task,
+        step=step,
+        messages=[{"role": "user", "content": f"step {step}"}],
+    )
+
+
+def results(topics: TopicClient, topic: str, count: int) -> list[Record]:
+    return topics.consume(topic, count=count, timeout=30)
+
+
+@pytest.fixture
+def events_topic(topics: TopicClient) -> str:
+    return topics.create(topics.unique("executor-events"))
+
+
+def start(sim: ModelServer, topics: TopicClient, topic: str, recorded: set[str]) -> CallExecutor:
+    config = ExecutorConfig(bootstrap_servers=topics.bootstrap_servers, events_topic=topic)
+    return CallExecutor([make_agent(sim)], config, recorded=lambda: recorded).start()
+
+
+def test_calls_run_off_the_task_thread_and_their_results_reach_the_log(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    with blockbuster_ctx():
+        executor = start(sim, topics, events_topic, set())
+        try:
+            executor.submit([model_call(1)])
+            executor.submit(
+                [
+                    ToolCall(
+                        agent="echo",
+                        key="k",
+                        task_id="task-1",
+                        step=1,
+                        call=0,
+                        call_id="c0",
+                        tool="shout",
+                        arguments='{"text": "hi"}',
+                    ),
+                    ToolCall(
+                        agent="echo",
+                        key="k",
+                        task_id="task-1",
+                        step=1,
+                        call=1,
+                        call_id="c1",
+                        tool="add",
+                        arguments='{"a": 2, "b": 3}',
+                    ),
+                ]
+            )
+            got = {r.value["id"]: r.value for r in results(topics, events_topic, 3)}
+        finally:
+            executor.close()
+    assert got["task-1/1/model.response"]["message"]["content"] == "hello"
+    assert got["task-1/1.0/tool.result"]["content"] == "HI"
+    assert got["task-1/1.1/tool.result"]["content"] == "5"
+    assert executor.tool_names("echo") == ("shout", "add")
+
+
+def test_results_are_keyed_by_conversation_and_labelled_by_kind(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    executor = start(sim, topics, events_topic, set())
+    try:
+        executor.submit([model_call(1)])
+        [record] = results(topics, events_topic, 1)
+    finally:
+        executor.close()
+    assert record.key == "echo/k"
+    assert record.header("fa-kind") == "model.response"
+
+
+def test_a_call_already_answered_in_the_log_is_not_requested_again(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    first = start(sim, topics, events_topic, set())
+    try:
+        first.submit([model_call(1)])
+        results(topics, events_topic, 1)
+    finally:
+        first.close()
+    recorded = recorded_results(topics.bootstrap_servers, events_topic, lookback_s=600)
+    assert recorded == {"task-1/1/model.response"}
+
+    again = start(sim, topics, events_topic, recorded)  # a restart after a failure
+    try:
+        again.submit([model_call(1)])  # the same step, issued again from restored state
+        assert again.in_flight("task-1/1/model.response")
+        again.submit([model_call(2)])
+        results(topics, events_topic, 2)
+    finally:
+        again.close()
+    assert [r.chat.last_user_text for r in sim.requests] == ["step 1", "step 2"]
+
+
+def test_a_call_submitted_twice_while_running_is_made_once(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    sim.set_latency(300)
+    executor = start(sim, topics, events_topic, set())
+    try:
+        executor.submit([model_call(1)])
+        executor.submit([model_call(1)])
+        results(topics, events_topic, 1)
+    finally:
+        executor.close()
+    assert sim.count() == 1
