@@ -118,7 +118,8 @@ def local_stack(settings: Settings, keep: bool) -> Iterator[LocalStack]:
 @contextmanager
 def model_endpoint(latency_ms: float) -> Iterator[dict[str, str]]:
     """Environment for the job's model: a real one if configured, else the simulator."""
-    if os.environ.get("OPENAI_API_KEY") or os.environ.get("FRAUD_MODEL_BASE_URL"):
+    configured = ("OPENAI_API_KEY", "FRAUD_MODEL_BASE_URL", "OPENAI_BASE_URL")
+    if any(os.environ.get(name) for name in configured):
         console.print("model: the configured OpenAI-compatible endpoint")
         yield {}
         return
