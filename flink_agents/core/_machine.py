@@ -300,12 +300,11 @@ class AgentMachine:
 
     def _next(self, store: KeyStore, now: float, fx: Effects) -> None:
         """The key is free: start the oldest waiting input, if any."""
-        waiting = store.queue()
-        if not waiting:
+        waiting = store.pop()
+        if waiting is None:
             store.set_task(None)
             return
-        store.set_queue(waiting[1:])
-        self._start(store, waiting[0], now, fx)
+        self._start(store, waiting, now, fx)
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ are kept).
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,9 +100,12 @@ class KeyStore(Protocol):
 
     def task(self) -> TaskState | None: ...
     def set_task(self, task: TaskState | None) -> None: ...
-    def queue(self) -> list[InputRecord]: ...
-    def set_queue(self, items: list[InputRecord]) -> None: ...
-    def push(self, item: InputRecord) -> None: ...
+    def push(self, item: InputRecord) -> None:
+        """Append an input to the key's queue."""
+
+    def pop(self) -> InputRecord | None:
+        """Take the oldest waiting input, if any."""
+
     def history(self) -> list[dict[str, Any]]: ...
     def set_history(self, messages: list[dict[str, Any]]) -> None: ...
 
@@ -112,13 +116,13 @@ class MemoryStore:
     >>> store = MemoryStore()
     >>> source = SourceRef(topic="t", partition=0, offset=0)
     >>> store.push(InputRecord(payload={"a": 1}, key="k", source=source))
-    >>> len(store.queue()), store.task()
-    (1, None)
+    >>> store.pop().payload, store.pop(), store.task()
+    ({'a': 1}, None, None)
     """
 
     def __init__(self) -> None:
         self._task: TaskState | None = None
-        self._queue: list[InputRecord] = []
+        self._queue: deque[InputRecord] = deque()
         self._history: list[dict[str, Any]] = []
 
     def task(self) -> TaskState | None:
@@ -127,14 +131,14 @@ class MemoryStore:
     def set_task(self, task: TaskState | None) -> None:
         self._task = task
 
-    def queue(self) -> list[InputRecord]:
-        return list(self._queue)
-
-    def set_queue(self, items: list[InputRecord]) -> None:
-        self._queue = list(items)
-
     def push(self, item: InputRecord) -> None:
         self._queue.append(item)
+
+    def pop(self) -> InputRecord | None:
+        return self._queue.popleft() if self._queue else None
+
+    def waiting(self) -> list[InputRecord]:
+        return list(self._queue)
 
     def history(self) -> list[dict[str, Any]]:
         return list(self._history)

@@ -18,7 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 from pyflink.common import Row, Time, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
-from pyflink.datastream.state import ListStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import (
+    ListStateDescriptor,
+    MapStateDescriptor,
+    StateTtlConfig,
+    ValueStateDescriptor,
+)
 
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import (
@@ -64,10 +69,15 @@ class StepConfig:
 
 
 class FlinkKeyStore:
-    """The machine's view of one key's Flink state (JSON of pydantic models)."""
+    """The machine's view of one key's Flink state (JSON of pydantic models).
 
-    def __init__(self, task: Any, queue: Any, history: Any) -> None:
-        self._task, self._queue, self._history = task, queue, history
+    The queue of waiting inputs is a ``MapState`` by sequence number with the head and tail
+    in a ``ValueState``: taking the oldest input costs the same however many wait behind it
+    (a ``ListState`` would be rewritten whole on every pop).
+    """
+
+    def __init__(self, task: Any, queue: Any, ends: Any, history: Any) -> None:
+        self._task, self._queue, self._ends, self._history = task, queue, ends, history
 
     def task(self) -> TaskState | None:
         raw = self._task.value()
@@ -79,17 +89,29 @@ class FlinkKeyStore:
         else:
             self._task.update(task.model_dump_json())
 
-    def queue(self) -> list[InputRecord]:
-        return [InputRecord.model_validate_json(item) for item in self._queue.get() or ()]
-
-    def set_queue(self, items: list[InputRecord]) -> None:
-        if items:
-            self._queue.update([item.model_dump_json() for item in items])
-        else:
-            self._queue.clear()
-
     def push(self, item: InputRecord) -> None:
-        self._queue.add(item.model_dump_json())
+        head, tail = self._queue_ends()
+        self._queue.put(tail, item.model_dump_json())
+        self._ends.update(f"{head} {tail + 1}")
+
+    def pop(self) -> InputRecord | None:
+        head, tail = self._queue_ends()
+        if head == tail:
+            return None
+        raw = self._queue.get(head)
+        self._queue.remove(head)
+        if head + 1 == tail:
+            self._ends.clear()
+        else:
+            self._ends.update(f"{head + 1} {tail}")
+        return InputRecord.model_validate_json(raw)
+
+    def _queue_ends(self) -> tuple[int, int]:
+        raw = self._ends.value()
+        if not raw:
+            return 0, 0
+        head, tail = raw.split()
+        return int(head), int(tail)
 
     def history(self) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self._history.get() or ()]
@@ -205,7 +227,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             timers.register_processing_time_timer(int(at * 1000))
 
 
-def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any]:
+def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any, Any]:
     name = agent.name
     history = ListStateDescriptor(f"history:{name}", Types.STRING())
     if agent.memory.ttl is not None:
@@ -225,7 +247,8 @@ def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any]:
         history.enable_time_to_live(ttl)
     return (
         ctx.get_state(ValueStateDescriptor(f"task:{name}", Types.STRING())),
-        ctx.get_list_state(ListStateDescriptor(f"queue:{name}", Types.STRING())),
+        ctx.get_map_state(MapStateDescriptor(f"queue:{name}", Types.LONG(), Types.STRING())),
+        ctx.get_state(ValueStateDescriptor(f"queue-ends:{name}", Types.STRING())),
         ctx.get_list_state(history),
     )
 

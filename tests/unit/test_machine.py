@@ -154,7 +154,7 @@ def test_inputs_of_a_busy_key_wait_and_run_in_order():
     assert second.messages[-1]["content"] == '{"tx": 2}'
     third = only_model_call(machine.on_model_response(store, answer(second, APPROVE), 2.0))
     assert third.messages[-1]["content"] == '{"tx": 3}'
-    assert store.queue() == []
+    assert store.waiting() == []
 
 
 def test_second_task_sees_memory_of_the_first_within_the_window():
