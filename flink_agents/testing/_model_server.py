@@ -461,7 +461,7 @@ class ModelServer:
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith("/_sim/"):
-            await self._control(path, method).send(send)
+            await self._control(path, method, await _read_body(receive)).send(send)
             return
         task = asyncio.current_task()
         assert task is not None
@@ -597,7 +597,7 @@ class ModelServer:
         names = sorted(self._models - {DEFAULT_MODEL})
         return [_model_entry(name) for name in (DEFAULT_MODEL, *names)]
 
-    def _control(self, path: str, method: str) -> _Response:
+    def _control(self, path: str, method: str, raw: bytes = b"") -> _Response:
         if method == "GET" and path == "/_sim/requests":
             return _Response(200, _dump([r.to_dict() for r in self.requests]))
         if method == "GET" and path == "/_sim/stats":
@@ -605,12 +605,24 @@ class ModelServer:
         if method == "POST" and path == "/_sim/reset":
             self.reset()
             return _Response(200, _dump({"reset": True}))
+        if method == "POST" and path == "/_sim/latency":
+            return self._set_latency_from(raw)
         return _error(
             404,
-            f"unknown control call {method} {path}; use GET /_sim/requests, GET /_sim/stats "
-            "or POST /_sim/reset",
+            f"unknown control call {method} {path}; use GET /_sim/requests, GET /_sim/stats, "
+            "POST /_sim/reset or POST /_sim/latency",
             "unknown_url",
         )
+
+    def _set_latency_from(self, raw: bytes) -> _Response:
+        """``POST /_sim/latency {"latency_ms": 50, "jitter_ms": 5}``: change it while running."""
+        try:
+            body = json.loads(raw or b"{}")
+            self.set_latency(float(body["latency_ms"]), float(body.get("jitter_ms", 0.0)))
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(400, f'send {{"latency_ms": N, "jitter_ms": M}}: {exc}', "bad_latency")
+        now = {"latency_ms": self._latency_s * 1000, "jitter_ms": self._jitter_s * 1000}
+        return _Response(200, _dump(now))
 
 
 def _model_entry(name: str) -> dict[str, Any]:

@@ -593,3 +593,20 @@ def test_a_failing_when_is_a_500_naming_the_fault(server: ModelServer, client: O
 
     with pytest.raises(openai.InternalServerError, match=r"when= of Fault.always\(429"):
         ask(client)
+
+
+def test_latency_changes_over_http_while_running() -> None:
+    import urllib.request
+
+    with ModelServer(Reply.text("ok")) as server:
+        url = server.base_url.removesuffix("/v1") + "/_sim/latency"
+        request = urllib.request.Request(
+            url, data=json.dumps({"latency_ms": 120}).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request) as answer:
+            assert json.loads(answer.read())["latency_ms"] == 120
+        client = OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+        client.chat.completions.create(model="sim-1", messages=[{"role": "user", "content": "x"}])
+        [record] = server.requests
+        assert record.finished is not None
+        assert record.finished - record.time >= 0.12
