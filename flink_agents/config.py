@@ -70,7 +70,7 @@ class RuntimeSettings(_Section):
     bootstrap_servers: str | None = None
     parallelism: int = 1
     execution_mode: Literal["thread", "process"] = "thread"
-    buffer_timeout_ms: int = 2
+    buffer_timeout_ms: int = 0
     checkpoint_interval_s: float = 10.0
     bundle_size: int = 1000
     bundle_time_ms: int = 5

@@ -126,10 +126,18 @@ class TaskAccepted(_Event):
 
 
 class ModelRequest(_Event):
-    """A model call was issued for step ``step``: the full prompt, for the audit."""
+    """A model call was issued for step ``step``.
+
+    ``messages`` holds what the prompt gained since the task's previous request (step 1: the
+    memory and the input; later: the model's tool calls and their results, or a repair
+    request), so the requests of a task concatenate to the whole conversation without the
+    log repeating it at every step. The system prompt is the agent's instructions (and
+    output contract); ``system_digest`` identifies the version used.
+    """
 
     kind: Literal["model.request"] = "model.request"
     model: str
+    system_digest: str = ""
     messages: list[dict[str, Any]]
     tools: list[str] = Field(default_factory=list)
     attempt: int = 1

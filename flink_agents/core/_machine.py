@@ -7,6 +7,7 @@ operator only loads state, calls these methods and routes the ``Effects``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ class AgentMachine:
         self.limits = agent.limits
         self.tool_names = tool_names or tuple(t.name for t in agent.function_tools)
         self.system = render_system(agent)
+        self.system_digest = hashlib.sha256(self.system.encode()).hexdigest()[:16]
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -194,11 +196,13 @@ class AgentMachine:
                 task_id=task.id,
                 step=task.step,
                 model=self.agent.model.label,
-                messages=call.messages,
+                system_digest=self.system_digest,
+                messages=task.messages[task.logged :],
                 tools=list(self.tool_names),
                 at=now,
             )
         )
+        task.logged = len(task.messages)
         self._arm(task, now, fx, extend=True)
         store.set_task(task)
 

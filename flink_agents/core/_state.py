@@ -50,6 +50,8 @@ class TaskState(BaseModel):
     step: int = 0
     #: The conversation of this task: memory snapshot, the input, then each turn.
     messages: list[dict[str, Any]] = Field(default_factory=list)
+    #: How many of ``messages`` the audit log already has (``model.request`` sends the rest).
+    logged: int = 0
     awaiting: Literal["model", "tools"] = "model"
     tools: list[PendingTool] = Field(default_factory=list)
     repaired: bool = False

@@ -126,6 +126,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         self.config = config
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        quiet_python_logging()
         group = runtime_context.get_metrics_group()
         self._metrics = {name: AgentMetrics(group, name) for name in self.bindings}
         self._stores = {
@@ -225,6 +226,22 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             timers.delete_processing_time_timer(int(at * 1000))
         for at in fx.timers:
             timers.register_processing_time_timer(int(at * 1000))
+
+
+#: Libraries that log every request at INFO or DEBUG.
+_CHATTY = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "mcp", "asyncio")
+
+
+def quiet_python_logging(level: int = logging.INFO) -> None:
+    """Undo pemja's DEBUG root logger in the TaskManager's embedded Python.
+
+    pemja sets the root logger to DEBUG and forwards every record to Java, so each debug line
+    of the HTTP stack is formatted and crosses JNI before log4j drops it: a third of the
+    Python time of a model call, measured. Records below ``level`` now stop in Python.
+    """
+    logging.getLogger().setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any, Any]:

@@ -274,3 +274,20 @@ def test_task_ids_are_deterministic_per_input_record():
     again = only_model_call(AgentMachine(agent()).on_input(b, record(7), now=5.0))
     other = only_model_call(AgentMachine(agent()).on_input(MemoryStore(), record(8), now=0.0))
     assert first.task_id == again.task_id != other.task_id
+
+
+def test_model_requests_log_each_message_once():
+    machine, store = AgentMachine(agent()), MemoryStore()
+    first = machine.on_input(store, record(1), now=0.0)
+    request = first.events[-1]
+    assert request.kind == "model.request"
+    assert request.messages == [{"role": "user", "content": '{"tx": 1}'}]
+    assert len(request.system_digest) == 16
+    [tool] = machine.on_model_response(
+        store, answer(only_model_call(first), "", ("profile", "{}")), 1.0
+    ).calls
+    assert isinstance(tool, ToolCall)
+    second = machine.on_tool_result(store, result(tool, "gold"), 2.0)
+    logged = [e for e in second.events if e.kind == "model.request"][0].messages
+    assert [m["role"] for m in logged] == ["assistant", "tool"]
+    assert only_model_call(second).messages[1:] == request.messages + logged

@@ -1,0 +1,1 @@
+"""Benchmarks of flink-agents against baselines measured in the same run (`make bench`)."""

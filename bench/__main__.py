@@ -1,0 +1,91 @@
+"""`make bench`: flink-agents against its baselines, measured back to back in one run.
+
+python -m bench [--quick] [--only classifier react floor capacity recovery]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import _report, _runs
+from bench._harness import Simulator, System
+from flink_agents.config import load_settings
+from flink_agents.local import LocalStack
+from flink_agents.testing._kafka import TopicClient
+
+PARTS = ("floor", "classifier", "react", "capacity", "recovery")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short windows: a smoke test")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--results", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    plan = _runs.Plan.quick() if args.quick else _runs.Plan()
+    settings = load_settings()
+    stack = LocalStack(settings)
+    if any(p.running for p in stack.status()):
+        # Python modules stay loaded in a running TaskManager; measure a fresh cluster.
+        print("restarting the local stack so the TaskManager loads this checkout", flush=True)
+        stack.down()
+    cli = str(Path(sys.executable).with_name("flink-agents"))
+    if subprocess.run([cli, "local", "up"], check=False).returncode != 0:
+        return 1
+    logs = settings.home / "logs" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    sim = Simulator(logs / "simulator.log")
+    ctx = _runs.Context(stack, TopicClient(settings.bootstrap_servers), sim, plan)
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "machine": _report.machine(),
+        "plan": plan.__dict__,
+        "commit": _report.commit(),
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+    def system(name: str) -> System:
+        return System(name, settings, stack, logs)
+
+    try:
+        if "floor" in args.only:
+            _say("pass-through floor")
+            results["floor"] = _runs.floor_block(ctx, system("pass-through"))
+        for workload in ("classifier", "react"):
+            if workload in args.only:
+                results[workload] = {}
+                for name in ("flink-agents", "asyncio"):
+                    _say(f"{workload} on {name}")
+                    results[workload][name] = _runs.workload_block(ctx, system(name), workload)
+        if "capacity" in args.only:
+            _say("in-flight capacity sweep at 500 ms")
+            results["capacity"] = _runs.capacity_sweep(ctx, system("flink-agents"), plan.sweep)
+            if "classifier" in results:
+                main_run = _report.phase(results["classifier"]["flink-agents"], 500.0)
+                results["capacity"].append({"capacity": plan.capacity, **main_run})
+        if "recovery" in args.only:
+            _say("recovery after a TaskManager kill")
+            results["recovery"] = _runs.recovery(ctx, system("flink-agents"))
+    finally:
+        sim.stop()
+        stack.down()
+    results["seconds"] = time.monotonic() - started
+    headline = _report.write(results, args.results, command)
+    print(_report.table(results))
+    print("summary:", headline)
+    return 0
+
+
+def _say(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""The moving parts of a benchmark run: the model simulator, load, outputs, the systems, CPU.
+
+Waiting here is measurement, not synchronisation: a window of N seconds is the thing measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.workloads import event
+from flink_agents.config import Settings
+from flink_agents.local import LocalStack
+from flink_agents.local._jobs import ClusterJobs
+from flink_agents.testing._kafka import TopicClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Simulator:
+    """The model simulator as a subprocess, steered over HTTP (latency, reset, records)."""
+
+    def __init__(self, log: Path) -> None:
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flink_agents.testing.model_server",
+                "--port",
+                "0",
+                "--script",
+                "bench.workloads:script",
+                "--max-recorded",
+                "50000",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("model-server listening on "):
+            raise RuntimeError(f"the model simulator did not start: {line!r}")
+        self.url = line.rsplit(" ", 1)[1]
+        self._control = self.url.removesuffix("/v1") + "/_sim"
+
+    def set_latency(self, ms: float) -> None:
+        self._call("latency", {"latency_ms": ms, "jitter_ms": 0})
+
+    def reset(self) -> None:
+        self._call("reset", {})
+
+    def requests(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("requests")
+        return result
+
+    def chat_requests(self) -> int:
+        stats = self._call("stats")
+        return int(stats.get("requests", 0))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._log.close()
+
+    def _call(self, what: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self._control}/{what}", data=data, method="GET" if body is None else "POST"
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())
+
+
+class Outputs(threading.Thread):
+    """Reads an output topic as it fills: (Kafka timestamp in s, id) of each record."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        from confluent_kafka import Consumer
+
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"bench-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self._consumer.subscribe([topic])
+        self.seen: list[tuple[float, Any]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            for message in self._consumer.consume(1000, 0.1):
+                if message.error() is None:
+                    value = json.loads(message.value())
+                    self.seen.append((message.timestamp()[1] / 1000, value.get("id")))
+
+    @property
+    def count(self) -> int:
+        return len(self.seen)
+
+    def between(self, start: float, end: float) -> int:
+        return sum(1 for ts, _ in list(self.seen) if start <= ts < end)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(10)
+        self._consumer.close()
+
+
+class Load(threading.Thread):
+    """Keeps at most ``outstanding`` inputs not yet answered: the system never runs dry."""
+
+    def __init__(
+        self,
+        topics: TopicClient,
+        topic: str,
+        keys: int,
+        outputs: Outputs,
+        outstanding: int,
+        first: int = 0,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.topics, self.topic, self.keys, self.outputs = topics, topic, keys, outputs
+        self.outstanding = outstanding
+        self.first = first
+        self.sent = 0
+        self._answered_before = outputs.count
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            answered = self.outputs.count - self._answered_before
+            room = self.outstanding - (self.sent - answered)
+            if room < 100:
+                time.sleep(0.01)
+                continue
+            batch = [event(self.first + self.sent + i, self.keys) for i in range(room)]
+            self.topics.produce(self.topic, batch)
+            self.sent += len(batch)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(30)
+
+
+def send_paced(
+    topics: TopicClient, topic: str, first: int, count: int, rate: float, keys: int
+) -> dict[Any, float]:
+    """Send ``count`` events at ``rate`` per second; return each id's send time."""
+    sent: dict[Any, float] = {}
+    started = time.monotonic()
+    for i in range(count):
+        due = started + i / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        payload = event(first + i, keys)
+        sent[payload["id"]] = time.time()
+        topics.produce(topic, [payload])
+    return sent
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class PeakMemory(threading.Thread):
+    """Samples the summed RSS of some processes twice a second; keeps the peak."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.5):
+            rss = 0
+            for pid in self.pids:
+                try:
+                    rss += psutil.Process(pid).memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            self.peak = max(self.peak, rss)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join(5)
+        return self.peak
+
+
+@dataclass
+class System:
+    """A system under test: how to start it on a workload and which processes are its cost."""
+
+    name: str
+    settings: Settings
+    stack: LocalStack
+    logs: Path
+    job_id: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    _jobs: ClusterJobs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._jobs = ClusterJobs(self.stack.flink)
+
+    @property
+    def pids(self) -> list[int]:
+        if self.proc is not None:
+            return [self.proc.pid]
+        return list(self.stack.flink.pids().values())
+
+    def start(
+        self, workload: str, capacity: int, topic_in: str, topic_out: str, model_url: str
+    ) -> None:
+        app = f"bench-{uuid.uuid4().hex[:6]}"
+        if self.name == "flink-agents":
+            args = [
+                "--workload",
+                workload,
+                "--capacity",
+                str(capacity),
+                "--app",
+                app,
+                "--input",
+                topic_in,
+                "--output",
+                topic_out,
+                "--model-url",
+                model_url,
+            ]
+            self._submit("bench/jobs/agent_job.py", args)
+        elif self.name == "pass-through":
+            self._submit(
+                "bench/jobs/passthrough.py",
+                ["--app", app, "--input", topic_in, "--output", topic_out],
+            )
+        else:
+            log = (self.logs / f"{app}.log").open("wb")
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.asyncio_agent",
+                    "--workload",
+                    workload,
+                    "--capacity",
+                    str(capacity),
+                    "--input",
+                    topic_in,
+                    "--output",
+                    topic_out,
+                    "--model-url",
+                    model_url,
+                    "--bootstrap",
+                    self.settings.bootstrap_servers,
+                    "--group",
+                    app,
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+            assert self.proc.stdout is not None
+            if not self.proc.stdout.readline().startswith(b"asyncio agent ready"):
+                raise RuntimeError(f"the asyncio baseline did not start; see {log.name}")
+
+    def stop(self) -> None:
+        if self.job_id is not None:
+            self._jobs.cancel(self.job_id)
+            self._jobs.wait_gone(self.job_id)
+            self.job_id = None
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+    def checkpointed_state_bytes(self, operator: str) -> int | None:
+        """State of one operator in the latest completed checkpoint (full: heap backend)."""
+        if self.job_id is None:
+            return None
+        flink = self.stack.flink
+        stats = flink.rest(f"/jobs/{self.job_id}/checkpoints")
+        latest = (stats.get("latest") or {}).get("completed")
+        if not latest:
+            return None
+        details = flink.rest(f"/jobs/{self.job_id}/checkpoints/details/{latest['id']}")
+        names = {v["id"]: v["name"] for v in flink.rest(f"/jobs/{self.job_id}")["vertices"]}
+        for vertex_id, task in details["tasks"].items():
+            if names.get(vertex_id, "").startswith(operator):
+                return int(task.get("state_size") or task.get("checkpointed_size") or 0)
+        return None
+
+    def latest_checkpoint_id(self) -> int:
+        if self.job_id is None:
+            return 0
+        stats = self.stack.flink.rest(f"/jobs/{self.job_id}/checkpoints")
+        latest = (stats.get("latest") or {}).get("completed") or {}
+        return int(latest.get("id", 0))
+
+    def _submit(self, script: str, args: list[str]) -> None:
+        env = {k: v for k, v in os.environ.items() if k.startswith("FLINK_AGENTS_")}
+        self.job_id = self._jobs.submit(ROOT / script, args, env=env)
+        self._jobs.wait_running(self.job_id)

@@ -1,0 +1,249 @@
+"""Results: one JSON file per measurement, summary.json, a Markdown table and plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from flink_agents import versions
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "bench" / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(memory / 2**30, 1),
+        "python": platform.python_version(),
+        "java": (java.stderr.splitlines() or ["?"])[0],
+        "flink": versions.FLINK_VERSION,
+        "kafka": versions.KAFKA_VERSION,
+    }
+
+
+def commit() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{head}{'+changes' if dirty else ''}" or "unknown"
+
+
+def phase(block: dict[str, Any], latency: float) -> dict[str, Any]:
+    return next(p for p in block["phases"] if p["latency_ms"] == latency)
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures (see bench/README.md for how each is measured)."""
+    out: dict[str, Any] = {"commit": results["commit"]}
+    flink = {w: results[w]["flink-agents"] for w in ("classifier", "react") if w in results}
+    base = {w: results[w]["asyncio"] for w in ("classifier", "react") if w in results}
+    if "classifier" in flink:
+        out["little_bound_share"] = phase(flink["classifier"], 500.0)["little_bound_share"]
+        out["overhead_ms_p50"] = flink["classifier"]["overhead"]["overhead_ms_p50"]
+        out["overhead_ms_p99"] = flink["classifier"]["overhead"]["overhead_ms_p99"]
+    ratios = {
+        w: phase(flink[w], 0.0)["cpu_s_per_1k_steps"] / phase(base[w], 0.0)["cpu_s_per_1k_steps"]
+        for w in flink
+        if w in base and phase(base[w], 0.0)["cpu_s_per_1k_steps"]
+    }
+    # The worse workload is the headline: a target met only on the easy case is not met.
+    out["cpu_per_step_vs_asyncio"] = round(max(ratios.values()), 2) if ratios else None
+    out["cpu_per_step_vs_asyncio_by_workload"] = {w: round(r, 2) for w, r in ratios.items()}
+    out["events_per_s"] = {
+        w: {f"{int(p['latency_ms'])}ms": p["events_per_s"] for p in flink[w]["phases"]}
+        for w in flink
+    }
+    out["asyncio_events_per_s"] = {
+        w: {f"{int(p['latency_ms'])}ms": p["events_per_s"] for p in base[w]["phases"]} for w in base
+    }
+    if "floor" in results:
+        out["floor_events_per_s"] = results["floor"]["events_per_s"]
+    out["recovery_s"] = (results.get("recovery") or {}).get("recovery_s")
+    out["replay_events_per_s"] = None
+    sizes = [b["state_bytes_per_key"] for b in flink.values() if b.get("state_bytes_per_key")]
+    out["state_bytes_per_key"] = max(sizes) if sizes else None
+    return out
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        "| workload | model latency | system | events/s | share of Little bound | "
+        "CPU cores | CPU s / 1k steps | broker CPU s / 1k steps |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for workload in ("classifier", "react"):
+        if workload not in results:
+            continue
+        for latency in sorted(
+            {p["latency_ms"] for p in results[workload]["flink-agents"]["phases"]}
+        ):
+            for system in ("flink-agents", "asyncio"):
+                p = phase(results[workload][system], latency)
+                share = f"{p['little_bound_share']:.0%}" if p["little_bound_share"] else "-"
+                rows.append(
+                    f"| {workload} | {latency:g} ms | {system} | {p['events_per_s']} | {share} | "
+                    f"{p['cpu_cores']} | {p['cpu_s_per_1k_steps']} | "
+                    f"{p['broker_cpu_s_per_1k_steps']} |"
+                )
+    lines = ["\n".join(rows), ""]
+    lines.append(
+        "| workload | system | overhead per step p50 / p99 (0 ms model) | "
+        "end to end p50 / p99 | peak RSS | state per key |"
+    )
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    for workload in ("classifier", "react"):
+        for system in ("flink-agents", "asyncio"):
+            if workload not in results:
+                continue
+            b = results[workload][system]
+            o = b["overhead"]
+            state = f"{b['state_bytes_per_key']:.0f} B" if b.get("state_bytes_per_key") else "-"
+            lines.append(
+                f"| {workload} | {system} | {o['overhead_ms_p50']} / {o['overhead_ms_p99']} ms | "
+                f"{o['end_to_end_ms_p50']} / {o['end_to_end_ms_p99']} ms | "
+                f"{b['peak_rss_bytes'] / 2**20:.0f} MiB | {state} |"
+            )
+    if "floor" in results:
+        f = results["floor"]
+        lines += [
+            "",
+            f"Pass-through floor (same Kafka -> Flink -> Kafka pipeline, no agent): "
+            f"{f['events_per_s']} events/s saturated, latency p50 {f['latency_ms_p50']} ms, "
+            f"p99 {f['latency_ms_p99']} ms at {results['plan']['overhead_rate']:g} events/s.",
+        ]
+    if "capacity" in results:
+        sweep = ", ".join(
+            f"{r['capacity']}: {r['events_per_s']} events/s ({r['little_bound_share']:.0%} of "
+            f"{r['little_bound_calls_per_s']:g})"
+            for r in results["capacity"]
+        )
+        lines += ["", f"In-flight capacity at 500 ms (classifier, flink-agents): {sweep}."]
+    if results.get("recovery"):
+        r = results["recovery"]
+        lines += [
+            "",
+            f"Recovery after killing the TaskManager: decisions flowed again after "
+            f"{r['recovery_s']} s; {r['answered']}/{r['inputs']} inputs answered, "
+            f"{r['lost']} lost, {r['duplicates']} answered twice.",
+        ]
+    return "\n".join(lines)
+
+
+def plots(results: dict[str, Any], folder: Path) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made = []
+    workloads = [w for w in ("classifier", "react") if w in results]
+    if workloads:
+        fig, axes = plt.subplots(1, len(workloads), figsize=(5 * len(workloads), 4))
+        for ax, workload in zip(axes if len(workloads) > 1 else [axes], workloads, strict=True):
+            for system, style in (("flink-agents", "o-"), ("asyncio", "s--")):
+                phases = results[workload][system]["phases"]
+                ax.plot(
+                    [p["latency_ms"] for p in phases],
+                    [p["events_per_s"] for p in phases],
+                    style,
+                    label=system,
+                )
+            ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlabel("model latency (ms)")
+            ax.set_ylabel("tasks per second")
+            ax.set_title(workload)
+            ax.legend()
+        fig.tight_layout()
+        made.append(folder / "throughput_vs_latency.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+    if "capacity" in results:
+        rows = sorted(results["capacity"], key=lambda r: r["capacity"])
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(
+            [r["capacity"] for r in rows],
+            [r["model_calls_per_s"] for r in rows],
+            "o-",
+            label="flink-agents",
+        )
+        ax.plot(
+            [r["capacity"] for r in rows],
+            [r["little_bound_calls_per_s"] for r in rows],
+            ":",
+            label="Little's law bound",
+        )
+        ax.set_xscale("log")
+        ax.set_xlabel("calls in flight (capacity)")
+        ax.set_ylabel("model calls per second at 500 ms")
+        ax.legend()
+        fig.tight_layout()
+        made.append(folder / "throughput_vs_capacity.png")
+        fig.savefig(made[-1], dpi=110)
+        plt.close(fig)
+    return made
+
+
+def write(results: dict[str, Any], folder: Path, command: str) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    common = {k: results[k] for k in ("machine", "plan", "commit", "started", "seconds")}
+    for name in ("floor", "classifier", "react", "capacity", "recovery"):
+        if name in results:
+            data = {**common, "command": command, "figures": results[name]}
+            (folder / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    headline = summary(results)
+    (folder / "summary.json").write_text(json.dumps(headline, indent=2) + "\n")
+    text = table(results)
+    (folder / "table.md").write_text(text + "\n")
+    made = plots(results, folder)
+    _update_readme(text, made, command, results)
+    return headline
+
+
+def _update_readme(text: str, plots: list[Path], command: str, results: dict[str, Any]) -> None:
+    if not README.exists():
+        return
+    m = results["machine"]
+    block = [
+        BEGIN,
+        f"Latest run: `{command}` at commit {results['commit']}, {results['started']}, "
+        f"{results['seconds']:.0f} s, on {m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB.",
+        "",
+        text,
+        "",
+        *[f"![{p.stem}](results/{p.name})" for p in plots],
+        END,
+    ]
+    page = README.read_text()
+    head, _, rest = page.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    README.write_text(head + "\n".join(block) + tail)

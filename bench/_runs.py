@@ -1,0 +1,361 @@
+"""The measurements: per-step overhead, throughput per model latency, capacity, recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench._harness import (
+    Load,
+    Outputs,
+    PeakMemory,
+    Simulator,
+    System,
+    cpu_seconds,
+    send_paced,
+)
+from flink_agents.local import LocalStack
+from flink_agents.testing._kafka import TopicClient
+
+TOOLS_PER_TASK = {"classifier": 0, "react": 3}
+MODEL_CALLS_PER_TASK = {"classifier": 1, "react": 4}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how hard each measurement runs (``--quick`` shrinks it for a smoke test)."""
+
+    latencies_ms: tuple[float, ...] = (0.0, 50.0, 500.0)
+    capacity: int = 256
+    sweep: tuple[int, ...] = (64, 1024)
+    keys: int = 1000
+    warmup_s: float = 8.0
+    window_s: float = 40.0
+    sweep_window_s: float = 25.0
+    overhead_rate: float = 25.0
+    overhead_count: int = 300
+    recovery_rate: float = 100.0
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(
+            warmup_s=3.0,
+            window_s=8.0,
+            sweep_window_s=6.0,
+            overhead_count=60,
+            sweep=(64,),
+            recovery_rate=50.0,
+        )
+
+
+@dataclass
+class Context:
+    stack: LocalStack
+    topics: TopicClient
+    sim: Simulator
+    plan: Plan
+
+    def fresh_topics(self, name: str) -> tuple[str, str]:
+        names = (self.topics.unique(f"{name}.in"), self.topics.unique(f"{name}.out"))
+        self.topics.create(*names)
+        return names
+
+
+def workload_block(ctx: Context, system: System, workload: str) -> dict[str, Any]:
+    """Overhead at low load, then throughput at each model latency, then state size."""
+    plan = ctx.plan
+    topic_in, topic_out = ctx.fresh_topics(f"{workload}-{system.name}")
+    ctx.sim.set_latency(0)
+    system.start(workload, plan.capacity, topic_in, topic_out, ctx.sim.url)
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    try:
+        overhead = overhead_phase(ctx, topic_in, outputs, workload)
+        answered_before = outputs.count
+        load = Load(
+            ctx.topics,
+            topic_in,
+            plan.keys,
+            outputs,
+            outstanding=4 * plan.capacity,
+            first=plan.overhead_count,
+        )
+        memory = PeakMemory(system.pids)
+        load.start()
+        memory.start()
+        phases = [
+            throughput_phase(ctx, system, outputs, latency, workload, plan.capacity, plan.window_s)
+            for latency in plan.latencies_ms
+        ]
+        load.stop()
+        peak = memory.stop()
+        expected = answered_before + load.sent
+        state = state_per_key(ctx, system, outputs, expected) if system.job_id else None
+    finally:
+        system.stop()
+        outputs.stop()
+    return {
+        "system": system.name,
+        "workload": workload,
+        "capacity": plan.capacity,
+        "keys": plan.keys,
+        "overhead": overhead,
+        "phases": phases,
+        "peak_rss_bytes": peak,
+        "state_bytes_per_key": state,
+    }
+
+
+def overhead_phase(ctx: Context, topic_in: str, outputs: Outputs, workload: str) -> dict[str, Any]:
+    """Per-step overhead above the model's time, at 0 ms model latency and a light load.
+
+    For each task: (output time - input time - time spent inside model calls) divided by
+    the task's steps (model calls + tool calls). Tool calls are Python functions of a few
+    microseconds, counted in the overhead.
+    """
+    plan = ctx.plan
+    ctx.sim.set_latency(0)
+    warmup = send_paced(
+        ctx.topics,
+        topic_in,
+        -plan.overhead_count,
+        plan.overhead_count // 3,
+        plan.overhead_rate,
+        plan.keys,
+    )
+    _wait_answered(outputs, warmup, 60)
+    ctx.sim.reset()
+    sent = send_paced(ctx.topics, topic_in, 0, plan.overhead_count, plan.overhead_rate, plan.keys)
+    deadline = time.monotonic() + 120
+    while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done = {i: ts for ts, i in list(outputs.seen) if i in sent}
+    model_time: dict[Any, float] = {}
+    calls: dict[Any, int] = {}
+    for request in ctx.sim.requests():
+        task = _input_id(request["body"])
+        if task in sent and request.get("finished"):
+            model_time[task] = model_time.get(task, 0.0) + request["finished"] - request["time"]
+            calls[task] = calls.get(task, 0) + 1
+    per_step = []
+    end_to_end = []
+    for task, sent_at in sent.items():
+        if task not in done or task not in calls:
+            continue
+        e2e = done[task] - sent_at
+        steps = calls[task] + TOOLS_PER_TASK[workload]
+        end_to_end.append(e2e)
+        per_step.append((e2e - model_time[task]) / steps)
+    return {
+        "tasks": len(per_step),
+        "rate_per_s": plan.overhead_rate,
+        "overhead_ms_p50": _ms(_pct(per_step, 50)),
+        "overhead_ms_p99": _ms(_pct(per_step, 99)),
+        "end_to_end_ms_p50": _ms(_pct(end_to_end, 50)),
+        "end_to_end_ms_p99": _ms(_pct(end_to_end, 99)),
+    }
+
+
+def throughput_phase(
+    ctx: Context,
+    system: System,
+    outputs: Outputs,
+    latency_ms: float,
+    workload: str,
+    capacity: int,
+    window_s: float,
+) -> dict[str, Any]:
+    """Saturating load at one model latency: tasks/s, share of the Little's-law bound, CPU."""
+    ctx.sim.set_latency(latency_ms)
+    time.sleep(ctx.plan.warmup_s)
+    broker = [pid for pid in [ctx.stack.kafka.pid()] if pid]
+    start = time.time()
+    cpu0, broker0, calls0 = cpu_seconds(system.pids), cpu_seconds(broker), _completed(ctx.sim)
+    time.sleep(window_s)
+    end = time.time()
+    cpu1, broker1, calls1 = cpu_seconds(system.pids), cpu_seconds(broker), _completed(ctx.sim)
+    tasks = outputs.between(start, end)
+    model_calls = calls1 - calls0
+    steps = model_calls * (1 + TOOLS_PER_TASK[workload] / MODEL_CALLS_PER_TASK[workload])
+    bound = capacity / (latency_ms / 1000) if latency_ms else None
+    seconds = end - start
+    return {
+        "latency_ms": latency_ms,
+        "window_s": round(seconds, 1),
+        "events_per_s": round(tasks / seconds, 1),
+        "model_calls_per_s": round(model_calls / seconds, 1),
+        "little_bound_calls_per_s": bound,
+        "little_bound_share": round(model_calls / seconds / bound, 3) if bound else None,
+        "cpu_cores": round((cpu1 - cpu0) / seconds, 2),
+        "cpu_s_per_1k_steps": round((cpu1 - cpu0) / steps * 1000, 3) if steps else None,
+        "broker_cpu_s_per_1k_steps": round((broker1 - broker0) / steps * 1000, 3)
+        if steps
+        else None,
+    }
+
+
+def state_per_key(ctx: Context, system: System, outputs: Outputs, expected: int) -> float | None:
+    """Bytes of agent state per key, from a checkpoint taken once the backlog drained."""
+    deadline = time.monotonic() + 180
+    while outputs.count < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    before = system.latest_checkpoint_id()
+    deadline = time.monotonic() + 60
+    while system.latest_checkpoint_id() <= before + 1 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the second checkpoint after draining holds no in-flight task
+    size = system.checkpointed_state_bytes("AgentStep")
+    return round(size / ctx.plan.keys, 1) if size else None
+
+
+def capacity_sweep(
+    ctx: Context, system: System, capacities: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    """Throughput against in-flight capacity at 500 ms model latency (classifier)."""
+    rows = []
+    for capacity in capacities:
+        topic_in, topic_out = ctx.fresh_topics(f"sweep-{capacity}")
+        system.start("classifier", capacity, topic_in, topic_out, ctx.sim.url)
+        outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+        outputs.start()
+        load = Load(ctx.topics, topic_in, ctx.plan.keys, outputs, outstanding=4 * capacity)
+        load.start()
+        try:
+            rows.append(
+                {
+                    "capacity": capacity,
+                    **throughput_phase(
+                        ctx, system, outputs, 500.0, "classifier", capacity, ctx.plan.sweep_window_s
+                    ),
+                }
+            )
+        finally:
+            load.stop()
+            system.stop()
+            outputs.stop()
+    return rows
+
+
+def floor_block(ctx: Context, system: System) -> dict[str, Any]:
+    """The pipeline without the agent: latency at light load, throughput when saturated."""
+    plan = ctx.plan
+    topic_in, topic_out = ctx.fresh_topics("floor")
+    system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    try:
+        sent = send_paced(
+            ctx.topics, topic_in, 0, plan.overhead_count, plan.overhead_rate, plan.keys
+        )
+        deadline = time.monotonic() + 60
+        while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        latencies = [ts - sent[i] for ts, i in list(outputs.seen) if i in sent]
+        load = Load(
+            ctx.topics, topic_in, plan.keys, outputs, outstanding=20_000, first=plan.overhead_count
+        )
+        load.start()
+        time.sleep(plan.warmup_s)
+        start = time.time()
+        cpu0 = cpu_seconds(system.pids)
+        time.sleep(plan.window_s)
+        end = time.time()
+        cpu1 = cpu_seconds(system.pids)
+        load.stop()
+        events = outputs.between(start, end)
+    finally:
+        system.stop()
+        outputs.stop()
+    return {
+        "latency_ms_p50": _ms(_pct(latencies, 50)),
+        "latency_ms_p99": _ms(_pct(latencies, 99)),
+        "events_per_s": round(events / (end - start), 1),
+        "cpu_cores": round((cpu1 - cpu0) / (end - start), 2),
+        "cpu_s_per_1k_events": round((cpu1 - cpu0) / events * 1000, 3) if events else None,
+    }
+
+
+def recovery(ctx: Context, system: System) -> dict[str, Any]:
+    """Kill the TaskManager running the job; time until decisions flow again; count losses."""
+    plan = ctx.plan
+    flink = ctx.stack.flink
+    topic_in, topic_out = ctx.fresh_topics("recovery")
+    ctx.sim.set_latency(50)
+    system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
+    victim = flink.pids()["taskexecutor"]
+    flink.add_taskmanager()
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    try:
+        before = send_paced(
+            ctx.topics, topic_in, 0, int(plan.recovery_rate * 10), plan.recovery_rate, plan.keys
+        )
+        killed = time.time()
+        os.kill(victim, signal.SIGKILL)
+        after = send_paced(
+            ctx.topics,
+            topic_in,
+            len(before),
+            int(plan.recovery_rate * 20),
+            plan.recovery_rate,
+            plan.keys,
+        )
+        sent = {**before, **after}
+        deadline = time.monotonic() + 180
+        while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        resumed = min((ts for ts, _ in list(outputs.seen) if ts > killed), default=None)
+        ids = [i for _, i in list(outputs.seen)]
+    finally:
+        system.stop()
+        outputs.stop()
+    return {
+        "recovery_s": round(resumed - killed, 2) if resumed else None,
+        "inputs": len(sent),
+        "answered": len(set(ids) & set(sent)),
+        "lost": len(set(sent) - set(ids)),
+        "duplicates": len(ids) - len(set(ids)),
+        "rate_per_s": plan.recovery_rate,
+        "model_latency_ms": 50,
+    }
+
+
+def _wait_answered(outputs: Outputs, sent: dict[Any, float], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _answered(outputs: Outputs, sent: dict[Any, float]) -> int:
+    return len({i for _, i in list(outputs.seen) if i in sent})
+
+
+def _completed(sim: Simulator) -> int:
+    stats = sim._call("stats")
+    return sum(int(n) for n in stats.get("by_status", {}).values())
+
+
+def _input_id(body: dict[str, Any]) -> Any:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            try:
+                return json.loads(message.get("content", "")).get("id")
+            except (ValueError, AttributeError):
+                return None
+    return None
+
+
+def _pct(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
+
+
+def _ms(seconds: float | None) -> float | None:
+    return round(seconds * 1000, 1) if seconds is not None else None

@@ -1,0 +1,31 @@
+"""A benchmark workload as a flink-agents job (the system under test).
+
+    flink run -d -py bench/jobs/agent_job.py --workload react --capacity 256 \
+        --app bench-react --input bench-react.in --output bench-react.out --model-url URL
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.workloads import KEY_FIELD, agent
+from flink_agents import AgentApp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workload", choices=["classifier", "react"], required=True)
+    parser.add_argument("--capacity", type=int, required=True)
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--model-url", required=True)
+    args = parser.parse_args()
+    app = AgentApp(args.app)
+    app.source(args.input, key=KEY_FIELD)
+    app.add(agent(args.workload, args.capacity, args.model_url), outputs=args.output, carry=["id"])
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
