@@ -31,12 +31,12 @@ class Plan:
     """How long and how hard each measurement runs (``--quick`` shrinks it for a smoke test)."""
 
     latencies_ms: tuple[float, ...] = (0.0, 50.0, 500.0)
-    capacity: int = 256
-    sweep: tuple[int, ...] = (64, 1024)
+    capacity: int = 128
+    sweep: tuple[int, ...] = (32, 512)
     keys: int = 1000
     warmup_s: float = 8.0
-    window_s: float = 40.0
-    sweep_window_s: float = 25.0
+    window_s: float = 35.0
+    sweep_window_s: float = 20.0
     overhead_rate: float = 25.0
     overhead_count: int = 300
     recovery_rate: float = 100.0
@@ -48,7 +48,7 @@ class Plan:
             window_s=8.0,
             sweep_window_s=6.0,
             overhead_count=60,
-            sweep=(64,),
+            sweep=(32,),
             recovery_rate=50.0,
         )
 

@@ -241,10 +241,11 @@ class FlinkCluster:
             "python.pythonpath": os.pathsep.join(_pythonenv.worker_pythonpath()),
             "execution.checkpointing.dir": self.checkpoint_dir.as_uri(),
             "execution.checkpointing.savepoint-dir": self.savepoint_dir.as_uri(),
-            # A killed TaskManager is noticed by failed RPCs within seconds, not the 50 s
-            # heartbeat timeout, so recovery starts promptly.
-            "heartbeat.timeout": 15000,
+            # A killed TaskManager is noticed within seconds (two failed heartbeat RPCs, 2 s
+            # apart), not after the 50 s heartbeat timeout, so recovery starts promptly.
+            "heartbeat.interval": 2000,
+            "heartbeat.timeout": 10000,
+            "heartbeat.rpc-failure-threshold": 2,
             # The web UI and REST API show metrics this fresh (the default is 10 s).
             "metrics.fetcher.update-interval": 2000,
-            "heartbeat.rpc-failure-threshold": 2,
         }

@@ -10,10 +10,11 @@ the start-up scan after a failure) is not requested again.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from flink_agents.core import Call, ModelCall, ToolCall
 from flink_agents.errors import FlinkAgentsError, RetryableError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
+from flink_agents.runtime._recorded import Location, RecordedResults
 from flink_agents.runtime._toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -39,22 +41,19 @@ class ExecutorConfig:
     events_topic: str
     linger_ms: int = 1
     start_timeout_s: float = 120.0
+    #: How far back the start-up scan looks for results to replay instead of requesting.
+    recovery_lookback_s: float = 300.0
     producer: dict[str, str] = field(default_factory=dict)
 
 
 class CallExecutor:
     """Runs calls for a set of agents; ``submit`` is safe from the Flink task thread."""
 
-    def __init__(
-        self,
-        agents: Iterable[Agent],
-        config: ExecutorConfig,
-        recorded: Callable[[], set[str]] = set,
-    ) -> None:
+    def __init__(self, agents: Iterable[Agent], config: ExecutorConfig) -> None:
         self.agents = {a.name: a for a in agents}
         self.config = config
-        self._recorded_loader = recorded
-        self._recorded: frozenset[str] = frozenset()
+        self._log = RecordedResults(config.bootstrap_servers, config.events_topic)
+        self._recorded: dict[str, Location] = {}
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -84,7 +83,13 @@ class CallExecutor:
                 **self.config.producer,
             }
         )
-        self._recorded = frozenset(self._recorded_loader())
+        self._recorded = self._log.scan(self.config.recovery_lookback_s)
+        if self._recorded:
+            log.info(
+                "%d recent results in %s can be replayed",
+                len(self._recorded),
+                self.config.events_topic,
+            )
         # Clients are built here, not on the loop: building one reads files (package
         # metadata, CA certificates), which would block the loop.
         for name, agent in self.agents.items():
@@ -105,6 +110,7 @@ class CallExecutor:
         self._thread.join(10)
         if self._producer is not None:
             self._producer.flush(10)
+        self._log.close()
 
     # -- calls (task thread) -------------------------------------------------------------
 
@@ -112,17 +118,18 @@ class CallExecutor:
         return tuple(s["function"]["name"] for s in self._schemas.get(agent, []))
 
     def submit(self, calls: list[Call]) -> None:
-        """Start calls not already running (or already answered in the log)."""
+        """Start calls not already running; a call answered in the log replays that answer."""
         with self._lock:
-            fresh = [c for c in calls if c.id not in self._running and c.id not in self._recorded]
+            fresh = [c for c in calls if c.id not in self._running]
             self._running.update(c.id for c in fresh)
+            replays = {c.id: self._recorded.pop(c.id) for c in fresh if c.id in self._recorded}
         if fresh:
-            self._loop.call_soon_threadsafe(self._start_calls, fresh)
+            self._loop.call_soon_threadsafe(self._start_calls, fresh, replays)
 
     def in_flight(self, call_id: str) -> bool:
-        """True while this worker runs the call, or when its result is already in the log."""
+        """True while this worker runs (or replays) the call."""
         with self._lock:
-            return call_id in self._running or call_id in self._recorded
+            return call_id in self._running
 
     # -- the loop (executor thread) -----------------------------------------------------
 
@@ -152,9 +159,25 @@ class CallExecutor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _start_calls(self, calls: list[Call]) -> None:
+    def _start_calls(self, calls: list[Call], replays: dict[str, Location]) -> None:
         for call in calls:
-            self._spawn(self._execute(call))
+            where = replays.get(call.id)
+            self._spawn(self._replay(call, where) if where else self._execute(call))
+
+    async def _replay(self, call: Call, where: Location) -> None:
+        """Write the recorded result again; make the call for real if it cannot be read."""
+        record = await asyncio.to_thread(self._log.fetch, where)
+        if record is None:
+            await self._execute(call)
+            return
+        try:
+            value, key = record
+            await self._send(
+                value, key or routing_key(call.agent, call.key).encode(), json.loads(value)["kind"]
+            )
+        finally:
+            with self._lock:
+                self._running.discard(call.id)
 
     async def _execute(self, call: Call) -> None:
         try:
@@ -207,9 +230,11 @@ class CallExecutor:
         )
 
     async def _produce(self, call: Call, event: ModelResponse | ToolResult) -> None:
-        value = event.model_dump_json().encode()
         key = routing_key(call.agent, call.key).encode()
-        headers = [(KIND_HEADER, event.kind.encode())]
+        await self._send(event.model_dump_json().encode(), key, event.kind)
+
+    async def _send(self, value: bytes, key: bytes, kind: str) -> None:
+        headers = [(KIND_HEADER, kind.encode())]
         while True:
             try:
                 self._producer.produce(

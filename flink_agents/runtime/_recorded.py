@@ -1,72 +1,124 @@
-"""Results already in the agent events log: after a failure they are read, not requested.
+"""Results already in the agent events log: after a failure they are replayed, not requested.
 
-When a job restarts from a checkpoint, calls it had issued may have been answered and
-logged after that checkpoint. The executor scans the recent log once at start-up and skips
-calls whose result is there: the operator will read that result from the log anyway.
+When a job restarts from a checkpoint it processes again the inputs and results that came
+after that checkpoint, in whatever order its sources deliver them. A call it issues again
+may already have its result in the log, and that result may even have been read back
+before the task reached the step (then it was ignored as early). So the executor scans
+the recent log once at start-up, remembers where each result is, and answers such a call
+by writing the recorded result again: the same answer, no second model or tool call.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
+from typing import Any
 
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.runtime._kafka_io import KIND_HEADER
 
 log = logging.getLogger(__name__)
 
+#: Where a recorded result is: (partition, offset).
+Location = tuple[int, int]
 
-def recorded_results(
-    bootstrap_servers: str, topic: str, lookback_s: float, timeout_s: float = 60.0
-) -> set[str]:
-    """Ids of result events written to ``topic`` in the last ``lookback_s`` seconds."""
-    from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"flink-agents-scan-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
-    found: set[str] = set()
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return found
+class RecordedResults:
+    """Result ids of the recent events log, and the records themselves on demand."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self._lock = threading.Lock()
+        self._reader: Any = None
+
+    def scan(self, lookback_s: float, timeout_s: float = 60.0) -> dict[str, Location]:
+        """Where each result event of the last ``lookback_s`` seconds is."""
+        consumer = self._consumer()
+        found: dict[str, Location] = {}
+        try:
+            metadata = consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
+            if metadata is None or metadata.error is not None:
+                return found
+            todo, ends = self._start_positions(consumer, list(metadata.partitions), lookback_s)
+            if todo:
+                consumer.assign(list(todo.values()))
+            deadline = time.monotonic() + timeout_s
+            while todo and time.monotonic() < deadline:
+                message = consumer.poll(0.5)
+                if message is None or message.error():
+                    continue
+                partition, offset = message.partition() or 0, message.offset() or 0
+                if offset + 1 >= ends[partition]:
+                    todo.pop(partition, None)
+                event_id = _result_id(message)
+                if event_id:
+                    found[event_id] = (partition, offset)
+            if todo:
+                log.warning("stopped scanning %s after %.0fs", self.topic, timeout_s)
+        finally:
+            consumer.close()
+        return found
+
+    def fetch(self, location: Location) -> tuple[bytes, bytes | None] | None:
+        """The value and key of the record at ``location`` (blocking: call it in a thread)."""
+        from confluent_kafka import TopicPartition
+
+        partition, offset = location
+        with self._lock:
+            if self._reader is None:
+                self._reader = self._consumer()
+            self._reader.assign([TopicPartition(self.topic, partition, offset)])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                message = self._reader.poll(0.5)
+                if message is None or message.error():
+                    continue
+                if message.offset() == offset and message.partition() == partition:
+                    value = message.value()
+                    return (value, message.key()) if value is not None else None
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def _consumer(self) -> Any:
+        from confluent_kafka import Consumer
+
+        return Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": f"flink-agents-scan-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+
+    def _start_positions(
+        self, consumer: Any, partitions: list[int], lookback_s: float
+    ) -> tuple[dict[int, Any], dict[int, int]]:
+        from confluent_kafka import TopicPartition
+
         since = int((time.time() - lookback_s) * 1000)
-        wanted = [TopicPartition(topic, p, since) for p in metadata.partitions]
+        wanted = [TopicPartition(self.topic, p, since) for p in partitions]
         starts = consumer.offsets_for_times(wanted, timeout=10)
         ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in wanted}
-        todo = {s.partition: s for s in starts if s.offset >= 0 and s.offset < ends[s.partition]}
-        if not todo:
-            return found
-        consumer.assign(list(todo.values()))
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None or message.error():
-                continue
-            partition, offset = message.partition() or 0, message.offset() or 0
-            if offset + 1 >= ends[partition]:
-                todo.pop(partition, None)
-            kind = dict(message.headers() or []).get(KIND_HEADER)
-            value = message.value()
-            if kind is not None and _text(kind) in RESULT_KINDS and value is not None:
-                event_id = json.loads(value).get("id")
-                if event_id:
-                    found.add(event_id)
-        if todo:
-            log.warning(
-                "stopped scanning %s after %.0fs; %d partitions unread", topic, timeout_s, len(todo)
-            )
-    finally:
-        consumer.close()
-    return found
+        todo = {s.partition: s for s in starts if 0 <= s.offset < ends[s.partition]}
+        return todo, ends
 
 
-def _text(raw: str | bytes) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+def _result_id(message: Any) -> str | None:
+    kind = dict(message.headers() or []).get(KIND_HEADER)
+    value = message.value()
+    if kind is None or value is None:
+        return None
+    if (kind.decode() if isinstance(kind, bytes) else kind) not in RESULT_KINDS:
+        return None
+    event_id = json.loads(value).get("id")
+    return str(event_id) if event_id else None

@@ -39,7 +39,6 @@ from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
 from flink_agents.runtime._kafka_io import KIND_HEADER, SINK_ROW, SINK_ROW_WITH_HEADERS
 from flink_agents.runtime._metrics import AgentMetrics
-from flink_agents.runtime._recorded import recorded_results
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ class StepConfig:
     bootstrap_servers: str
     events_topic: str
     linger_ms: int = 1
-    recovery_lookback_s: float = 900.0
+    recovery_lookback_s: float = 300.0
 
 
 class FlinkKeyStore:
@@ -138,11 +137,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
                 bootstrap_servers=self.config.bootstrap_servers,
                 events_topic=self.config.events_topic,
                 linger_ms=self.config.linger_ms,
-            ),
-            recorded=lambda: recorded_results(
-                self.config.bootstrap_servers,
-                self.config.events_topic,
-                self.config.recovery_lookback_s,
+                recovery_lookback_s=self.config.recovery_lookback_s,
             ),
         ).start()
         self._machines = {

@@ -12,7 +12,6 @@ from blockbuster import blockbuster_ctx
 from flink_agents import Agent, Limits, McpServer, OpenAIModel, tool
 from flink_agents.core import ModelCall, ToolCall
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
-from flink_agents.runtime._recorded import recorded_results
 from flink_agents.testing import ModelServer, Reply
 from flink_agents.testing._kafka import Record, TopicClient
 
@@ -72,16 +71,16 @@ def events_topic(topics: TopicClient) -> str:
     return topics.create(topics.unique("executor-events"))
 
 
-def start(sim: ModelServer, topics: TopicClient, topic: str, recorded: set[str]) -> CallExecutor:
+def start(sim: ModelServer, topics: TopicClient, topic: str) -> CallExecutor:
     config = ExecutorConfig(bootstrap_servers=topics.bootstrap_servers, events_topic=topic)
-    return CallExecutor([make_agent(sim)], config, recorded=lambda: recorded).start()
+    return CallExecutor([make_agent(sim)], config).start()
 
 
 def test_calls_run_off_the_task_thread_and_their_results_reach_the_log(
     sim: ModelServer, topics: TopicClient, events_topic: str
 ):
     with blockbuster_ctx():
-        executor = start(sim, topics, events_topic, set())
+        executor = start(sim, topics, events_topic)
         try:
             executor.submit([model_call(1)])
             executor.submit(
@@ -120,7 +119,7 @@ def test_calls_run_off_the_task_thread_and_their_results_reach_the_log(
 def test_results_are_keyed_by_conversation_and_labelled_by_kind(
     sim: ModelServer, topics: TopicClient, events_topic: str
 ):
-    executor = start(sim, topics, events_topic, set())
+    executor = start(sim, topics, events_topic)
     try:
         executor.submit([model_call(1)])
         [record] = results(topics, events_topic, 1)
@@ -130,34 +129,35 @@ def test_results_are_keyed_by_conversation_and_labelled_by_kind(
     assert record.header("fa-kind") == "model.response"
 
 
-def test_a_call_already_answered_in_the_log_is_not_requested_again(
+def test_a_call_already_answered_in_the_log_is_replayed_not_requested_again(
     sim: ModelServer, topics: TopicClient, events_topic: str
 ):
-    first = start(sim, topics, events_topic, set())
+    first = start(sim, topics, events_topic)
     try:
         first.submit([model_call(1)])
-        results(topics, events_topic, 1)
+        [answered] = results(topics, events_topic, 1)
     finally:
         first.close()
-    recorded = recorded_results(topics.bootstrap_servers, events_topic, lookback_s=600)
-    assert recorded == {"task-1/1/model.response"}
 
-    again = start(sim, topics, events_topic, recorded)  # a restart after a failure
+    again = start(sim, topics, events_topic)  # a restart after a failure: it scans the log
     try:
         again.submit([model_call(1)])  # the same step, issued again from restored state
-        assert again.in_flight("task-1/1/model.response")
         again.submit([model_call(2)])
-        results(topics, events_topic, 2)
+        got = results(topics, events_topic, 3)
     finally:
         again.close()
     assert [r.chat.last_user_text for r in sim.requests] == ["step 1", "step 2"]
+    replayed = [r for r in got[1:] if r.value["id"] == "task-1/1/model.response"]
+    assert [r.value for r in replayed] == [answered.value]  # the recorded answer, again
+    assert replayed[0].header("fa-kind") == "model.response"
+    assert replayed[0].key == "echo/k"
 
 
 def test_a_call_submitted_twice_while_running_is_made_once(
     sim: ModelServer, topics: TopicClient, events_topic: str
 ):
     sim.set_latency(300)
-    executor = start(sim, topics, events_topic, set())
+    executor = start(sim, topics, events_topic)
     try:
         executor.submit([model_call(1)])
         executor.submit([model_call(1)])

@@ -288,6 +288,6 @@ def test_model_requests_log_each_message_once():
     ).calls
     assert isinstance(tool, ToolCall)
     second = machine.on_tool_result(store, result(tool, "gold"), 2.0)
-    logged = [e for e in second.events if e.kind == "model.request"][0].messages
+    logged = next(e for e in second.events if e.kind == "model.request").messages
     assert [m["role"] for m in logged] == ["assistant", "tool"]
     assert only_model_call(second).messages[1:] == request.messages + logged
