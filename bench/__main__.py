@@ -27,7 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short windows: a smoke test")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--results", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="redraw the table, plots and README from the last run's files",
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        results, command = _report.load(args.results)
+        print("summary:", _report.write(results, args.results, command))
+        return 0
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     plan = _runs.Plan.quick() if args.quick else _runs.Plan()
     settings = load_settings()

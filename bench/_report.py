@@ -179,6 +179,7 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
                     label=system,
                 )
             ax.set_xscale("symlog", linthresh=10)
+            ax.set_ylim(bottom=0)
             ax.set_xlabel("model latency (ms)")
             ax.set_ylabel("tasks per second")
             ax.set_title(workload)
@@ -203,6 +204,9 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
             label="Little's law bound",
         )
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks([r["capacity"] for r in rows], [str(r["capacity"]) for r in rows])
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("calls in flight (capacity)")
         ax.set_ylabel("model calls per second at 500 ms")
         ax.legend()
@@ -211,6 +215,22 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
         fig.savefig(made[-1], dpi=110)
         plt.close(fig)
     return made
+
+
+def load(folder: Path) -> tuple[dict[str, Any], str]:
+    """The results of the last run, from its JSON files (to redraw the report)."""
+    results: dict[str, Any] = {}
+    command = ""
+    for name in ("floor", "classifier", "react", "capacity", "recovery"):
+        path = folder / f"{name}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            results[name] = data["figures"]
+            command = data["command"]
+            results.update(
+                {k: data[k] for k in ("machine", "plan", "commit", "started", "seconds")}
+            )
+    return results, command
 
 
 def write(results: dict[str, Any], folder: Path, command: str) -> dict[str, Any]:
@@ -235,7 +255,7 @@ def _update_readme(text: str, plots: list[Path], command: str, results: dict[str
     m = results["machine"]
     block = [
         BEGIN,
-        f"Latest run: `{command}` at commit {results['commit']}, {results['started']}, "
+        f"Latest run: `{command.strip()}` at commit {results['commit']}, {results['started']}, "
         f"{results['seconds']:.0f} s, on {m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB.",
         "",
         text,
