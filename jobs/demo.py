@@ -38,7 +38,7 @@ APP = "fraud-triage"
 TOPICS = ("transactions", "decisions", f"{APP}.events", f"{APP}.dlq")
 COLOURS = {"APPROVE": "green", "REVIEW": "yellow", "BLOCK": "red"}
 
-console = Console()
+console = Console(soft_wrap=True)  # the summary line stays one line when piped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +81,7 @@ def run(
     console.print(f"sent {len(transactions)} transactions and 2 malformed records")
     decisions = watch(topics, transactions, args.timeout)
     calls = count_calls(topics, {d.value["task"]["id"] for d in decisions})
-    metrics = flink_metrics(jobs, job_id, calls["model.response"])
+    metrics = flink_metrics(jobs, job_id, calls)
     console.print(
         "Flink metrics: "
         + ", ".join(f"{name} {int(value)}" for name, value in sorted(metrics.items()))
@@ -243,12 +243,19 @@ def count_calls(topics: TopicClient, task_ids: set[str]) -> Counter[str]:
     return counts
 
 
-def flink_metrics(jobs: ClusterJobs, job_id: str, model_calls: int) -> dict[str, float]:
+def flink_metrics(jobs: ClusterJobs, job_id: str, calls: Counter[str]) -> dict[str, float]:
     """The agent's metrics from the Flink REST API, once they have caught up with the log."""
     names = ("modelCalls", "toolCalls", "tokensIn", "tokensOut")
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 20
+
+    def behind(metrics: dict[str, float]) -> bool:
+        return (
+            metrics["modelCalls"] < calls["model.response"]
+            or metrics["toolCalls"] < calls["tool.result"]
+        )
+
     metrics = jobs.metrics(job_id, names)
-    while metrics["modelCalls"] < model_calls and time.monotonic() < deadline:
+    while behind(metrics) and time.monotonic() < deadline:
         time.sleep(0.5)  # the REST API refreshes metrics every 2 s
         metrics = jobs.metrics(job_id, names)
     return metrics

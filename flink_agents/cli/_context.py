@@ -15,7 +15,8 @@ from rich.console import Console
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import FlinkAgentsError
 
-console = Console()
+# soft_wrap: long lines (paths, ids, traces) stay whole when output is piped or parsed.
+console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
 

@@ -16,10 +16,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_decides_every_transaction_and_reports_its_counts(
-    flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
-):
-    done = subprocess.run(
+@pytest.fixture(scope="module")
+def demo(flink_cluster: FlinkCluster, job_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One run of the demo on the fixtures' stack (it finds the stack up and leaves it up)."""
+    return subprocess.run(
         [sys.executable, "-m", "jobs.demo", "--transactions", "60"],
         cwd=ROOT,
         env={
@@ -30,6 +30,12 @@ def test_demo_decides_every_transaction_and_reports_its_counts(
         timeout=600,
         check=False,
     )
+
+
+def test_demo_decides_every_transaction_and_reports_its_counts(
+    demo: subprocess.CompletedProcess[str], flink_cluster: FlinkCluster, topics: TopicClient
+):
+    done = demo
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = re.search(r"demo ok: (.*)", done.stdout.replace("\n", " "))
     assert summary, done.stdout[-2000:]
@@ -44,3 +50,30 @@ def test_demo_decides_every_transaction_and_reports_its_counts(
     assert {d.value["decision"] for d in decisions} <= {"APPROVE", "REVIEW", "BLOCK"}
     assert all(d.value["transaction_id"].startswith("tx-") and d.value["reason"] for d in decisions)
     assert flink_cluster.status().running  # the demo left the stack it found running
+
+
+def test_trace_prints_a_conversation_step_by_step(
+    demo: subprocess.CompletedProcess[str], topics: TopicClient, job_env: dict[str, str]
+):
+    assert demo.returncode == 0
+    decisions = topics.consume("decisions", count=1)
+    conversation = decisions[0].value["task"]["context_id"]
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("flink-agents")),
+            "trace",
+            "fraud-triage",
+            conversation,
+        ],
+        env=job_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    kinds = [line.split()[3] for line in done.stdout.splitlines() if line.strip()]
+    assert kinds[:2] == ["task.accepted", "model.request"]
+    assert kinds.count("tool.result") == 3 * kinds.count("task.completed")
+    assert "task.completed" in kinds
+    assert decisions[0].value["transaction_id"] in done.stdout

@@ -82,3 +82,31 @@ def test_state_survives_stop_with_savepoint_and_resume(
     for key in keys:
         assert [r["count"] for r in results[key]] == list(range(1, 21)), key
         assert [e["seq"] for e in results[key][-1]["last"]] == [15, 16, 17, 18, 19]
+
+
+@pytest.mark.cluster
+def test_cli_submits_lists_and_stops_a_job_with_a_savepoint(
+    topics, flink_cluster: FlinkCluster, job_env
+):
+    import subprocess
+    import sys
+
+    source, counts, dlq = job_topics(topics)
+    cli = str(Path(sys.executable).with_name("flink-agents"))
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [cli, *args], env=job_env, capture_output=True, text=True, timeout=180, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    args = ["--", "--input", source, "--output", counts, "--dead-letters", dlq, "--group", source]
+    submitted = run("submit", JOB, *args)
+    job_id = submitted.split()[1]
+    assert f"{job_id}  RUNNING" in run("jobs")
+    topics.produce(source, events(["k"], 3))
+    topics.consume(counts, count=3)
+    stopped = run("stop", job_id)
+    assert "savepoint file:" in stopped
+    assert ClusterJobs(flink_cluster).state(job_id) == "FINISHED"

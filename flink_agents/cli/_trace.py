@@ -1,0 +1,117 @@
+"""``flink-agents trace``: a conversation's audit log as a readable trace."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from flink_agents.cli._context import Context, console, user_errors
+from flink_agents.errors import ConfigError
+
+
+def trace(
+    ctx: typer.Context,
+    app: Annotated[str, typer.Argument(help="The app (its events topic is <app>.events).")],
+    conversation: Annotated[
+        str, typer.Argument(help="The conversation: <agent>/<key>, as in the outputs' context_id.")
+    ],
+    follow: Annotated[bool, typer.Option(help="Keep printing new steps.")] = False,
+    width: Annotated[int, typer.Option(help="Characters of text shown per step.")] = 160,
+) -> None:
+    """Print every step of a conversation from the events topic, oldest first."""
+    obj: Context = ctx.obj
+    with user_errors():
+        steps = (
+            json.loads(record.value())
+            for record in _records(obj.settings.bootstrap_servers, f"{app}.events", follow)
+            if record.key() and record.key().decode() == conversation
+        )
+        # Results and the operator's events reach the log through different producers, so
+        # log order can put an answer before its request: order by when each step happened.
+        for event in steps if follow else sorted(steps, key=lambda e: e.get("at", 0)):
+            console.print(describe(event, width), highlight=False)
+
+
+def describe(event: dict[str, Any], width: int = 160) -> str:
+    """One line for one event.
+
+    >>> describe({"kind": "tool.result", "at": 0, "task_id": "1f0c9a2b-77", "step": 2,
+    ...           "call": 0, "tool": "merchant_risk", "content": '{"risk_score": 0.9}'})
+    '00:00:00.000  1f0c9a2b  2.0 tool.result      merchant_risk -> {"risk_score": 0.9}'
+    """
+    at = datetime.fromtimestamp(event.get("at", 0), UTC).strftime("%H:%M:%S.%f")[:-3]
+    step = f"{event.get('step', 0)}" + (f".{event['call']}" if "call" in event else "")
+    head = f"{at}  {str(event.get('task_id', ''))[:8]}  {step:<3} {event['kind']:<16}"
+    return f"{head} {_summary(event)[:width]}"
+
+
+def _summary(event: dict[str, Any]) -> str:
+    kind = event["kind"]
+    if kind == "task.accepted":
+        return json.dumps(event.get("input"), ensure_ascii=False)
+    if kind == "model.request":
+        added = event.get("messages") or []
+        last = added[-1] if added else {}
+        return f"{event.get('model')}: +{len(added)} message(s), last {last.get('role')}: " + str(
+            last.get("content") or last.get("tool_calls") or ""
+        )
+    if kind == "model.response":
+        if event.get("error"):
+            return f"ERROR {event['error'].get('message')}"
+        message = event.get("message") or {}
+        calls = message.get("tool_calls") or []
+        usage = event.get("usage") or {}
+        tokens = f"[{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens]"
+        if calls:
+            names = ", ".join(f"{c['name']}({c['arguments']})" for c in calls)
+            return f"{tokens} calls {names}"
+        return f"{tokens} {message.get('content')}"
+    if kind == "tool.request":
+        return f"{event.get('tool')}({event.get('arguments')})"
+    if kind == "tool.result":
+        error = "ERROR " if event.get("is_error") else ""
+        return f"{event.get('tool')} -> {error}{event.get('content')}"
+    if kind == "task.completed":
+        return json.dumps(event.get("output"), ensure_ascii=False)
+    if kind == "task.failed":
+        return f"FAILED {event.get('reason')}"
+    return json.dumps(event, ensure_ascii=False)
+
+
+def _records(bootstrap: str, topic: str, follow: bool) -> Any:
+    """The topic's records from the beginning: up to its end now, or on and on with follow."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"flink-agents-trace-{time.time_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    except KafkaException as exc:
+        raise ConfigError(f"Kafka at {bootstrap} did not answer: {exc}") from None
+    if metadata is None or metadata.error is not None:
+        raise ConfigError(f"there is no topic {topic}: is the app name right?")
+    partitions = [TopicPartition(topic, p) for p in metadata.partitions]
+    ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in partitions}
+    starts = [TopicPartition(topic, p.partition, 0) for p in partitions]
+    consumer.assign(starts)
+    remaining = {p for p, end in ends.items() if end > 0}
+    try:
+        while follow or remaining:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            partition, offset = message.partition() or 0, message.offset() or 0
+            if offset + 1 >= ends[partition]:
+                remaining.discard(partition)
+            yield message
+    finally:
+        consumer.close()
