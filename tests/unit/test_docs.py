@@ -48,3 +48,21 @@ def _modules() -> list[str]:
 def test_docstring_examples_run(module: str):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_readme_example_builds_an_agent_app():
+    """The README's example runs as written, up to the line that starts the job."""
+    page = (DOCS.parent / "README.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    assert code.rstrip().endswith(
+        "app.run()  # python jobs/fraud_triage.py, or flink run -py jobs/fraud_triage.py"
+    )
+    namespace: dict[str, object] = {}
+    exec(compile(code.replace("app.run()", "app.topics()"), "README.md", "exec"), namespace)
+    app = namespace["app"]
+    assert app.topics() == [  # type: ignore[attr-defined]
+        "transactions",
+        "decisions",
+        "fraud-triage.events",
+        "fraud-triage.dlq",
+    ]
