@@ -25,6 +25,7 @@ from flink_agents.config import Settings
 from flink_agents.local import LocalStack
 from flink_agents.local._jobs import ClusterJobs
 from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing.model_server import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,28 +35,14 @@ class Simulator:
 
     def __init__(self, log: Path) -> None:
         self._log = log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flink_agents.testing.model_server",
-                "--port",
-                "0",
-                "--script",
-                "bench.workloads:script",
-                "--max-recorded",
-                "50000",
-            ],
+        self.proc, self.url = spawn(
+            "--script",
+            "bench.workloads:script",
+            "--max-recorded",
+            "50000",
             cwd=ROOT,
-            stdout=subprocess.PIPE,
             stderr=self._log,
-            text=True,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("model-server listening on "):
-            raise RuntimeError(f"the model simulator did not start: {line!r}")
-        self.url = line.rsplit(" ", 1)[1]
         self._control = self.url.removesuffix("/v1") + "/_sim"
 
     def set_latency(self, ms: float) -> None:

@@ -31,6 +31,7 @@ from flink_agents.errors import FlinkAgentsError
 from flink_agents.local import LocalStack
 from flink_agents.local._jobs import ClusterJobs
 from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing.model_server import spawn
 from jobs.tools.fraud_data import ensure_database, sample_transactions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,28 +124,10 @@ def model_endpoint(latency_ms: float) -> Iterator[dict[str, str]]:
         console.print("model: the configured OpenAI-compatible endpoint")
         yield {}
         return
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flink_agents.testing.model_server",
-            "--port",
-            "0",
-            "--script",
-            "jobs.fraud_model:script",
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+    proc, url = spawn(
+        "--script", "jobs.fraud_model:script", "--latency-ms", str(latency_ms), cwd=ROOT
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("model-server listening on "):
-            raise RuntimeError(f"the model simulator did not start: {line!r}")
-        url = line.rsplit(" ", 1)[1]
         console.print(f"model: the simulator at {url} ({latency_ms:g} ms per call)")
         yield {"FRAUD_MODEL_BASE_URL": url, "FRAUD_MODEL": "sim-1"}
     finally:

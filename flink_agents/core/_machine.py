@@ -191,10 +191,7 @@ class AgentMachine:
         fx.calls.append(call)
         fx.events.append(
             ModelRequest(
-                agent=self.agent.name,
-                key=task.input.key,
-                task_id=task.id,
-                step=task.step,
+                **self._about(task),
                 model=self.agent.model.label,
                 system_digest=self.system_digest,
                 messages=task.messages[task.logged :],
@@ -234,10 +231,7 @@ class AgentMachine:
             fx.calls.append(self._tool_call(task, pending))
             fx.events.append(
                 ToolRequest(
-                    agent=self.agent.name,
-                    key=task.input.key,
-                    task_id=task.id,
-                    step=task.step,
+                    **self._about(task),
                     call=pending.call,
                     call_id=pending.call_id,
                     tool=pending.tool,
@@ -266,10 +260,7 @@ class AgentMachine:
         fx.outputs.append((task.input.key, record))
         fx.events.append(
             TaskCompleted(
-                agent=self.agent.name,
-                key=task.input.key,
-                task_id=task.id,
-                step=task.step,
+                **self._about(task),
                 output=output,
                 usage=task.usage,
                 at=now,
@@ -290,10 +281,7 @@ class AgentMachine:
         fx.outputs.append((task.input.key, {**task.input.carry, "task": view}))
         fx.events.append(
             TaskFailed(
-                agent=self.agent.name,
-                key=task.input.key,
-                task_id=task.id,
-                step=task.step,
+                **self._about(task),
                 reason=reason,
                 usage=task.usage,
                 at=now,
@@ -312,21 +300,24 @@ class AgentMachine:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _about(self, task: TaskState) -> dict[str, Any]:
+        """Whose step it is: the fields every event and call of a task carries."""
+        return {
+            "agent": self.agent.name,
+            "key": task.input.key,
+            "task_id": task.id,
+            "step": task.step,
+        }
+
     def _model_call(self, task: TaskState) -> ModelCall:
         return ModelCall(
-            agent=self.agent.name,
-            key=task.input.key,
-            task_id=task.id,
-            step=task.step,
+            **self._about(task),
             messages=[{"role": "system", "content": self.system}, *task.messages],
         )
 
     def _tool_call(self, task: TaskState, pending: PendingTool) -> ToolCall:
         return ToolCall(
-            agent=self.agent.name,
-            key=task.input.key,
-            task_id=task.id,
-            step=task.step,
+            **self._about(task),
             call=pending.call,
             call_id=pending.call_id,
             tool=pending.tool,

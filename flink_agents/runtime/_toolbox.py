@@ -16,7 +16,7 @@ from typing import Any
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolInputError
 from flink_agents.errors import SpecError
-from flink_agents.mcp import McpConnection, McpPool, McpTimeout, McpUnavailable
+from flink_agents.mcp import McpPool, McpTimeout, McpUnavailable
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,7 @@ class Toolbox:
     async def start(self) -> None:
         if not self.agent.mcp_servers:
             return
-        self._pool = McpPool(
-            [McpConnection(**server.connection_fields()) for server in self.agent.mcp_servers]
-        )
+        self._pool = McpPool(list(self.agent.mcp_servers))
         await self._pool.start()
         clashes = sorted(n for n in self.functions if self._pool.has_tool(n))
         if clashes:

@@ -13,15 +13,41 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from flink_agents.testing._model_script import Fault
 from flink_agents.testing._model_server import ModelServer, load_script
 
 log = logging.getLogger("flink_agents.testing.model_server")
+READY = "model-server listening on "
+
+
+def spawn(
+    *args: str, cwd: Path | str | None = None, stderr: IO[bytes] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """Start the simulator as a subprocess (``args`` are this command's options).
+
+    Returns the process, already answering, and its base URL; stop it with ``terminate()``.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flink_agents.testing.model_server", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith(READY):
+        proc.terminate()
+        raise RuntimeError(f"the model simulator did not start (it printed {line!r})")
+    return proc, line.removeprefix(READY)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, RuntimeError, TimeoutError) as exc:
         log.error("model-server could not start: %s", exc)
         return 1
-    print(f"model-server listening on {server.base_url}", flush=True)
+    print(f"{READY}{server.base_url}", flush=True)
     log.info(
         "script %s, latency %s ms (+/- %s), faults %s",
         args.script,
