@@ -245,7 +245,8 @@ def write(results: dict[str, Any], folder: Path, command: str) -> dict[str, Any]
     text = table(results)
     (folder / "table.md").write_text(text + "\n")
     made = plots(results, folder)
-    _update_readme(text, made, command, results)
+    if folder.resolve() == (ROOT / "bench" / "results").resolve():
+        _update_readme(text, made, command, results)
     return headline
 
 

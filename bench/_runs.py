@@ -248,12 +248,19 @@ def floor_block(ctx: Context, system: System) -> dict[str, Any]:
     outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
     outputs.start()
     try:
+        warmup = send_paced(
+            ctx.topics,
+            topic_in,
+            -plan.overhead_count,
+            plan.overhead_count // 3,
+            plan.overhead_rate,
+            plan.keys,
+        )
+        _wait_answered(outputs, warmup, 60)
         sent = send_paced(
             ctx.topics, topic_in, 0, plan.overhead_count, plan.overhead_rate, plan.keys
         )
-        deadline = time.monotonic() + 60
-        while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_answered(outputs, sent, 60)
         latencies = [ts - sent[i] for ts, i in list(outputs.seen) if i in sent]
         load = Load(
             ctx.topics, topic_in, plan.keys, outputs, outstanding=20_000, first=plan.overhead_count
