@@ -293,7 +293,7 @@ def recovery(ctx: Context, system: System) -> dict[str, Any]:
     topic_in, topic_out = ctx.fresh_topics("recovery")
     ctx.sim.set_latency(50)
     system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
-    victim = flink.pids()["taskexecutor"]
+    victim = flink.taskmanager_pids()[0]
     flink.add_taskmanager()
     outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
     outputs.start()

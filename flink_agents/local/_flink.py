@@ -71,16 +71,23 @@ class FlinkCluster:
         return (self.settings.home / "savepoints").resolve()
 
     def pids(self) -> dict[str, int]:
-        """Live daemons started by this stack: ``standalonesession`` and ``taskexecutor``."""
+        """Live daemons started by this stack: ``standalonesession`` and ``taskexecutor``
+        (extra TaskManagers are ``taskexecutor-1``, ``taskexecutor-2``, ...)."""
         found = {}
+        # Each daemon's command line names its log file in this stack's log folder.
+        marker = str(self.log_dir.resolve())
         for daemon in ("standalonesession", "taskexecutor"):
-            path = self.pid_dir / f"flink-{_IDENT}-{daemon}.pid"
+            path = self._pid_file(daemon)
             if not path.exists():
                 continue
             for index, line in enumerate(path.read_text().split()):
-                if line.isdigit() and _process.pid_alive(int(line)):
+                if line.isdigit() and _process.pid_alive(int(line), marker):
                     found[f"{daemon}-{index}" if index else daemon] = int(line)
         return found
+
+    def taskmanager_pids(self) -> list[int]:
+        """The live TaskManagers' pids, oldest first."""
+        return [pid for name, pid in self.pids().items() if name.startswith("taskexecutor")]
 
     def env(self) -> dict[str, str]:
         """Environment for the wheel's scripts (``bin/flink`` too) to use this cluster."""
@@ -99,6 +106,10 @@ class FlinkCluster:
     def start(self) -> None:
         if self.pids():
             return
+        # Pid files that name no live daemon are left by a machine that went down; Flink's
+        # scripts would append to them and number the new daemons after the dead ones.
+        for daemon in ("standalonesession", "taskexecutor"):
+            self._pid_file(daemon).unlink(missing_ok=True)
         _process.java_executable()
         flink = self.settings.flink
         _process.ensure_port_free(flink.host, flink.rest_port, "flink.rest_port")
@@ -178,6 +189,9 @@ class FlinkCluster:
             return len(self.rest("/taskmanagers")["taskmanagers"])
         except StackError:
             return 0
+
+    def _pid_file(self, daemon: str) -> Path:
+        return self.pid_dir / f"flink-{_IDENT}-{daemon}.pid"
 
     def _log(self, daemon: str) -> Path:
         logs = sorted(self.log_dir.glob(f"flink-{_IDENT}-{daemon}-*.log"))

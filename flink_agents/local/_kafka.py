@@ -48,7 +48,8 @@ class KafkaBroker:
         return self.settings.home / "run" / "kafka.pid"
 
     def pid(self) -> int | None:
-        return _process.read_pid(self._pid_file)
+        # The broker's command line names its config file under ``root`` (absolute path).
+        return _process.read_pid(self._pid_file, marker=str(self.root.resolve()))
 
     def start(self) -> None:
         if self.pid():
@@ -75,7 +76,7 @@ class KafkaBroker:
                     "-cp",
                     classpath,
                     "kafka.Kafka",
-                    str(config),
+                    str(config.resolve()),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -60,23 +60,38 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def read_pid(path: Path) -> int | None:
-    """The pid in a pid file when that process is still alive."""
+def read_pid(path: Path, marker: str | None = None) -> int | None:
+    """The pid in a pid file when that process is still alive (and ``marker`` is in its
+    command line)."""
     try:
         pid = int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if pid_alive(pid) else None
+    return pid if pid_alive(pid, marker) else None
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(pid: int, marker: str | None = None) -> bool:
+    """True when ``pid`` runs and is not a zombie.
+
+    With ``marker``, the process's command line must also contain it: a pid file left by a
+    machine that went down may name a pid that the system has since given to an unrelated
+    process, which must be neither reported as ours nor stopped.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return not _is_zombie(pid)
+    if _is_zombie(pid):
+        return False
+    if marker is None:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pid
+    return marker.encode() in cmdline
 
 
 def _is_zombie(pid: int) -> bool:

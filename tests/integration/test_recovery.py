@@ -61,7 +61,7 @@ def test_killed_taskmanager_loses_nothing_and_repeats_only_unanswered_calls(
         ]
         job_id = jobs.submit(ROOT / "bench/jobs/agent_job.py", args, env=job_env)
         jobs.wait_running(job_id)
-        victim = flink_cluster.pids()["taskexecutor"]
+        victim = flink_cluster.taskmanager_pids()[0]
         flink_cluster.add_taskmanager()
         try:
             send(topics, source, 0, 6 * RATE)  # several checkpoints (every 2 s in tests)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from flink_agents.config import Settings
 from flink_agents.errors import StackError
+from flink_agents.local import FlinkCluster
+from flink_agents.local._kafka import KafkaBroker
 from flink_agents.local._process import ensure_port_free, java_executable, wait_until
 
 
@@ -41,3 +46,33 @@ def test_start_up_timeout_is_reported_with_the_log(tmp_path: Path):
         StackError, match=r"(?s)Flink was not ready after 0s.*waiting for resources"
     ):
         wait_until(lambda: False, timeout=0.1, what="Flink", log=log, interval=0.01)
+
+
+@pytest.fixture
+def stranger():
+    """A live process that the stack did not start, as after a reboot reuses a pid."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stale_pid_files_never_claim_or_stop_another_process(tmp_path: Path, stranger):
+    settings = Settings(home=tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "kafka.pid").write_text(f"{stranger.pid}\n")
+    flink = FlinkCluster(settings)
+    flink._pid_file("taskexecutor").write_text(f"{stranger.pid}\n")
+    flink._pid_file("standalonesession").write_text(f"{stranger.pid}\n")
+    kafka = KafkaBroker(settings)
+
+    assert kafka.pid() is None
+    assert not kafka.status().running
+    assert flink.pids() == {}
+    assert not flink.status().running
+
+    kafka.stop()
+    flink.stop()
+    assert stranger.poll() is None, "stop() killed a process the stack did not start"
