@@ -70,12 +70,16 @@ class FlinkCluster:
     def savepoint_dir(self) -> Path:
         return (self.settings.home / "savepoints").resolve()
 
-    def pids(self) -> dict[str, int]:
+    def pids(self, starting: bool = False) -> dict[str, int]:
         """Live daemons started by this stack: ``standalonesession`` and ``taskexecutor``
-        (extra TaskManagers are ``taskexecutor-1``, ``taskexecutor-2``, ...)."""
+        (extra TaskManagers are ``taskexecutor-1``, ``taskexecutor-2``, ...).
+
+        A daemon's command line names its log file in this stack's log folder; while
+        ``starting``, that is not checked: the scripts write the pid of a shell that only
+        then becomes the JVM.
+        """
         found = {}
-        # Each daemon's command line names its log file in this stack's log folder.
-        marker = str(self.log_dir.resolve())
+        marker = None if starting else str(self.log_dir.resolve())
         for daemon in ("standalonesession", "taskexecutor"):
             path = self._pid_file(daemon)
             if not path.exists():
@@ -123,8 +127,10 @@ class FlinkCluster:
             lambda: self._taskmanagers() > 0,
             timeout=self.settings.startup_timeout_s,
             what="Flink (JobManager and a TaskManager)",
-            alive=lambda: len(self.pids()) == 2,
-            log=jm_log if self.pids().get("standalonesession") else self._log("taskexecutor"),
+            alive=lambda: len(self.pids(starting=True)) == 2,
+            log=jm_log
+            if self.pids(starting=True).get("standalonesession")
+            else self._log("taskexecutor"),
         )
 
     def add_taskmanager(self) -> None:
@@ -194,7 +200,9 @@ class FlinkCluster:
         return self.pid_dir / f"flink-{_IDENT}-{daemon}.pid"
 
     def _log(self, daemon: str) -> Path:
-        logs = sorted(self.log_dir.glob(f"flink-{_IDENT}-{daemon}-*.log"))
+        logs = sorted(
+            self.log_dir.glob(f"flink-{_IDENT}-{daemon}-*.log"), key=lambda log: log.stat().st_mtime
+        )
         return logs[-1] if logs else self.log_dir / f"flink-{_IDENT}-{daemon}.log"
 
     def _run_script(self, script: str, action: str, check: bool = True) -> None:
