@@ -233,8 +233,11 @@ class _AnnouncingServer(uvicorn.Server):
             print(self.announcement, flush=True)
 
 
-async def serve_http(server: MCPServer[Any], host: str, port: int) -> None:
-    """Serve over streamable HTTP at http://host:port/mcp until interrupted."""
+async def serve_http(
+    server: MCPServer[Any], host: str, port: int, name: str = "customer-server"
+) -> None:
+    """Serve over streamable HTTP at http://host:port/mcp until interrupted; once it accepts
+    connections, print ``<name> listening on http://HOST:PORT/mcp`` on stdout."""
     # Binding first tells the real port (for --port 0) before the Host allow-list is made.
     sock = socket.create_server((host, port))
     port = sock.getsockname()[1]
@@ -245,7 +248,7 @@ async def serve_http(server: MCPServer[Any], host: str, port: int) -> None:
         lifespan="on",
         timeout_graceful_shutdown=3,
     )
-    announcement = f"customer-server listening on http://{host}:{port}/mcp"
+    announcement = f"{name} listening on http://{host}:{port}/mcp"
     await _AnnouncingServer(config, announcement).serve(sockets=[sock])
 
 

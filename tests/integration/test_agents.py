@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flink_agents.local import free_port
 from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import Record, TopicClient
 from tests.jobs.scenarios import agents
+from tests.support import start_mcp_http, stop
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,46 +103,12 @@ def sim() -> Iterator[ModelServer]:
 
 @pytest.fixture(scope="module")
 def mcp_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     log = tmp_path_factory.mktemp("mcp") / "calc.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.mcp_servers.calc_server",
-                "--transport",
-                "http",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/mcp"
+    process, ready = start_mcp_http("tests.mcp_servers.calc_server", ["--port", "0"], log)
     try:
-        _wait_http(url, proc, log)
-        yield url
+        yield ready[1]
     finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"MCP server exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-        except urllib.error.HTTPError:
-            return  # it answers (a GET without a session is refused, which is fine)
-        except OSError:
-            time.sleep(0.1)
-            continue
-        return
-    raise RuntimeError(f"MCP server at {url} did not answer in 30s")
+        stop(process)
 
 
 class Scenarios:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from jobs.tools.fraud_data import SCHEMA_VERSION, build_database, schema_version
+from tests.support import start_mcp_http, stop
 
 pytestmark = pytest.mark.integration
 
@@ -63,52 +62,16 @@ class HttpServer:
     log: Path
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a server process, killing it if it does not stop in time."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    if process.stdout is not None:
-        process.stdout.close()
-
-
-def _first_line(process: subprocess.Popen[bytes], log: Path, deadline: float) -> str:
-    """The first line the process prints, waiting until the monotonic `deadline` at most."""
-    assert process.stdout is not None
-    fd, buffer = process.stdout.fileno(), b""
-    while b"\n" not in buffer:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            pytest.fail(f"server not ready in {STARTUP_S}s; log:\n{log.read_text()}")
-        readable, _, _ = select.select([fd], [], [], min(remaining, 0.5))
-        if readable:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                code = process.wait(timeout=5)
-                pytest.fail(f"server exited ({code}) before it was ready; log:\n{log.read_text()}")
-            buffer += chunk
-    return buffer.split(b"\n", 1)[0].decode()
-
-
 @pytest.fixture(scope="module")
 def http_server(fraud_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     """The server over streamable HTTP on a port the system picks when it binds (no race)."""
     log = tmp_path_factory.mktemp("http-server") / "server.log"
-    command = [sys.executable, "-m", MODULE, "--transport", "http", "--host", "127.0.0.1"]
-    command += ["--port", "0", "--db", str(fraud_db)]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr)
+    args = ["--host", "127.0.0.1", "--port", "0", "--db", str(fraud_db)]
+    process, match = start_mcp_http(MODULE, args, log, STARTUP_S, ready=READY)
     try:
-        line = _first_line(process, log, time.monotonic() + STARTUP_S)
-        match = READY.fullmatch(line)
-        assert match, f"unexpected ready line {line!r}"
         yield HttpServer(url=match[1], port=int(match[2]), log=log)
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _stdio_servers() -> list[psutil.Process]:

@@ -11,23 +11,22 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
-import httpx
 import psutil
 import pytest
 from blockbuster import blockbuster_ctx
 
 from flink_agents.errors import FatalError, RetryableError
+from flink_agents.local import free_port
 from flink_agents.mcp import (
     McpConfigError,
     McpConnection,
@@ -36,6 +35,7 @@ from flink_agents.mcp import (
     McpUnavailable,
     ToolOutcome,
 )
+from tests.support import eventually, start_mcp_http, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_MODULE = "tests.mcp_servers.calc_server"
@@ -65,13 +65,6 @@ def loop_never_blocks() -> Iterator[None]:
         yield
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def calc_stdio(**fields: Any) -> McpConnection:
     return McpConnection(
         transport="stdio",
@@ -98,13 +91,9 @@ async def outcome_or_unavailable(call: Awaitable[ToolOutcome]) -> ToolOutcome | 
         return error
 
 
-async def wait_for(condition: Any, what: str, deadline_s: float = 10.0) -> None:
-    """Await a (thread-run) condition until it holds or the deadline passes."""
-    deadline = time.monotonic() + deadline_s
-    while not await anyio.to_thread.run_sync(condition):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_s}s waiting until {what}")
-        await anyio.sleep(0.05)
+async def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Wait, off the event loop, until ``condition`` holds (``eventually``'s deadline)."""
+    await anyio.to_thread.run_sync(eventually, condition, what)
 
 
 def process_gone(pid: int) -> bool:
@@ -116,60 +105,26 @@ def process_gone(pid: int) -> bool:
 
 @dataclass
 class HttpCalcServer:
-    """A calc server over streamable HTTP in a subprocess, logging into files."""
+    """A calc server over streamable HTTP in a subprocess, logging into ``log``."""
 
-    port: int
-    folder: Path
+    log: Path
+    port: int = 0  # the system picks it at the first start; restarts keep it
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
 
-    @property
-    def stdout_log(self) -> Path:
-        return self.folder / f"calc-http-{self.port}.stdout"
-
-    @property
-    def stderr_log(self) -> Path:
-        return self.folder / f"calc-http-{self.port}.stderr"
-
     def start(self) -> None:
-        args = ["-m", SERVER_MODULE, "--transport", "http", "--port", str(self.port)]
-        with self.stdout_log.open("ab") as out, self.stderr_log.open("ab") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, *args], cwd=ROOT, stdout=out, stderr=err
-            )
-        deadline = time.monotonic() + 30.0
-        while not self._answers():
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"calc HTTP server exited with {self.process.returncode}:\n"
-                    + self.stderr_log.read_text()
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    "calc HTTP server did not answer within 30s:\n" + self.stderr_log.read_text()
-                )
-            time.sleep(0.05)
+        self.process, ready = start_mcp_http(SERVER_MODULE, ["--port", str(self.port)], self.log)
+        self.port = int(ready[2])
 
-    def _answers(self) -> bool:
-        try:
-            # Any HTTP answer (a GET without a session is refused) means it serves.
-            httpx.get(self.url, timeout=1.0)
-        except httpx.TransportError:
-            return False
-        return True
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+    def stop(self) -> bytes:
+        """Stop it; return what it printed on stdout after its ready line."""
+        if self.process is None:
+            return b""
+        process, self.process = self.process, None
+        return stop(process)
 
     def restart(self) -> None:
         self.stop()
@@ -178,7 +133,7 @@ class HttpCalcServer:
 
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[HttpCalcServer]:
-    server = HttpCalcServer(port=free_port(), folder=tmp_path)
+    server = HttpCalcServer(log=tmp_path / "calc-http.log")
     try:
         server.start()
         yield server
@@ -406,9 +361,11 @@ async def test_http_transport_calls_tools(http_server: HttpCalcServer) -> None:
         with pytest.raises(McpTimeout):
             await pool.call_tool("slow", {"seconds": 30}, timeout=0.5)
         assert pool.sessions[0].connects == 1
-    # Reading files is blocking: off the loop, as a worker would.
-    assert await anyio.to_thread.run_sync(http_server.stdout_log.read_text) == ""
-    assert "Uvicorn running" in await anyio.to_thread.run_sync(http_server.stderr_log.read_text)
+    # Stopping and reading files block: off the loop, as a worker would.
+    assert await anyio.to_thread.run_sync(http_server.stop) == b""  # stdout: the ready line only
+    assert "Application startup complete" in await anyio.to_thread.run_sync(
+        http_server.log.read_text
+    )
 
 
 async def test_http_reconnects_after_server_restart(http_server: HttpCalcServer) -> None:

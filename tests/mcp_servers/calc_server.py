@@ -3,24 +3,26 @@
 Run it over stdio (the client launches it) or streamable HTTP (a fixture launches it)::
 
     python -m tests.mcp_servers.calc_server --transport stdio
-    python -m tests.mcp_servers.calc_server --transport http --port 8765
+    python -m tests.mcp_servers.calc_server --transport http --port 0
 
-Everything it logs goes to stderr: in stdio mode stdout carries the protocol, and in HTTP
-mode keeping the same rule means a test can always read one log for both.
+Everything it logs goes to stderr: in stdio mode stdout carries the protocol; in HTTP mode
+stdout has one line, ``calc-server listening on http://HOST:PORT/mcp``, once it serves (with
+--port 0 on a port the system chose).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 
 import anyio
-import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.transport_security import TransportSecuritySettings
+
+from jobs.tools.customer_server import serve_http
 
 log = logging.getLogger("calc_server")
 
@@ -82,19 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.transport == "stdio":
         server.run("stdio")
         return
-    # The SDK only trusts the Host header it was told about: the clients dial 127.0.0.1:<port>.
-    security = TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[f"127.0.0.1:{args.port}", f"localhost:{args.port}"],
-        allowed_origins=[f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}"],
-    )
-    app = server.streamable_http_app(transport_security=security, host=args.host)
-    # log_config=None keeps uvicorn on the root logger (stderr); its default sends access
-    # lines to stdout.
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=None, access_log=False, lifespan="on"
-    )
-    uvicorn.Server(config).run()
+    asyncio.run(serve_http(server, args.host, args.port, name="calc-server"))
 
 
 if __name__ == "__main__":

@@ -51,12 +51,14 @@ def test_start_up_timeout_is_reported_with_the_log(tmp_path: Path):
 @pytest.fixture
 def stranger():
     """A live process that the stack did not start, as after a reboot reuses a pid."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # It lives until its stdin closes: the end of this fixture.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
     try:
         yield proc
     finally:
-        proc.kill()
-        proc.wait()
+        proc.communicate(timeout=10)
 
 
 def test_stale_pid_files_never_claim_or_stop_another_process(tmp_path: Path, stranger):

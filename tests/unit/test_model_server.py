@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall
+from tests.support import eventually
 
 USER = [{"role": "user", "content": "card c1 at merchant m1"}]
 TOOLS: list[Any] = [
@@ -57,14 +58,6 @@ def ask(client: OpenAI, content: str = "hello", **kwargs: Any) -> Any:
     return client.chat.completions.create(
         model="sim-1", messages=[{"role": "user", "content": content}], **kwargs
     )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        pause.wait(0.01)
 
 
 # -- replies -----------------------------------------------------------------------------------
@@ -162,8 +155,9 @@ def test_usage_is_counted_in_words_unless_overridden(server: ModelServer, client
 
 def test_async_scripts_are_awaited(server: ModelServer, client: OpenAI) -> None:
     async def script(req: ChatRequest) -> Reply:
-        await asyncio.sleep(0)
-        return Reply.text(f"async {req.number}")
+        # A real suspension: the text exists only once the server has awaited the script.
+        text = await asyncio.to_thread(lambda: f"async {req.number}")
+        return Reply.text(text)
 
     server.set_script(script)
 
@@ -552,7 +546,7 @@ def test_stop_answers_waiting_requests_with_503() -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    wait_for(lambda: server.stats()["in_flight"] == 1)
+    eventually(lambda: server.stats()["in_flight"] == 1, "one request is in flight")
     started = time.monotonic()
     server.stop()
     caller.join(5)

@@ -45,7 +45,7 @@ class CliServer:
         )
 
     def read_line(self, timeout: float = 20.0) -> str:
-        """The first stdout line, waiting for it with a deadline rather than a fixed sleep."""
+        """The first stdout line, waiting for it until a deadline."""
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         while True:
