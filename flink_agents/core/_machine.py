@@ -85,7 +85,7 @@ class AgentMachine:
 
     def on_input(self, store: KeyStore, record: InputRecord, now: float) -> Effects:
         fx = Effects()
-        if store.task() is not None:
+        if store.has_task():
             store.push(record)
         else:
             self._start(store, record, now, fx)

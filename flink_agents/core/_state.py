@@ -101,6 +101,9 @@ class KeyStore(Protocol):
     """The state of one key, as the machine sees it: Flink state in a job, dicts in tests."""
 
     def task(self) -> TaskState | None: ...
+    def has_task(self) -> bool:
+        """Whether the key works on a task (cheaper than reading it)."""
+
     def set_task(self, task: TaskState | None) -> None: ...
     def push(self, item: InputRecord) -> None:
         """Append an input to the key's queue."""
@@ -129,6 +132,9 @@ class MemoryStore:
 
     def task(self) -> TaskState | None:
         return self._task
+
+    def has_task(self) -> bool:
+        return self._task is not None
 
     def set_task(self, task: TaskState | None) -> None:
         self._task = task

@@ -82,6 +82,9 @@ class FlinkKeyStore:
         raw = self._task.value()
         return TaskState.model_validate_json(raw) if raw else None
 
+    def has_task(self) -> bool:
+        return bool(self._task.value())
+
     def set_task(self, task: TaskState | None) -> None:
         if task is None:
             self._task.clear()
