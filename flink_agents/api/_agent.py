@@ -60,11 +60,21 @@ class Limits(BaseModel):
     #: Calls in flight for this agent on one Flink worker.
     max_in_flight: int = Field(default=256, ge=1)
 
+    def backoff_after(self, attempt: int) -> timedelta:
+        """The wait after failed attempt ``attempt`` (from 1): ``backoff`` doubling per
+        attempt, at most ``backoff_max``.
+
+        >>> [Limits().backoff_after(n).total_seconds() for n in (1, 2, 6)]
+        [0.5, 1.0, 10.0]
+        """
+        wait: timedelta = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
+        return wait
+
     def call_deadline(self) -> timedelta:
         """How long one call may take with every retry and backoff, plus slack."""
         backoff = sum(
-            min(self.backoff * 2**i, self.backoff_max).total_seconds()
-            for i in range(self.max_retries)
+            self.backoff_after(attempt).total_seconds()
+            for attempt in range(1, self.max_retries + 1)
         )
         total = self.call_timeout.total_seconds() * (self.max_retries + 1) + backoff
         return timedelta(seconds=total + 5)

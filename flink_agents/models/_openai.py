@@ -100,7 +100,7 @@ class ChatClient:
                 failure, wait = exc, None
             if attempts > self.limits.max_retries:
                 raise ModelUnavailable(self._explain(failure, attempts)) from None
-            backoff = min(self.limits.backoff * 2 ** (attempts - 1), self.limits.backoff_max)
+            backoff = self.limits.backoff_after(attempts)
             # A server's Retry-After wins over our backoff, within reason.
             await asyncio.sleep(min(wait, _MAX_RETRY_AFTER_S) if wait else backoff.total_seconds())
 

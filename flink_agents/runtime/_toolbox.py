@@ -98,8 +98,7 @@ class Toolbox:
             except (McpUnavailable, McpTimeout) as exc:
                 if attempt > limits.max_retries:
                     return _error(f"{exc} (after {attempt} attempts)", started, attempt)
-                backoff = min(limits.backoff * 2 ** (attempt - 1), limits.backoff_max)
-                await asyncio.sleep(backoff.total_seconds())
+                await asyncio.sleep(limits.backoff_after(attempt).total_seconds())
         raise AssertionError("unreachable")
 
 
