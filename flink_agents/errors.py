@@ -3,12 +3,10 @@
 ``RetryableError`` marks transient failures (a model answering 429 or 5xx, a timeout, an
 MCP server that dropped its connection): the runtime retries them with backoff.
 ``FatalError`` marks failures that a retry cannot fix (bad configuration, an invalid
-agent spec, unreadable state): they end the task or the command with the reason.
+agent spec, a model refusing a request): they end the task or the command with the reason.
 
 >>> issubclass(ConfigError, FatalError), issubclass(ModelUnavailable, RetryableError)
 (True, True)
->>> str(MissingDependency("matplotlib", "bench plots"))
-"matplotlib is needed for bench plots: pip install 'matplotlib'"
 """
 
 from __future__ import annotations
@@ -34,10 +32,6 @@ class SpecError(FatalError):
     """An agent, tool or model spec that does not validate."""
 
 
-class StateError(FatalError):
-    """Flink state that cannot be read back (corrupt or from an unknown version)."""
-
-
 class StackError(FlinkAgentsError):
     """The local Kafka + Flink stack could not be started, checked or stopped."""
 
@@ -58,25 +52,15 @@ class ToolUnavailable(RetryableError):
     """A tool (or its MCP server) could not be reached or timed out."""
 
 
-class MissingDependency(FatalError):
-    """An optional package is not installed; the message gives the install command."""
-
-    def __init__(self, package: str, purpose: str) -> None:
-        super().__init__(f"{package} is needed for {purpose}: pip install '{package}'")
-        self.package = package
-
-
 __all__ = [
     "ConfigError",
     "DownloadError",
     "FatalError",
     "FlinkAgentsError",
-    "MissingDependency",
     "ModelRejected",
     "ModelUnavailable",
     "RetryableError",
     "SpecError",
     "StackError",
-    "StateError",
     "ToolUnavailable",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -167,11 +166,3 @@ def _explain(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"])
         parts.append(f"{where}: {err['msg']}" if where else err["msg"])
     return "; ".join(parts)
-
-
-def dumps(agent: Agent) -> str:
-    """A readable JSON view of the spec (for logs and `flink-agents agents`)."""
-    view = agent.model_dump(mode="json", exclude={"tools", "output"})
-    view["tools"] = [t.name if isinstance(t, FunctionTool) else t.label for t in agent.tools]
-    view["output"] = agent.output.__name__ if agent.output else None
-    return json.dumps(view, indent=2)

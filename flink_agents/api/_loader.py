@@ -104,7 +104,7 @@ def _import(path: str, where: str) -> Any:
         raise SpecError(f"{where}: {module_name} has no {attr!r}") from None
 
 
-def model_from_schema(schema: dict[str, Any], name: str | None = None) -> type[BaseModel]:
+def model_from_schema(schema: dict[str, Any]) -> type[BaseModel]:
     """A pydantic model for a flat JSON object schema (string, number, integer, boolean, enum).
 
     >>> properties = {"decision": {"enum": ["APPROVE", "BLOCK"]}, "reason": {"type": "string"}}
@@ -123,7 +123,7 @@ def model_from_schema(schema: dict[str, Any], name: str | None = None) -> type[B
         if default is None:
             annotation = annotation | None
         fields[field] = (annotation, Field(default, description=prop.get("description")))
-    title = name or str(schema.get("title", "Output"))
+    title = str(schema.get("title", "Output"))
     model: type[BaseModel] = create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
     return model
 

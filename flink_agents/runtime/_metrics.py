@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flink_agents.api.events import ModelResponse, ToolResult
+from flink_agents.core._machine import COMPLETED
 
 
 class AgentMetrics:
@@ -47,7 +48,7 @@ class AgentMetrics:
             self.errors.inc()
 
     def task_ended(self, state: str) -> None:
-        (self.completed if state == "TASK_STATE_COMPLETED" else self.failed).inc()
+        (self.completed if state == COMPLETED else self.failed).inc()
 
     def dead_letter(self) -> None:
         self.dead_letters.inc()
