@@ -120,20 +120,10 @@ def overhead_phase(ctx: Context, topic_in: str, outputs: Outputs, workload: str)
     """
     plan = ctx.plan
     ctx.sim.set_latency(0)
-    warmup = send_paced(
-        ctx.topics,
-        topic_in,
-        -plan.overhead_count,
-        plan.overhead_count // 3,
-        plan.overhead_rate,
-        plan.keys,
-    )
-    _wait_answered(outputs, warmup, 60)
+    _warm_up(ctx, topic_in, outputs)
     ctx.sim.reset()
     sent = send_paced(ctx.topics, topic_in, 0, plan.overhead_count, plan.overhead_rate, plan.keys)
-    deadline = time.monotonic() + 120
-    while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_answered(outputs, sent, 120)
     done = {i: ts for ts, i in list(outputs.seen) if i in sent}
     model_time: dict[Any, float] = {}
     calls: dict[Any, int] = {}
@@ -248,15 +238,7 @@ def floor_block(ctx: Context, system: System) -> dict[str, Any]:
     outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
     outputs.start()
     try:
-        warmup = send_paced(
-            ctx.topics,
-            topic_in,
-            -plan.overhead_count,
-            plan.overhead_count // 3,
-            plan.overhead_rate,
-            plan.keys,
-        )
-        _wait_answered(outputs, warmup, 60)
+        _warm_up(ctx, topic_in, outputs)
         sent = send_paced(
             ctx.topics, topic_in, 0, plan.overhead_count, plan.overhead_rate, plan.keys
         )
@@ -312,9 +294,7 @@ def recovery(ctx: Context, system: System) -> dict[str, Any]:
             plan.keys,
         )
         sent = {**before, **after}
-        deadline = time.monotonic() + 180
-        while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        _wait_answered(outputs, sent, 180)
         resumed = min((ts for ts, _ in list(outputs.seen) if ts > killed), default=None)
         ids = [i for _, i in list(outputs.seen)]
     finally:
@@ -331,7 +311,17 @@ def recovery(ctx: Context, system: System) -> dict[str, Any]:
     }
 
 
+def _warm_up(ctx: Context, topic_in: str, outputs: Outputs) -> None:
+    """A third of the light load, with ids below 0, answered before anything is measured."""
+    plan = ctx.plan
+    count = plan.overhead_count
+    warmup = send_paced(ctx.topics, topic_in, -count, count // 3, plan.overhead_rate, plan.keys)
+    _wait_answered(outputs, warmup, 60)
+
+
 def _wait_answered(outputs: Outputs, sent: dict[Any, float], timeout: float) -> None:
+    """Until every input in ``sent`` has an answer, or ``timeout`` seconds (then the
+    figures count what is missing)."""
     deadline = time.monotonic() + timeout
     while _answered(outputs, sent) < len(sent) and time.monotonic() < deadline:
         time.sleep(0.2)
