@@ -122,15 +122,12 @@ class FlinkCluster:
         self._link_lib()
         for script in ("jobmanager.sh", "taskmanager.sh"):
             self._run_script(script, "start")
-        jm_log = self._log("standalonesession")
         _process.wait_until(
             lambda: self._taskmanagers() > 0,
             timeout=self.settings.startup_timeout_s,
             what="Flink (JobManager and a TaskManager)",
             alive=lambda: len(self.pids(starting=True)) == 2,
-            log=jm_log
-            if self.pids(starting=True).get("standalonesession")
-            else self._log("taskexecutor"),
+            log=self._failed_log,
         )
 
     def add_taskmanager(self) -> None:
@@ -141,7 +138,7 @@ class FlinkCluster:
             lambda: self._taskmanagers() > before,
             timeout=self.settings.startup_timeout_s,
             what="an extra Flink TaskManager",
-            log=self._log("taskexecutor"),
+            log=lambda: self._log("taskexecutor"),  # the newest: the one starting
         )
 
     def stop(self) -> None:
@@ -195,6 +192,13 @@ class FlinkCluster:
             return len(self.rest("/taskmanagers")["taskmanagers"])
         except StackError:
             return 0
+
+    def _failed_log(self) -> Path:
+        """The log of a TaskManager that died while the JobManager runs, else the
+        JobManager's."""
+        live = self.pids(starting=True)
+        dead_tm = "standalonesession" in live and "taskexecutor" not in live
+        return self._log("taskexecutor" if dead_tm else "standalonesession")
 
     def _pid_file(self, daemon: str) -> Path:
         return self.pid_dir / f"flink-{_IDENT}-{daemon}.pid"

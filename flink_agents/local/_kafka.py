@@ -89,7 +89,7 @@ class KafkaBroker:
             timeout=self.settings.startup_timeout_s,
             what="Kafka",
             alive=lambda: proc.poll() is None,
-            log=self.log if self.log.exists() else self._out,
+            log=lambda: self.log if self.log.exists() else self._out,
         )
 
     def ready(self) -> bool:

@@ -129,22 +129,25 @@ def wait_until(
     timeout: float,
     what: str,
     alive: Callable[[], bool] = lambda: True,
-    log: Path | None = None,
+    log: Path | Callable[[], Path] | None = None,
     interval: float = 0.25,
 ) -> None:
-    """Poll ``ready`` until it holds; fail fast (with the log's tail) if ``alive`` turns false."""
+    """Poll ``ready`` until it holds; fail fast (with the log's tail) if ``alive`` turns false.
+
+    ``log`` may be a function: it is asked only when the wait fails, by when a starting
+    daemon has written (and named) its log.
+    """
     deadline = time.monotonic() + timeout
     while True:
         if ready():
             return
         if not alive():
-            raise StackError(f"{what} exited during start-up. Last lines of {log}:\n{_tail(log)}")
+            raise StackError(f"{what} exited during start-up. {_tail(log)}")
         if time.monotonic() > deadline:
-            raise StackError(
-                f"{what} was not ready after {timeout:.0f}s. Last lines of {log}:\n{_tail(log)}"
-            )
+            raise StackError(f"{what} was not ready after {timeout:.0f}s. {_tail(log)}")
         time.sleep(interval)
 
 
-def _tail(log: Path | None) -> str:
-    return tail(log) if log else "(no log)"
+def _tail(log: Path | Callable[[], Path] | None) -> str:
+    path = log() if callable(log) else log
+    return f"Last lines of {path}:\n{tail(path) if path else '(no log)'}"

@@ -78,3 +78,20 @@ def test_stale_pid_files_never_claim_or_stop_another_process(tmp_path: Path, str
     kafka.stop()
     flink.stop()
     assert stranger.poll() is None, "stop() killed a process the stack did not start"
+
+
+def test_a_log_named_by_a_function_is_read_when_the_wait_fails(tmp_path: Path):
+    log = tmp_path / "flink-taskexecutor-0.log"
+
+    def dies_after_writing_its_log() -> bool:
+        log.write_text("ERROR could not bind 127.0.0.1:6122\n")
+        return False
+
+    with pytest.raises(StackError, match=r"(?s)flink-taskexecutor-0.log.*could not bind"):
+        wait_until(
+            lambda: False,
+            timeout=5,
+            what="Flink",
+            alive=dies_after_writing_its_log,
+            log=lambda: log,
+        )
