@@ -24,6 +24,7 @@ from bench.workloads import event
 from flink_agents.config import Settings
 from flink_agents.local import LocalStack
 from flink_agents.local._jobs import ClusterJobs
+from flink_agents.testing import stop_process
 from flink_agents.testing._kafka import TopicClient
 from flink_agents.testing.model_server import spawn
 
@@ -55,13 +56,13 @@ class Simulator:
         result: list[dict[str, Any]] = self._call("requests")
         return result
 
-    def chat_requests(self) -> int:
+    def completed(self) -> int:
+        """Chat requests answered so far, whatever their status."""
         stats = self._call("stats")
-        return int(stats.get("requests", 0))
+        return sum(int(n) for n in stats.get("by_status", {}).values())
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         self._log.close()
 
     def _call(self, what: str, body: dict[str, Any] | None = None) -> Any:

@@ -165,10 +165,10 @@ def throughput_phase(
     time.sleep(ctx.plan.warmup_s)
     broker = [pid for pid in [ctx.stack.kafka.pid()] if pid]
     start = time.time()
-    cpu0, broker0, calls0 = cpu_seconds(system.pids), cpu_seconds(broker), _completed(ctx.sim)
+    cpu0, broker0, calls0 = cpu_seconds(system.pids), cpu_seconds(broker), ctx.sim.completed()
     time.sleep(window_s)
     end = time.time()
-    cpu1, broker1, calls1 = cpu_seconds(system.pids), cpu_seconds(broker), _completed(ctx.sim)
+    cpu1, broker1, calls1 = cpu_seconds(system.pids), cpu_seconds(broker), ctx.sim.completed()
     tasks = outputs.between(start, end)
     model_calls = calls1 - calls0
     steps = model_calls * (1 + TOOLS_PER_TASK[workload] / MODEL_CALLS_PER_TASK[workload])
@@ -329,11 +329,6 @@ def _wait_answered(outputs: Outputs, sent: dict[Any, float], timeout: float) -> 
 
 def _answered(outputs: Outputs, sent: dict[Any, float]) -> int:
     return len({i for _, i in list(outputs.seen) if i in sent})
-
-
-def _completed(sim: Simulator) -> int:
-    stats = sim._call("stats")
-    return sum(int(n) for n in stats.get("by_status", {}).values())
 
 
 def _input_id(body: dict[str, Any]) -> Any:

@@ -30,6 +30,7 @@ from flink_agents.config import Settings, load_settings
 from flink_agents.errors import FlinkAgentsError
 from flink_agents.local import LocalStack
 from flink_agents.local._jobs import ClusterJobs
+from flink_agents.testing import stop_process
 from flink_agents.testing._kafka import Record, TopicClient
 from flink_agents.testing.model_server import spawn
 from jobs.tools.fraud_data import ensure_database, sample_transactions
@@ -131,8 +132,7 @@ def model_endpoint(latency_ms: float) -> Iterator[dict[str, str]]:
         console.print(f"model: the simulator at {url} ({latency_ms:g} ms per call)")
         yield {"FRAUD_MODEL_BASE_URL": url, "FRAUD_MODEL": "sim-1"}
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def reset_topics(topics: TopicClient) -> None:

@@ -15,6 +15,7 @@ from flink_agents.testing._model_script import (
     echo,
 )
 from flink_agents.testing._model_server import ModelServer, RecordedRequest
+from flink_agents.testing._procs import first_line, stop_process
 
 __all__ = [
     "ChatRequest",
@@ -26,4 +27,6 @@ __all__ = [
     "ToolCall",
     "ToolResult",
     "echo",
+    "first_line",
+    "stop_process",
 ]

@@ -23,17 +23,22 @@ from typing import IO
 
 from flink_agents.testing._model_script import Fault
 from flink_agents.testing._model_server import ModelServer, load_script
+from flink_agents.testing._procs import first_line, stop_process
 
 log = logging.getLogger("flink_agents.testing.model_server")
 READY = "model-server listening on "
 
 
 def spawn(
-    *args: str, cwd: Path | str | None = None, stderr: IO[bytes] | None = None
+    *args: str,
+    cwd: Path | str | None = None,
+    stderr: IO[bytes] | None = None,
+    timeout: float = 60.0,
 ) -> tuple[subprocess.Popen[str], str]:
     """Start the simulator as a subprocess (``args`` are this command's options).
 
-    Returns the process, already answering, and its base URL; stop it with ``terminate()``.
+    Returns the process, already answering, and its base URL; stop it with
+    ``flink_agents.testing.stop_process``.
     """
     proc = subprocess.Popen(
         [sys.executable, "-m", "flink_agents.testing.model_server", *args],
@@ -42,11 +47,14 @@ def spawn(
         stderr=stderr,
         text=True,
     )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith(READY):
-        proc.terminate()
-        raise RuntimeError(f"the model simulator did not start (it printed {line!r})")
+    log = Path(stderr.name) if stderr is not None and isinstance(stderr.name, str) else None
+    try:
+        line = first_line(proc, timeout, log)
+        if not line.startswith(READY):
+            raise RuntimeError(f"it printed {line!r}")
+    except RuntimeError as exc:
+        stop_process(proc)
+        raise RuntimeError(f"the model simulator did not start: {exc}") from None
     return proc, line.removeprefix(READY)
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall
+from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall, stop_process
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import Record, TopicClient
 from tests.jobs.scenarios import agents
-from tests.support import start_mcp_http, stop
+from tests.support import start_mcp_http
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def mcp_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield ready[1]
     finally:
-        stop(process)
+        stop_process(process)
 
 
 class Scenarios:

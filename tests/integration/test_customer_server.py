@@ -24,8 +24,9 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from flink_agents.testing import stop_process
 from jobs.tools.fraud_data import SCHEMA_VERSION, build_database, schema_version
-from tests.support import start_mcp_http, stop
+from tests.support import start_mcp_http
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def http_server(fraud_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         yield HttpServer(url=match[1], port=int(match[2]), log=log)
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def _stdio_servers() -> list[psutil.Process]:

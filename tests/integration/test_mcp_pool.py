@@ -27,6 +27,7 @@ from blockbuster import blockbuster_ctx
 
 from flink_agents.errors import FatalError, RetryableError
 from flink_agents.local import free_port
+from flink_agents.local._process import pid_alive
 from flink_agents.mcp import (
     McpConfigError,
     McpConnection,
@@ -35,7 +36,8 @@ from flink_agents.mcp import (
     McpUnavailable,
     ToolOutcome,
 )
-from tests.support import eventually, start_mcp_http, stop
+from flink_agents.testing import stop_process
+from tests.support import eventually, start_mcp_http
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_MODULE = "tests.mcp_servers.calc_server"
@@ -96,13 +98,6 @@ async def wait_for(condition: Callable[[], bool], what: str) -> None:
     await anyio.to_thread.run_sync(eventually, condition, what)
 
 
-def process_gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @dataclass
 class HttpCalcServer:
     """A calc server over streamable HTTP in a subprocess, logging into ``log``."""
@@ -124,7 +119,7 @@ class HttpCalcServer:
         if self.process is None:
             return b""
         process, self.process = self.process, None
-        return stop(process)
+        return stop_process(process)
 
     def restart(self) -> None:
         self.stop()
@@ -242,7 +237,7 @@ async def test_one_session_serves_many_calls() -> None:
         (server_pid,) = pids
         assert server_pid != os.getpid()
         assert pool.sessions[0].connects == 1
-    await wait_for(lambda: process_gone(server_pid), "the server process is gone after close()")
+    await wait_for(lambda: not pid_alive(server_pid), "the server process is gone after close()")
 
 
 async def test_twenty_concurrent_calls() -> None:
@@ -279,7 +274,7 @@ async def test_reconnects_after_server_process_dies() -> None:
         assert pool.sessions[0].connects == 2
         # A server that dies while idle is noticed at once: the next call just reconnects.
         os.kill(later_pid, signal.SIGKILL)
-        await wait_for(lambda: process_gone(later_pid), "the killed server is gone")
+        await wait_for(lambda: not pid_alive(later_pid), "the killed server is gone")
         await wait_for(
             lambda: not pool.sessions[0].is_connected, "the pool noticed the dead server"
         )
