@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flink_agents import versions
+from flink_agents.local._process import java_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "bench" / "README.md"
@@ -26,7 +27,10 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    # The Java the stack runs on ($JAVA_HOME first), not whichever is first on PATH.
+    java = subprocess.run(
+        [java_executable(), "-version"], capture_output=True, text=True, check=False
+    )
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,

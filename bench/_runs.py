@@ -19,11 +19,9 @@ from bench._harness import (
     cpu_seconds,
     send_paced,
 )
+from bench.workloads import TOOL_CALLS
 from flink_agents.local import LocalStack
 from flink_agents.testing._kafka import TopicClient
-
-TOOLS_PER_TASK = {"classifier": 0, "react": 3}
-MODEL_CALLS_PER_TASK = {"classifier": 1, "react": 4}
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,7 @@ def overhead_phase(ctx: Context, topic_in: str, outputs: Outputs, workload: str)
         if task not in done or task not in calls:
             continue
         e2e = done[task] - sent_at
-        steps = calls[task] + TOOLS_PER_TASK[workload]
+        steps = calls[task] + TOOL_CALLS[workload]
         end_to_end.append(e2e)
         per_step.append((e2e - model_time[task]) / steps)
     return {
@@ -171,7 +169,7 @@ def throughput_phase(
     cpu1, broker1, calls1 = cpu_seconds(system.pids), cpu_seconds(broker), ctx.sim.completed()
     tasks = outputs.between(start, end)
     model_calls = calls1 - calls0
-    steps = model_calls * (1 + TOOLS_PER_TASK[workload] / MODEL_CALLS_PER_TASK[workload])
+    steps = model_calls * (1 + TOOL_CALLS[workload] / (TOOL_CALLS[workload] + 1))
     bound = capacity / (latency_ms / 1000) if latency_ms else None
     seconds = end - start
     return {

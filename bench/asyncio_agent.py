@@ -24,21 +24,25 @@ import openai
 from confluent_kafka import Producer
 from confluent_kafka.aio import AIOConsumer
 
-from bench.workloads import KEY_FIELD, agent
+from bench.workloads import KEY_FIELD, add_workload_args, agent
 from flink_agents.api import Agent
 from flink_agents.core._machine import render_input, render_system
+from flink_agents.models._openai import _response_format
 
 
 class Service:
-    def __init__(self, spec: Agent, capacity: int, bootstrap: str, output: str) -> None:
+    def __init__(self, spec: Agent, bootstrap: str, output: str) -> None:
         self.spec = spec
         self.system = render_system(spec)
         self.tools = {t.name: t for t in spec.function_tools}
         self.schemas = [t.schema() for t in spec.function_tools] or None
         self.output = output
-        self.gate = asyncio.Semaphore(capacity)
+        self.gate = asyncio.Semaphore(spec.limits.max_in_flight)
         self.client = openai.AsyncOpenAI(
-            base_url=spec.model.base_url, api_key="unused", max_retries=0, timeout=60
+            base_url=spec.model.base_url,
+            api_key="unused",
+            max_retries=0,
+            timeout=spec.model.timeout.total_seconds(),
         )
         self.memory: dict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=spec.memory.window)
@@ -50,14 +54,8 @@ class Service:
         # serves delivery reports. The asyncio producer of the same library batches with a
         # timer that held lone outputs tens of milliseconds, which would be unfair to this side.
         self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
-        assert spec.output is not None
-        self.response_format = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": spec.output.__name__,
-                "schema": spec.output.model_json_schema(),
-            },
-        }
+        # The request flink-agents sends: the same structured-output format.
+        self.response_format = _response_format(spec.model, spec.output)
 
     def accept(self, payload: dict[str, Any]) -> None:
         key = str(payload[KEY_FIELD])
@@ -124,7 +122,7 @@ class Service:
 
 async def serve(args: argparse.Namespace) -> None:
     spec = agent(args.workload, args.capacity, args.model_url)
-    service = Service(spec, args.capacity, args.bootstrap, args.output)
+    service = Service(spec, args.bootstrap, args.output)
     consumer = AIOConsumer(
         {
             "bootstrap.servers": args.bootstrap,
@@ -158,11 +156,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workload", choices=["classifier", "react"], required=True)
-    parser.add_argument("--capacity", type=int, required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--model-url", required=True)
+    add_workload_args(parser)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", default="bench-asyncio")
     asyncio.run(serve(parser.parse_args()))

@@ -8,9 +8,9 @@ so what is measured is the runtime around them.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
-import os
 from typing import Literal
 
 from pydantic import BaseModel
@@ -60,17 +60,11 @@ def _digest(account: str, salt: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{salt}:{account}".encode()).digest()[:4], "big")
 
 
-def model(name: str, base_url: str | None = None) -> OpenAIModel:
-    return OpenAIModel(
-        model=name,
-        base_url=base_url or os.environ.get("BENCH_MODEL_URL", "http://127.0.0.1:9/v1"),
-        timeout="60s",
-    )
+def model(name: str, base_url: str) -> OpenAIModel:
+    return OpenAIModel(model=name, base_url=base_url, timeout="60s")
 
 
-def agent(
-    name: Literal["classifier", "react"], capacity: int, base_url: str | None = None
-) -> Agent:
+def agent(name: Literal["classifier", "react"], capacity: int, base_url: str) -> Agent:
     """The agent of a workload, with ``capacity`` calls in flight per worker."""
     return Agent(
         name=name,
@@ -81,6 +75,20 @@ def agent(
         output=Label if name == "classifier" else Answer,
         limits=Limits(max_steps=6, call_timeout="60s", max_in_flight=capacity),
     )
+
+
+#: Tool calls per task: the ReAct script asks for each tool once, one per turn; every
+#: task ends with one more model call, the answer.
+TOOL_CALLS = {"classifier": 0, "react": len(TOOLS)}
+
+
+def add_workload_args(parser: argparse.ArgumentParser) -> None:
+    """The options both systems take: workload, in-flight capacity, topics, model URL."""
+    parser.add_argument("--workload", choices=list(INSTRUCTIONS), required=True)
+    parser.add_argument("--capacity", type=int, required=True)
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--model-url", required=True)
 
 
 def event(index: int, keys: int) -> dict[str, object]:

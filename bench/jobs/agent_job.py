@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from bench.workloads import KEY_FIELD, agent
+from bench.workloads import KEY_FIELD, add_workload_args, agent
 from flink_agents import AgentApp
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workload", choices=["classifier", "react"], required=True)
-    parser.add_argument("--capacity", type=int, required=True)
+    add_workload_args(parser)
     parser.add_argument("--app", required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--model-url", required=True)
     args = parser.parse_args()
     app = AgentApp(args.app)
     app.source(args.input, key=KEY_FIELD)
