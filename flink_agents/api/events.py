@@ -41,6 +41,18 @@ def routing_key(agent: str, key: str) -> str:
     return f"{agent}/{key}"
 
 
+def event_id(task_id: str, step: int, kind: str, call: int | None = None) -> str:
+    """The deterministic id of a task's event: ``<task>/<step>[.<call>]/<kind>``.
+
+    A call's result has the id its call expects, which is how duplicates are told apart.
+
+    >>> event_id("t", 2, "tool.result", call=1)
+    't/2.1/tool.result'
+    """
+    where = step if call is None else f"{step}.{call}"
+    return f"{task_id}/{where}/{kind}"
+
+
 def split_routing_key(value: str) -> tuple[str, str]:
     agent, _, key = value.partition("/")
     return agent, key
@@ -114,7 +126,7 @@ class _Event(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        return f"{self.task_id}/{self.step}/{self.kind}"  # type: ignore[attr-defined]
+        return event_id(self.task_id, self.step, self.kind)  # type: ignore[attr-defined]
 
 
 class TaskAccepted(_Event):
@@ -167,7 +179,7 @@ class ToolRequest(_Event):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        return f"{self.task_id}/{self.step}.{self.call}/{self.kind}"
+        return event_id(self.task_id, self.step, self.kind, self.call)
 
 
 class ToolResult(_Event):
@@ -185,7 +197,7 @@ class ToolResult(_Event):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        return f"{self.task_id}/{self.step}.{self.call}/{self.kind}"
+        return event_id(self.task_id, self.step, self.kind, self.call)
 
 
 class TaskCompleted(_Event):

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flink_agents.api.events import SourceRef, Usage
+from flink_agents.api.events import SourceRef, Usage, event_id
 
 STATE_VERSION = 1
 
@@ -75,7 +75,7 @@ class ModelCall(BaseModel):
 
     @property
     def id(self) -> str:
-        return f"{self.task_id}/{self.step}/model.response"
+        return event_id(self.task_id, self.step, "model.response")
 
 
 class ToolCall(BaseModel):
@@ -91,7 +91,7 @@ class ToolCall(BaseModel):
 
     @property
     def id(self) -> str:
-        return f"{self.task_id}/{self.step}.{self.call}/tool.result"
+        return event_id(self.task_id, self.step, "tool.result", self.call)
 
 
 Call = ModelCall | ToolCall

@@ -10,7 +10,6 @@ the start-up scan after a failure) is not requested again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -172,9 +171,8 @@ class CallExecutor:
             return
         try:
             value, key = record
-            await self._send(
-                value, key or routing_key(call.agent, call.key).encode(), json.loads(value)["kind"]
-            )
+            kind = call.id.rpartition("/")[2]  # the id names the result's kind
+            await self._send(value, key or routing_key(call.agent, call.key).encode(), kind)
         finally:
             with self._lock:
                 self._running.discard(call.id)
