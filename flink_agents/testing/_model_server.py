@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
@@ -562,6 +562,7 @@ class ModelServer:
         model_name = model if isinstance(model, str) and model else DEFAULT_MODEL
         prompt_tokens = req.prompt_tokens()
         usage = reply.usage or (prompt_tokens, reply.completion_tokens())
+        reply = replace(reply, usage=usage)  # counted once here, not again for the body
         request_id = (b"x-request-id", f"req_sim_{record.number}".encode())
         if body.get("stream"):
             options = body.get("stream_options")
