@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flink_agents.config import Settings
 from flink_agents.errors import StackError
@@ -30,6 +31,7 @@ class KafkaBroker:
     """Start, probe and stop the broker of the local stack; files live under ``home/kafka``."""
 
     settings: Settings
+    _admin: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def root(self) -> Path:
@@ -94,13 +96,14 @@ class KafkaBroker:
 
     def ready(self) -> bool:
         """True when the broker answers a metadata request."""
-        from confluent_kafka.admin import AdminClient
+        if self._admin is None:  # one client for every probe of a start-up, not one each
+            from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(
-            {"bootstrap.servers": self.settings.kafka.bootstrap_servers, "log_level": 0}
-        )
+            self._admin = AdminClient(
+                {"bootstrap.servers": self.settings.kafka.bootstrap_servers, "log_level": 0}
+            )
         try:
-            return bool(admin.list_topics(timeout=1).brokers)
+            return bool(self._admin.list_topics(timeout=1).brokers)
         except Exception:  # noqa: BLE001 - any failure here means "not ready yet"
             return False
 
