@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,11 @@ from typing import Any
 from flink_agents import _pythonenv
 from flink_agents.errors import StackError
 from flink_agents.local._flink import FlinkCluster
+from flink_agents.local._process import poll
 
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
+#: Job states from which a job never runs again.
+TERMINAL = ("FAILED", "CANCELED", "FINISHED")
 
 
 @dataclass
@@ -62,23 +64,20 @@ class ClusterJobs:
 
     def wait_running(self, job_id: str, timeout: float = 120.0) -> None:
         """Wait until the job and every one of its tasks run (sources are reading)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def running() -> bool | None:
             job = self.cluster.rest(f"/jobs/{job_id}")
-            if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
+            if job["state"] in TERMINAL:
                 raise StackError(f"job {job_id} is {job['state']}: {self.exception(job_id)}")
             vertices = job.get("vertices", [])
-            if (
-                job["state"] == "RUNNING"
-                and vertices
-                and all(v["status"] == "RUNNING" for v in vertices)
-            ):
-                return
-            time.sleep(0.2)
-        raise StackError(
-            f"job {job_id} was not running after {timeout:.0f}s; its last failure: "
-            f"{self.exception(job_id)} (the TaskManager log under logs/flink has the trace)"
-        )
+            tasks_run = bool(vertices) and all(v["status"] == "RUNNING" for v in vertices)
+            return True if job["state"] == "RUNNING" and tasks_run else None
+
+        if poll(running, timeout) is None:
+            raise StackError(
+                f"job {job_id} was not running after {timeout:.0f}s; its last failure: "
+                f"{self.exception(job_id)} (the TaskManager log under logs/flink has the trace)"
+            )
 
     def exception(self, job_id: str) -> str:
         """The root exception Flink recorded for the job, if any."""
@@ -96,18 +95,20 @@ class ClusterJobs:
         trigger = self.cluster.rest(
             f"/jobs/{job_id}/stop", "POST", {"targetDirectory": target, "drain": False}
         )["request-id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def completed() -> dict[str, Any] | None:
             status = self.cluster.rest(f"/jobs/{job_id}/savepoints/{trigger}")
-            if status["status"]["id"] == "COMPLETED":
-                operation = status["operation"]
-                if "failure-cause" in operation:
-                    cause = operation["failure-cause"].get("stack-trace", "").splitlines()
-                    raise StackError(f"savepoint of job {job_id} failed: {cause[:1]}")
-                location: str = operation["location"]
-                return location
-            time.sleep(0.2)
-        raise StackError(f"savepoint of job {job_id} did not complete in {timeout:.0f}s")
+            done = status["status"]["id"] == "COMPLETED"
+            return status["operation"] if done else None
+
+        operation = poll(completed, timeout)
+        if operation is None:
+            raise StackError(f"savepoint of job {job_id} did not complete in {timeout:.0f}s")
+        if "failure-cause" in operation:
+            cause = operation["failure-cause"].get("stack-trace", "").splitlines()
+            raise StackError(f"savepoint of job {job_id} failed: {cause[:1]}")
+        location: str = operation["location"]
+        return location
 
     def metrics(self, job_id: str, names: tuple[str, ...]) -> dict[str, float]:
         """Sum of each named metric (by its last name part) over the job's operators."""
@@ -128,13 +129,15 @@ class ClusterJobs:
 
     def wait_gone(self, job_id: str, timeout: float = 60.0) -> str:
         """Wait until the job reached a terminal state; return it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ended() -> str | None:
             state = self.state(job_id)
-            if state in ("FAILED", "CANCELED", "FINISHED"):
-                return state
-            time.sleep(0.2)
-        raise StackError(f"job {job_id} did not end within {timeout:.0f}s")
+            return state if state in TERMINAL else None
+
+        state = poll(ended, timeout)
+        if state is None:
+            raise StackError(f"job {job_id} did not end within {timeout:.0f}s")
+        return state
 
 
 def _last_lines(text: str, lines: int = 30) -> str:

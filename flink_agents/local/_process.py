@@ -9,8 +9,11 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from flink_agents.errors import StackError
+
+T = TypeVar("T")
 
 
 def java_executable() -> str:
@@ -115,12 +118,18 @@ def terminate(pid: int, timeout: float = 30.0) -> None:
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
+    return poll(lambda: not pid_alive(pid) or None, timeout, interval=0.1) is not None
+
+
+def poll(check: Callable[[], T | None], timeout: float, interval: float = 0.2) -> T | None:
+    """Call ``check`` until it returns something other than None, and return that; None when
+    ``timeout`` seconds pass first (``check`` is always called at least once)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return not pid_alive(pid)
+    while True:
+        found = check()
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
 
 
 def wait_until(
@@ -137,15 +146,16 @@ def wait_until(
     ``log`` may be a function: it is asked only when the wait fails, by when a starting
     daemon has written (and named) its log.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def check() -> bool | None:
         if ready():
-            return
+            return True
         if not alive():
             raise StackError(f"{what} exited during start-up. {_tail(log)}")
-        if time.monotonic() > deadline:
-            raise StackError(f"{what} was not ready after {timeout:.0f}s. {_tail(log)}")
-        time.sleep(interval)
+        return None
+
+    if poll(check, timeout, interval) is None:
+        raise StackError(f"{what} was not ready after {timeout:.0f}s. {_tail(log)}")
 
 
 def _tail(log: Path | Callable[[], Path] | None) -> str:
