@@ -25,13 +25,13 @@ from flink_agents.config import Settings, load_settings
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
 from flink_agents.runtime._env import environments
+from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
 from flink_agents.runtime._step import (
     DEAD_LETTERS,
     EVENTS,
     AgentBinding,
     AgentStep,
-    StepConfig,
     output_tag,
 )
 from flink_agents.runtime._topics import ensure_topics
@@ -137,7 +137,7 @@ class AgentApp:
             .process(
                 AgentStep(
                     [AgentBinding(d.agent, d.output, d.carry) for d in self._deployments],
-                    StepConfig(
+                    ExecutorConfig(
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=str(self.events_topic),
                         linger_ms=runtime.producer_linger_ms,

@@ -59,14 +59,6 @@ class AgentBinding:
     carry: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class StepConfig:
-    bootstrap_servers: str
-    events_topic: str
-    linger_ms: int = 1
-    recovery_lookback_s: float = 300.0
-
-
 class FlinkKeyStore:
     """The machine's view of one key's Flink state (JSON of pydantic models).
 
@@ -123,7 +115,7 @@ class FlinkKeyStore:
 
 
 class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
-    def __init__(self, bindings: list[AgentBinding], config: StepConfig) -> None:
+    def __init__(self, bindings: list[AgentBinding], config: ExecutorConfig) -> None:
         self.bindings = {b.agent.name: b for b in bindings}
         self.config = config
 
@@ -135,13 +127,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             name: _state_handles(runtime_context, b.agent) for name, b in self.bindings.items()
         }
         self._executor = CallExecutor(
-            [b.agent for b in self.bindings.values()],
-            ExecutorConfig(
-                bootstrap_servers=self.config.bootstrap_servers,
-                events_topic=self.config.events_topic,
-                linger_ms=self.config.linger_ms,
-                recovery_lookback_s=self.config.recovery_lookback_s,
-            ),
+            [b.agent for b in self.bindings.values()], self.config
         ).start()
         self._machines = {
             name: AgentMachine(b.agent, self._executor.tool_names(name))
