@@ -65,10 +65,14 @@ class FlinkKeyStore:
     The queue of waiting inputs is a ``MapState`` by sequence number with the head and tail
     in a ``ValueState``: taking the oldest input costs the same however many wait behind it
     (a ``ListState`` would be rewritten whole on every pop).
+
+    One instance serves one element, so the decoded history is kept for its life: a task
+    that ends and starts the next waiting input reads it once.
     """
 
     def __init__(self, task: Any, queue: Any, ends: Any, history: Any) -> None:
         self._task, self._queue, self._ends, self._history = task, queue, ends, history
+        self._decoded: list[dict[str, Any]] | None = None
 
     def task(self) -> TaskState | None:
         raw = self._task.value()
@@ -108,10 +112,13 @@ class FlinkKeyStore:
         return int(head), int(tail)
 
     def history(self) -> list[dict[str, Any]]:
-        return [json.loads(item) for item in self._history.get() or ()]
+        if self._decoded is None:
+            self._decoded = [json.loads(item) for item in self._history.get() or ()]
+        return list(self._decoded)
 
     def set_history(self, messages: list[dict[str, Any]]) -> None:
         self._history.update([json.dumps(m, ensure_ascii=False) for m in messages])
+        self._decoded = list(messages)
 
 
 class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
