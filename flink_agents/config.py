@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flink_agents.errors import ConfigError
+from flink_agents.errors import ConfigError, explain
 
 ENV_PREFIX = "FLINK_AGENTS_"
 CONFIG_FILE = "flink-agents.yaml"
@@ -117,7 +117,7 @@ def load_settings(
         return Settings.model_validate(merged)
     except ValidationError as exc:
         source = f" (file {path})" if path and Path(path).exists() else ""
-        raise ConfigError(f"invalid settings{source}: {_explain(exc)}") from None
+        raise ConfigError(f"invalid settings{source}: {explain(exc)}") from None
 
 
 def _config_path(environ: Mapping[str, str]) -> Path | None:
@@ -159,9 +159,3 @@ def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
             _merge(into[key], value)
         else:
             into[key] = dict(value) if isinstance(value, Mapping) else value
-
-
-def _explain(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-    )

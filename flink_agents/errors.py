@@ -11,6 +11,11 @@ agent spec, a model refusing a request): they end the task or the command with t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class FlinkAgentsError(Exception):
     """Base of every error raised by flink-agents."""
@@ -50,6 +55,18 @@ class ModelRejected(FatalError):
 
 class ToolUnavailable(RetryableError):
     """A tool (or its MCP server) could not be reached or timed out."""
+
+
+def explain(exc: ValidationError, whole: str = "") -> str:
+    """A pydantic validation error on one line: ``field.path: message; ...``.
+
+    A problem with the value as a whole is named ``whole``, or given bare when that is empty.
+    """
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or whole
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
 
 
 __all__ = [

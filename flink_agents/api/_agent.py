@@ -18,6 +18,7 @@ from flink_agents.api._duration import Duration
 from flink_agents.api._mcp import McpServer
 from flink_agents.api._model import OpenAIModel
 from flink_agents.api._tools import FunctionTool
+from flink_agents.errors import explain
 
 AGENT_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -148,7 +149,7 @@ class Agent(BaseModel):
         try:
             return self.output.model_validate_json(_strip_fences(text)).model_dump(mode="json")
         except ValidationError as exc:
-            raise ValueError(_explain(exc)) from None
+            raise ValueError(explain(exc)) from None
 
 
 def _strip_fences(text: str) -> str:
@@ -158,11 +159,3 @@ def _strip_fences(text: str) -> str:
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
         stripped = stripped.rsplit("```", 1)[0]
     return stripped.strip()
-
-
-def _explain(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
-    return "; ".join(parts)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from flink_agents.api._agent import Agent
 from flink_agents.api._mcp import McpServer
 from flink_agents.api._tools import FunctionTool
-from flink_agents.errors import SpecError
+from flink_agents.errors import SpecError, explain
 
 _TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
 
@@ -59,10 +59,7 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
             spec["output"] = model_from_schema(spec["output"])
         return Agent.model_validate(spec)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise SpecError(f"{source}: {problems}") from None
+        raise SpecError(f"{source}: {explain(exc)}") from None
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from None
 

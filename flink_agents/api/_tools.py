@@ -14,7 +14,7 @@ from typing import Any, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import to_jsonable_python
 
-from flink_agents.errors import SpecError
+from flink_agents.errors import SpecError, explain
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
@@ -167,7 +167,4 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
 
 
 def _explain(name: str, exc: ValidationError) -> str:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
-    )
-    return f"invalid arguments for tool {name}: {problems}"
+    return f"invalid arguments for tool {name}: {explain(exc, whole='arguments')}"
