@@ -59,7 +59,6 @@ class CallExecutor:
         self._thread = threading.Thread(target=self._run, name="flink-agents-calls", daemon=True)
         self._models: dict[str, ChatClient] = {}
         self._tools: dict[str, Toolbox] = {}
-        self._schemas: dict[str, list[dict[str, Any]]] = {}
         self._gates: dict[str, asyncio.Semaphore] = {}
         self._producer: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -114,7 +113,8 @@ class CallExecutor:
     # -- calls (task thread) -------------------------------------------------------------
 
     def tool_names(self, agent: str) -> tuple[str, ...]:
-        return tuple(s["function"]["name"] for s in self._schemas.get(agent, []))
+        toolbox = self._tools.get(agent)
+        return toolbox.names if toolbox else ()
 
     def submit(self, calls: list[Call]) -> None:
         """Start calls not already running; a call answered in the log replays that answer."""
@@ -141,7 +141,6 @@ class CallExecutor:
             toolbox = Toolbox(agent)
             await toolbox.start()
             self._tools[name] = toolbox
-            self._schemas[name] = toolbox.schemas()
             self._gates[name] = asyncio.Semaphore(agent.limits.max_in_flight)
         self._spawn(self._poll_producer())
 
@@ -193,7 +192,7 @@ class CallExecutor:
         base = {"agent": call.agent, "key": call.key, "task_id": call.task_id, "step": call.step}
         try:
             result = await self._models[call.agent].complete(
-                call.messages, self._schemas[call.agent] or None
+                call.messages, self._tools[call.agent].schemas or None
             )
         except FlinkAgentsError as exc:
             error = CallError(

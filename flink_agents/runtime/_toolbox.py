@@ -34,6 +34,10 @@ class Toolbox:
         self.agent = agent
         self.functions = {t.name: t for t in agent.function_tools}
         self._pool: McpPool | None = None
+        #: Every tool as an OpenAI function-tool schema, Python tools first (MCP tools join
+        #: once ``start`` has listed them), and their names.
+        self.schemas: list[dict[str, Any]] = [t.schema() for t in self.functions.values()]
+        self.names: tuple[str, ...] = tuple(self.functions)
 
     async def start(self) -> None:
         if not self.agent.mcp_servers:
@@ -46,14 +50,8 @@ class Toolbox:
                 f"agent {self.agent.name}: tools {', '.join(clashes)} are both Python tools and "
                 "MCP tools; rename one or leave it out of allowed_tools"
             )
-
-    def names(self) -> list[str]:
-        return [s["function"]["name"] for s in self.schemas()]
-
-    def schemas(self) -> list[dict[str, Any]]:
-        """Every tool as an OpenAI function-tool schema, Python tools first."""
-        own = [t.schema() for t in self.functions.values()]
-        return own + (list(self._pool.tool_schemas()) if self._pool else [])
+        self.schemas = [*self.schemas, *self._pool.tool_schemas()]
+        self.names = tuple(schema["function"]["name"] for schema in self.schemas)
 
     async def call(self, name: str, arguments: str, timeout: float) -> ToolOutcome:
         started = time.monotonic()
@@ -67,7 +65,7 @@ class Toolbox:
             return await self._call_function(name, args, timeout, started)
         if self._pool is not None and self._pool.has_tool(name):
             return await self._call_mcp(name, args, timeout, started)
-        return _error(f"unknown tool {name!r}; the tools are: {', '.join(self.names())}", started)
+        return _error(f"unknown tool {name!r}; the tools are: {', '.join(self.names)}", started)
 
     async def close(self) -> None:
         if self._pool is not None:
