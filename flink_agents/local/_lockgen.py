@@ -32,7 +32,8 @@ NO_DEPENDENCIES = {"flink-connectors"}  # the SQL connector is a shaded uber jar
 CENTRAL = "https://repo1.maven.org/maven2"
 
 
-def resolve(roots: list[str], transitive: bool) -> list[Path]:
+def resolve(roots: list[str], transitive: bool) -> list[Artifact]:
+    """The runtime closure of ``roots`` (only the roots themselves unless ``transitive``)."""
     deps = "\n".join(
         "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version>"
         "{}</dependency>".format(
@@ -64,24 +65,16 @@ def resolve(roots: list[str], transitive: bool) -> list[Path]:
             cwd=tmp,
             check=True,
         )
-        files = sorted(out.rglob("*.jar"))
-        kept = [Path(tempfile.mkdtemp()) / f.name for f in files]
-        for src, dst in zip(files, kept, strict=True):
-            dst.write_bytes(src.read_bytes())
-        return [_with_layout(f.relative_to(out), k) for f, k in zip(files, kept, strict=True)]
+        jars = sorted(out.rglob("*.jar"))
+        return [artifact_for(jar.relative_to(out), jar.read_bytes()) for jar in jars]
 
 
-def _with_layout(rel: Path, file: Path) -> Path:
-    file.with_suffix(".layout").write_text(str(rel))
-    return file
-
-
-def artifact_for(file: Path) -> Artifact:
-    rel = Path(file.with_suffix(".layout").read_text())
+def artifact_for(rel: Path, data: bytes) -> Artifact:
+    """The lock entry of a jar at ``rel`` in Maven's repository layout, after checking its
+    SHA-1 against the one Maven Central publishes."""
     version = rel.parent.name
     artifact = rel.parent.parent.name
     group = ".".join(rel.parent.parent.parent.parts)
-    data = file.read_bytes()
     published = urllib.request.urlopen(f"{CENTRAL}/{rel}.sha1").read().decode().split()[0]
     if published != hashlib.sha1(data).hexdigest():
         raise SystemExit(f"{rel}: SHA-1 differs from Maven Central's")
@@ -97,8 +90,8 @@ def artifact_for(file: Path) -> Artifact:
 def main() -> None:
     lock = {
         name: [
-            artifact_for(f).model_dump()
-            for f in resolve(roots, transitive=name not in NO_DEPENDENCIES)
+            artifact.model_dump()
+            for artifact in resolve(roots, transitive=name not in NO_DEPENDENCIES)
         ]
         for name, roots in BUNDLES.items()
     }
