@@ -7,7 +7,6 @@ a test fails. Jars come from the project's cache (downloaded once by `make setup
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from flink_agents.config import Settings, load_settings
 from flink_agents.local import FlinkCluster, KafkaBroker, free_port
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import TopicClient
+from tests.support import stack_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,16 +66,13 @@ def flink_cluster(stack_settings: Settings, kafka: KafkaBroker) -> Iterator[Flin
 @pytest.fixture(scope="session")
 def job_env(stack_settings: Settings) -> dict[str, str]:
     """Environment for job processes: they find the test broker through the settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_AGENTS_")}
-    env.update(
-        FLINK_AGENTS_HOME=str(stack_settings.home),
-        FLINK_AGENTS_CACHE=str(stack_settings.jar_cache.parent),
-        FLINK_AGENTS_KAFKA__PORT=str(stack_settings.kafka.port),
-        FLINK_AGENTS_FLINK__REST_PORT=str(stack_settings.flink.rest_port),
-        FLINK_AGENTS_FLINK__RPC_PORT=str(stack_settings.flink.rpc_port),
-        FLINK_AGENTS_RUNTIME__CHECKPOINT_INTERVAL_S="2",
+    return stack_env(
+        stack_settings.home,
+        kafka__port=stack_settings.kafka.port,
+        flink__rest_port=stack_settings.flink.rest_port,
+        flink__rpc_port=stack_settings.flink.rpc_port,
+        runtime__checkpoint_interval_s=2,
     )
-    return env
 
 
 @pytest.fixture

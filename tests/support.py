@@ -3,6 +3,7 @@ themselves with one ready line on stdout."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # ``<name> listening on http://HOST:PORT/mcp``: the ready line of the project's MCP servers.
 MCP_READY = re.compile(r"\S+ listening on (http://[\w.]+:(\d+)/mcp)")
+
+
+def stack_env(home: Path, **settings: object) -> dict[str, str]:
+    """This process's environment without its ``FLINK_AGENTS_*`` settings, for a stack in
+    ``home`` with the project's jar cache; ``kafka__port=9`` becomes
+    ``FLINK_AGENTS_KAFKA__PORT=9``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_AGENTS_")}
+    env["FLINK_AGENTS_HOME"] = str(home)
+    env["FLINK_AGENTS_CACHE"] = str(ROOT / ".flink-agents" / "cache")
+    env.update({f"FLINK_AGENTS_{name.upper()}": str(value) for name, value in settings.items()})
+    return env
 
 
 def eventually(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

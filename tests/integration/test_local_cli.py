@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +10,19 @@ import pytest
 
 from flink_agents.local import free_port
 from flink_agents.local._process import pid_alive
+from tests.support import stack_env
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("flink-agents"))
 
 
 def test_up_status_down_leave_nothing_running(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_AGENTS_")}
-    env.update(
-        FLINK_AGENTS_HOME=str(tmp_path / "home"),
-        FLINK_AGENTS_CACHE=str(ROOT / ".flink-agents" / "cache"),
-        FLINK_AGENTS_KAFKA__PORT=str(free_port()),
-        FLINK_AGENTS_KAFKA__CONTROLLER_PORT=str(free_port()),
-        FLINK_AGENTS_FLINK__REST_PORT=str(free_port()),
-        FLINK_AGENTS_FLINK__RPC_PORT=str(free_port()),
+    env = stack_env(
+        tmp_path / "home",
+        kafka__port=free_port(),
+        kafka__controller_port=free_port(),
+        flink__rest_port=free_port(),
+        flink__rpc_port=free_port(),
     )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,12 +55,7 @@ def test_up_fails_clearly_when_the_kafka_port_is_taken(tmp_path: Path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_AGENTS_")}
-        env.update(
-            FLINK_AGENTS_HOME=str(tmp_path / "home"),
-            FLINK_AGENTS_CACHE=str(ROOT / ".flink-agents" / "cache"),
-            FLINK_AGENTS_KAFKA__PORT=str(sock.getsockname()[1]),
-        )
+        env = stack_env(tmp_path / "home", kafka__port=sock.getsockname()[1])
         done = subprocess.run(
             [CLI, "local", "up"], env=env, capture_output=True, text=True, timeout=120, check=False
         )
