@@ -11,7 +11,6 @@ Everything it started is stopped at the end; ``--keep`` leaves the stack up.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import subprocess
 import sys
@@ -137,22 +136,8 @@ def model_endpoint(latency_ms: float) -> Iterator[dict[str, str]]:
 
 def reset_topics(topics: TopicClient) -> None:
     """Start from empty topics and no committed offsets, so each demo run stands alone."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": topics.bootstrap_servers})
-    existing = [t for t in TOPICS if t in topics.topics()]
-    if existing:
-        for future in admin.delete_topics(existing).values():
-            future.result(30)
-        deadline = time.monotonic() + 30
-        while set(existing) & topics.topics() and time.monotonic() < deadline:
-            time.sleep(0.2)
-    groups = admin.delete_consumer_groups([f"flink-agents.{APP}"])
-    for future in groups.values():
-        # A group that does not exist yet (the first run) is fine.
-        with contextlib.suppress(KafkaException):
-            future.result(30)
+    topics.delete(*TOPICS)
+    topics.delete_groups(f"flink-agents.{APP}")
     topics.create(*TOPICS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -9,9 +10,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+from flink_agents.local._process import poll
 
 Headers = Mapping[str, str | bytes]
 
@@ -68,6 +71,22 @@ class TopicClient:
 
     def topics(self) -> set[str]:
         return set(self._admin.list_topics(timeout=10).topics)
+
+    def delete(self, *names: str, timeout: float = 30.0) -> None:
+        """Delete those of the topics that exist, and wait until the broker lists none."""
+        existing = set(names) & self.topics()
+        if not existing:
+            return
+        for future in self._admin.delete_topics(sorted(existing)).values():
+            future.result(timeout)
+        if poll(lambda: not existing & self.topics() or None, timeout) is None:
+            raise RuntimeError(f"topics {sorted(existing & self.topics())} still exist")
+
+    def delete_groups(self, *group_ids: str, timeout: float = 30.0) -> None:
+        """Delete consumer groups with their committed offsets; missing groups are fine."""
+        for future in self._admin.delete_consumer_groups(list(group_ids)).values():
+            with contextlib.suppress(KafkaException):
+                future.result(timeout)
 
     def produce(
         self,
