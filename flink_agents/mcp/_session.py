@@ -271,6 +271,10 @@ class _Link:
         self.task: asyncio.Task[None] | None = None
 
     @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    @property
     def usable(self) -> bool:
         return (
             self.ready.done()
@@ -594,6 +598,11 @@ class McpSession:
     def is_connected(self) -> bool:
         """Whether a connection is up now (a broken one is replaced on the next call)."""
         return self._link is not None and self._link.usable
+
+    @property
+    def running(self) -> int:
+        """Calls sent to the server on the current connection and not answered yet."""
+        return self._link.in_flight if self._link is not None else 0
 
     async def start(self) -> list[Tool]:
         """Connect, list the tools and apply the allow-list; returns the allowed tools."""

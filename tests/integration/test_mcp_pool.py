@@ -286,7 +286,7 @@ async def test_call_running_when_the_server_dies_fails_retryably_at_once() -> No
     async with McpPool([calc_stdio(name="calc")], backoff_s=0.05) as pool:
         server_pid = result_of(await pool.call_tool("pid", {}, timeout=10))
         running = asyncio.ensure_future(pool.call_tool("slow", {"seconds": 30}, timeout=60))
-        await asyncio.sleep(0)  # one step puts the call in the session's inbox
+        await wait_for(lambda: pool.sessions[0].running == 1, "the slow call runs")
         await pool.call_tool("add", {"a": 0, "b": 0}, timeout=10)  # the slow call is out too
         started = time.monotonic()
         os.kill(server_pid, signal.SIGKILL)
@@ -317,7 +317,7 @@ async def test_close_lets_running_calls_finish_within_the_grace() -> None:
     pool = McpPool([calc_stdio()], close_grace_s=5.0)
     await pool.start()
     running = asyncio.ensure_future(pool.call_tool("slow", {"seconds": 0.3}, timeout=10))
-    await asyncio.sleep(0)  # one step puts the call in the session's inbox
+    await wait_for(lambda: pool.sessions[0].running == 1, "the slow call runs")
     await pool.close()
     assert result_of(await running) == "slept 0.3s"
 
@@ -326,7 +326,7 @@ async def test_close_ends_calls_still_running_after_the_grace() -> None:
     pool = McpPool([calc_stdio()], close_grace_s=0.2)
     await pool.start()
     running = asyncio.ensure_future(pool.call_tool("slow", {"seconds": 30}, timeout=60))
-    await asyncio.sleep(0)  # one step puts the call in the session's inbox
+    await wait_for(lambda: pool.sessions[0].running == 1, "the slow call runs")
     started = time.monotonic()
     await pool.close()
     assert time.monotonic() - started < 5.0
