@@ -23,7 +23,7 @@ import socket
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
@@ -122,18 +122,8 @@ def load_recent(db: Path, card_id: str, limit: int) -> list[PastTransaction]:
             " ORDER BY timestamp DESC, transaction_id DESC LIMIT ?",
             (card_id, limit),
         ).fetchall()
-    return [
-        PastTransaction(
-            transaction_id=row["transaction_id"],
-            card_id=row["card_id"],
-            merchant_id=row["merchant_id"],
-            amount=row["amount"],
-            currency=row["currency"],
-            country=row["country"],
-            timestamp=row["timestamp"],
-        )
-        for row in rows
-    ]
+    # The query selects exactly the fields of PastTransaction.
+    return [cast(PastTransaction, dict(row)) for row in rows]
 
 
 def load_merchant(db: Path, merchant_id: str) -> MerchantRisk:
@@ -144,16 +134,8 @@ def load_merchant(db: Path, merchant_id: str) -> MerchantRisk:
         ).fetchone()
     if row is None:
         raise ToolError(f"unknown merchant_id {merchant_id!r}")
-    return MerchantRisk(
-        merchant_id=row["merchant_id"],
-        name=row["name"],
-        category=row["category"],
-        mcc=row["mcc"],
-        country=row["country"],
-        online=bool(row["online"]),
-        risk_score=row["risk_score"],
-        flagged_reason=row["flagged_reason"],
-    )
+    # The table's columns are the fields of MerchantRisk; SQLite stores booleans as 0/1.
+    return cast(MerchantRisk, {**dict(row), "online": bool(row["online"])})
 
 
 # --- server -------------------------------------------------------------------------------
