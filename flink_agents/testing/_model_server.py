@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
@@ -81,17 +81,7 @@ class RecordedRequest:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form served by ``GET /_sim/requests`` (headers as received)."""
-        return {
-            "number": self.number,
-            "method": self.method,
-            "path": self.path,
-            "headers": self.headers,
-            "body": self.body,
-            "time": self.time,
-            "status": self.status,
-            "finished": self.finished,
-            "error": self.error,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def __repr__(self) -> str:
         shown = {k: ("<hidden>" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
@@ -117,17 +107,7 @@ class _Record:
     generation: int = 0
 
     def freeze(self) -> RecordedRequest:
-        return RecordedRequest(
-            self.number,
-            self.method,
-            self.path,
-            self.headers,
-            self.body,
-            self.time,
-            self.status,
-            self.finished,
-            self.error,
-        )
+        return RecordedRequest(**{f.name: getattr(self, f.name) for f in fields(RecordedRequest)})
 
 
 @dataclass(slots=True)
