@@ -42,24 +42,17 @@ class JobProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM to the group, then, after its leader exits or ``timeout`` passes, SIGKILL
+        to whatever of the group is left (the MiniCluster JVM can outlive its parent)."""
         if self._proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(self._proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self._proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        self._kill_group_leftovers()
-
-    def _kill_group_leftovers(self) -> None:
-        assert self._proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(10)
 
     def tail(self, lines: int = 40) -> str:
         return tail(self.log, lines)
