@@ -569,6 +569,17 @@ def _select(label: str, tools: Iterable[Tool], allowed: tuple[str, ...] | None) 
     return [by_name[name] for name in dict.fromkeys(allowed)]
 
 
+def _check_no_retry(label: str, tools: list[Tool], no_retry: tuple[str, ...]) -> None:
+    names = {tool.name for tool in tools}
+    unknown = [name for name in no_retry if name not in names]
+    if unknown:
+        raise McpConfigError(
+            f"MCP server {label}: no_retry names {', '.join(map(repr, unknown))}, which is not "
+            f"one of the agent's tools from this server: {', '.join(sorted(names)) or 'none'}.",
+            server=label,
+        )
+
+
 @dataclass(repr=False)
 class McpSession:
     """One server's session, shared by every call of a worker and reopened when it breaks.
@@ -618,6 +629,7 @@ class McpSession:
         assert link.ready.done()
         try:
             self.tools = _select(self.label, link.ready.result(), self.connection.allowed_tools)
+            _check_no_retry(self.label, self.tools, self.connection.no_retry)
         except McpConfigError:
             await self.close()
             raise

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 Result = ModelResponse | ToolResult
 
+#: How long a written result may take to be read back before its call counts as lost.
+#: Results wait behind inputs in a backlog for seconds, not minutes.
+DELIVERED_GRACE_S = 300.0
+
 
 @dataclass
 class ExecutorConfig:
@@ -78,8 +82,8 @@ class CallExecutor:
         self._cond = threading.Condition()
         #: Calls handed over and not yet written, by id, with their agent.
         self._running: dict[str, str] = {}
-        #: Calls whose result was handed to the producer and not yet read back.
-        self._delivered: set[str] = set()
+        #: Calls whose result was handed to the producer and not yet read back, with when.
+        self._delivered: dict[str, float] = {}
         self._admitted: Counter[str] = Counter()
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -192,14 +196,15 @@ class CallExecutor:
     def settle(self, call_ids: Iterable[str]) -> None:
         """The operator read these results back: the calls are no longer in flight."""
         with self._cond:
-            self._delivered.difference_update(call_ids)
+            for call_id in call_ids:
+                self._delivered.pop(call_id, None)
 
     def cancel(self, call_ids: Iterable[str]) -> None:
         """Stop these calls (their task ended): queued ones never start, running ones stop."""
         stopped = []
         with self._cond:
             for call_id in call_ids:
-                self._delivered.discard(call_id)
+                self._delivered.pop(call_id, None)
                 agent = self._running.pop(call_id, None)
                 if agent is not None:
                     self._admitted[agent] -= 1
@@ -209,7 +214,17 @@ class CallExecutor:
             self._loop.call_soon_threadsafe(self._cancel_tasks, stopped)
 
     def _tracked(self, call_id: str) -> bool:
-        return call_id in self._running or call_id in self._delivered
+        if call_id in self._running:
+            return True
+        written = self._delivered.get(call_id)
+        if written is None:
+            return False
+        if time.monotonic() - written < DELIVERED_GRACE_S:
+            return True
+        # Written long ago and never read back (the record was unreadable, say): count the
+        # call as lost, so its task issues it again instead of waiting for ever.
+        del self._delivered[call_id]
+        return False
 
     # -- the loop (executor thread) -----------------------------------------------------
 
@@ -351,7 +366,7 @@ class CallExecutor:
             if agent is None:
                 return  # cancelled meanwhile: its task ended
             self._admitted[agent] -= 1
-            self._delivered.add(call.id)
+            self._delivered[call.id] = time.monotonic()
             self._cond.notify_all()
         from confluent_kafka import KafkaException
 
@@ -393,7 +408,7 @@ class CallExecutor:
         # Not written: the call is no longer in flight, so the step's check issues it again.
         log.error("could not write a call result to %s: %s", message.topic(), error)
         with self._cond:
-            self._delivered.discard(call.id)
+            self._delivered.pop(call.id, None)
 
     def _write_failure(self, call: Call, reason: str) -> None:
         log.error("call %s: %s", call.id, reason)

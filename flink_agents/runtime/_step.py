@@ -199,6 +199,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         """
         reason = f"the agent step raised {type(exc).__name__}: {exc}"
         log.exception("agent %s, key %r: %s", agent, key, reason)
+        task = store.task() if fails_task else None
         fx = self._machines[agent].on_error(store, reason, now) if fails_task else Effects()
         if row is not None:
             fx.dead_letters.append(
@@ -207,6 +208,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
                     reason=reason[:2000],
                     agent=agent,
                     key=key,
+                    task_id=task.id if task is not None else None,
                     source=SourceRef(
                         topic=row["topic"], partition=row["partition"], offset=row["offset"]
                     ),
