@@ -199,9 +199,15 @@ def render_result(result: Any) -> str:
     return json.dumps(to_jsonable_python(result), ensure_ascii=False)
 
 
+def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+    # ToolContext resolves even where the function's own globals lack it: a function
+    # shipped to a Flink worker by value keeps only the globals its body uses.
+    return typing.get_type_hints(func, localns={"ToolContext": ToolContext})
+
+
 def _context_param(func: Callable[..., Any]) -> str | None:
     """The parameter annotated ``ToolContext``, if the function takes one."""
-    hints = typing.get_type_hints(func)
+    hints = _hints(func)
     found = [name for name, hint in hints.items() if hint is ToolContext and name != "return"]
     if len(found) > 1:
         raise SpecError(f"tool {func.__name__!r}: more than one ToolContext parameter")
@@ -211,7 +217,7 @@ def _context_param(func: Callable[..., Any]) -> str | None:
 def _args_model(
     func: Callable[..., Any], name: str, docs: dict[str, str], skip: str | None = None
 ) -> type[BaseModel]:
-    hints = typing.get_type_hints(func)
+    hints = _hints(func)
     fields: dict[str, Any] = {}
     for param in inspect.signature(func).parameters.values():
         if param.name == skip:

@@ -32,9 +32,12 @@ def test_a_backlog_is_answered_once_per_input_without_deadline_failures_or_repea
             *("--input", source, "--output", out, "--model-url", sim.base_url),
         )
         # 5,000 calls of 200 ms, 32 at a time, take 31 s at best.
-        answers = topics.consume(
-            out, until=lambda rs: len({r.value["id"] for r in rs}) >= INPUTS, timeout=300
-        )
+        try:
+            answers = topics.consume(
+                out, until=lambda rs: len({r.value["id"] for r in rs}) >= INPUTS, timeout=300
+            )
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; model requests: {sim.count()}\n{job.tail(80)}") from None
         assert job.alive, job.tail()
         requests = sim.count()
 
