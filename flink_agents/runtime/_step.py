@@ -199,8 +199,14 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         """
         reason = f"the agent step raised {type(exc).__name__}: {exc}"
         log.exception("agent %s, key %r: %s", agent, key, reason)
-        task = store.task() if fails_task else None
-        fx = self._machines[agent].on_error(store, reason, now) if fails_task else Effects()
+        task, fx = None, Effects()
+        if fails_task:
+            try:
+                task = store.task()
+                fx = self._machines[agent].on_error(store, reason, now)
+            except Exception:  # the task's own state is what fails: drop it
+                log.exception("agent %s, key %r: the task could not be ended; dropped", agent, key)
+                store.set_task(None)
         if row is not None:
             fx.dead_letters.append(
                 DeadLetter(
