@@ -75,6 +75,7 @@ class RuntimeSettings(_Section):
     bundle_size: int = 1000
     bundle_time_ms: int = 5
     producer_linger_ms: int = 1
+    ship_jars: bool = True
 
 
 class Settings(_Section):
