@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from flink_agents._redact import redact
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolInputError
 from flink_agents.errors import SpecError
@@ -67,6 +69,11 @@ class Toolbox:
             return await self._call_mcp(name, args, timeout, started)
         return _error(f"unknown tool {name!r}; the tools are: {', '.join(self.names)}", started)
 
+    def _secrets(self) -> list[str]:
+        """This worker's credentials of the agent, which no tool message may carry."""
+        key = os.environ.get(self.agent.model.api_key_env, "")
+        return [key, *(v for s in self.agent.mcp_servers for v in s.secret_values())]
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
@@ -81,7 +88,8 @@ class Toolbox:
         except TimeoutError:
             return _error(f"tool {name} timed out after {timeout:g}s", started)
         except Exception as exc:  # noqa: BLE001 - any failure of user code is the model's to see
-            return _error(f"tool {name} failed: {type(exc).__name__}: {exc}", started)
+            message = redact(f"tool {name} failed: {type(exc).__name__}: {exc}", self._secrets())
+            return _error(message, started)
         return ToolOutcome(content, False, _ms(started))
 
     async def _call_mcp(

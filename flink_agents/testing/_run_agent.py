@@ -108,7 +108,8 @@ def run_agent(
     records = [_record(payload, i, key, carry) for i, payload in enumerate(inputs)]
     with ExitStack() as stack:
         spec = _with_model(agent, model, stack)
-        return asyncio.run(_Run(spec, timeout).run(records))
+        # The toolbox gets the agent as written: it keeps the names of its credentials.
+        return asyncio.run(_Run(spec, timeout).run(records, Toolbox(agent)))
 
 
 class _Run:
@@ -122,8 +123,7 @@ class _Run:
         self.events: list[ev.Event] = []
         self.dead_letters: list[ev.DeadLetter] = []
 
-    async def run(self, records: list[InputRecord]) -> AgentRun:
-        toolbox = Toolbox(self.agent)
+    async def run(self, records: list[InputRecord], toolbox: Toolbox) -> AgentRun:
         client = ChatClient(self.agent.model, self.agent.limits, self.agent.output)
         try:
             await toolbox.start()

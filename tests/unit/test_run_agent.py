@@ -215,3 +215,26 @@ def test_a_spec_file_with_peers_names_the_field(tmp_path):
     spec.write_text("name: a\ninstructions: x\nmodel: m\npeers: [billing]\n")
     with pytest.raises(SpecError, match=r"a.yaml: peers: Value error, agent-to-agent"):
         load_agent(spec)
+
+
+def test_a_tool_error_never_carries_the_model_key(monkeypatch: pytest.MonkeyPatch):
+    secret = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("SUPPORT_KEY", secret)
+
+    @tool
+    def leaky() -> str:
+        """Fails with the key in its message."""
+        raise RuntimeError(f"auth failed for {secret}")
+
+    agent = Agent(
+        name="leaky",
+        instructions="x",
+        model=OpenAIModel(model="m", api_key_env="SUPPORT_KEY"),
+        tools=[leaky],
+    )
+    run = run_agent(agent, [{"n": 1}])
+
+    [result] = run.tool_results
+    assert result.is_error
+    assert "RuntimeError: auth failed for [redacted]" in result.content
+    assert secret not in str(run.events) + str(run.dead_letters)
