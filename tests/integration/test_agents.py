@@ -15,14 +15,15 @@ import pytest
 from flink_agents.testing import (
     ChatRequest,
     Fault,
+    JobProcess,
     ModelServer,
+    Record,
     Reply,
     ToolCall,
+    TopicClient,
     fingerprint,
     stop_process,
 )
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import Record, TopicClient
 from tests.jobs.scenarios import agents
 from tests.support import start_mcp_http
 
