@@ -26,7 +26,7 @@ from flink_agents.errors import FlinkAgentsError, RetryableError
 from flink_agents.models import ChatClient
 from flink_agents.runtime import Toolbox
 from flink_agents.testing._default_model import default_model
-from flink_agents.testing._model_script import Reply
+from flink_agents.testing._model_script import Reply, Script
 from flink_agents.testing._model_server import ModelServer
 
 #: The topic the inputs of a run are said to come from (it names their task ids).
@@ -36,7 +36,8 @@ DEFAULT_KEY = "test"
 #: A variable that is never set: the simulator needs no key, and a real one must not reach it.
 _NO_KEY = "FLINK_AGENTS_SIMULATOR_NEEDS_NO_KEY"
 
-Model = Any  # a Script, a ModelServer, an OpenAIModel, or None; see run_agent
+#: What answers an agent's model calls in a run; see ``run_agent``.
+Model = Script | ModelServer | OpenAIModel | None
 
 
 @dataclass
