@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
 from typing import Literal
 
 import pytest
@@ -238,3 +239,27 @@ def test_a_tool_error_never_carries_the_model_key(monkeypatch: pytest.MonkeyPatc
     assert result.is_error
     assert "RuntimeError: auth failed for [redacted]" in result.content
     assert secret not in str(run.events) + str(run.dead_letters)
+
+
+class Line(BaseModel):
+    sku: str = Field(min_length=3, max_length=8)
+    quantity: int = Field(gt=0, le=99)
+
+
+class Order(BaseModel):
+    status: Literal["open", "closed"]
+    lines: list[Line] = Field(min_length=2)
+    placed: datetime
+    note: str | None = None
+    discount: float = Field(default=0.0, ge=0, lt=1)
+
+
+def test_the_default_model_answers_nested_schemas_validly():
+    agent = Agent(name="orders", instructions="x", model=OpenAIModel(model="m"), output=Order)
+
+    run = run_agent(agent, [{"id": 1}])
+
+    answer = {k: v for k, v in run.outputs[0].items() if k != "task"}
+    order = Order.model_validate(answer)
+    assert len(order.lines) == 2
+    assert order.lines[0].quantity >= 1
