@@ -65,8 +65,10 @@ class ClusterJobs:
     def wait_running(self, job_id: str, timeout: float = 120.0) -> None:
         """Wait until the job and every one of its tasks run (sources are reading).
 
-        A job that fails before it runs (a failing ``open()``, a missing key) would restart
-        forever on the same mistake: it is cancelled, and the error names its root cause.
+        A job that fails twice with the same root cause before it runs (a failing
+        ``open()``, a missing key) would restart forever on that mistake: it is cancelled,
+        and the error names the cause. A failure that does not repeat (a TaskManager lost
+        once) is left to Flink's restarts.
         """
 
         def running() -> bool | None:
@@ -77,13 +79,13 @@ class ClusterJobs:
             tasks_run = bool(vertices) and all(v["status"] == "RUNNING" for v in vertices)
             if job["state"] == "RUNNING" and tasks_run:
                 return True
-            cause = self._failure(job_id)
+            cause = self._repeated_failure(job_id)
             if cause is not None:
                 self.cancel(job_id)
                 raise StackError(
-                    f"job {job_id} failed as it started: {cause}\n(it was cancelled so that it "
-                    "does not restart on the same error; the TaskManager log under logs/flink "
-                    "has the whole trace)"
+                    f"job {job_id} failed twice as it started: {cause}\n(it was cancelled so "
+                    "that it does not restart on the same error; the TaskManager log under "
+                    "logs/flink has the whole trace)"
                 )
             return None
 
@@ -98,9 +100,18 @@ class ClusterJobs:
         return self._failure(job_id) or "(no exception recorded)"
 
     def _failure(self, job_id: str) -> str | None:
+        causes = self._causes(job_id)
+        return causes[0] if causes else None
+
+    def _repeated_failure(self, job_id: str) -> str | None:
+        causes = self._causes(job_id)
+        return causes[0] if len(causes) > 1 and causes[0] == causes[1] else None
+
+    def _causes(self, job_id: str) -> list[str]:
+        """Root causes of the job's failures, newest first."""
         info = self.cluster.rest(f"/jobs/{job_id}/exceptions")
         entries = (info.get("exceptionHistory") or {}).get("entries") or []
-        return root_cause(entries[0]["stacktrace"]) if entries else None
+        return [root_cause(entry["stacktrace"]) for entry in entries[:2]]
 
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> str:
         """Stop the job after a savepoint; return the savepoint's location."""
