@@ -17,6 +17,7 @@ from flink_agents.api import (
     McpServer,
     Memory,
     OpenAIModel,
+    ToolContext,
     load_agent,
     tool,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "McpServer",
     "Memory",
     "OpenAIModel",
+    "ToolContext",
     "load_agent",
     "tool",
 ]

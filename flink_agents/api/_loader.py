@@ -89,8 +89,8 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
 _AGENT_FIELDS = set(Agent.model_fields)
 _SECTIONS: dict[str, type[BaseModel]] = {"model": OpenAIModel, "memory": Memory, "limits": Limits}
 _MCP_FIELDS = {
-    "stdio": {"stdio", "env", "secret_env", "cwd", "allowed_tools", "name"},
-    "http": {"http", "headers", "secret_headers", "allowed_tools", "name"},
+    "stdio": {"stdio", "env", "secret_env", "cwd", "allowed_tools", "name", "no_retry"},
+    "http": {"http", "headers", "secret_headers", "allowed_tools", "name", "no_retry"},
 }
 
 

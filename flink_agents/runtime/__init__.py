@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from flink_agents.runtime._results import cut, failure
 from flink_agents.runtime._toolbox import Toolbox, ToolOutcome
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ __all__ = [
     "KafkaTables",
     "ToolOutcome",
     "Toolbox",
+    "cut",
     "environments",
+    "failure",
     "job_configuration",
 ]

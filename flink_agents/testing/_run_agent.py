@@ -19,12 +19,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from flink_agents.api import Agent, OpenAIModel
+from flink_agents.api import Agent, OpenAIModel, ToolContext
 from flink_agents.api import events as ev
 from flink_agents.core import AgentMachine, Call, Effects, InputRecord, MemoryStore, ModelCall
-from flink_agents.errors import FlinkAgentsError, RetryableError
 from flink_agents.models import ChatClient
-from flink_agents.runtime import Toolbox
+from flink_agents.runtime import Toolbox, cut, failure
 from flink_agents.testing._default_model import default_model
 from flink_agents.testing._model_script import Reply, Script
 from flink_agents.testing._model_server import ModelServer
@@ -175,30 +174,36 @@ class _Run:
     async def _call(
         self, call: Call, client: ChatClient, toolbox: Toolbox
     ) -> ev.ModelResponse | ev.ToolResult:
+        """Make the call within its deadline, as the call executor does; every failure
+        becomes an error result."""
+        limits = self.agent.limits
         about = {"agent": call.agent, "key": call.key, "task_id": call.task_id, "step": call.step}
-        if isinstance(call, ModelCall):
-            try:
-                result = await client.complete(call.messages, toolbox.schemas or None)
-            except FlinkAgentsError as exc:
-                retryable = isinstance(exc, RetryableError)
-                error = ev.CallError(type=type(exc).__name__, message=str(exc), retryable=retryable)
-                return ev.ModelResponse(**about, error=error, at=time.time())
-            return ev.ModelResponse(
-                **about,
-                message=result.message,
-                usage=result.usage,
-                latency_ms=result.latency_ms,
-                attempts=result.attempts,
-                at=time.time(),
-            )
-        timeout = self.agent.limits.call_timeout.total_seconds()
-        outcome = await toolbox.call(call.tool, call.arguments, timeout)
+        timer = asyncio.timeout(limits.call_deadline().total_seconds())
+        try:
+            async with timer:
+                if isinstance(call, ModelCall):
+                    result = await client.complete(call.messages, toolbox.schemas or None)
+                    return ev.ModelResponse(
+                        **about,
+                        message=result.message,
+                        usage=result.usage,
+                        latency_ms=result.latency_ms,
+                        attempts=result.attempts,
+                        at=time.time(),
+                    )
+                context = ToolContext(call.agent, call.key, call.task_id, call.id)
+                timeout = limits.call_timeout.total_seconds()
+                outcome = await toolbox.call(call.tool, call.arguments, timeout, context)
+        except Exception as exc:  # noqa: BLE001 - as in the job: the task reads the failure
+            if isinstance(exc, TimeoutError) and timer.expired():
+                exc = TimeoutError(f"the call ran past its deadline ({limits.call_deadline()})")
+            return failure(call, exc)
         return ev.ToolResult(
             **about,
             call=call.call,
             call_id=call.call_id,
             tool=call.tool,
-            content=outcome.content,
+            content=cut(outcome.content, limits.max_result_bytes),
             is_error=outcome.is_error,
             latency_ms=outcome.latency_ms,
             attempts=outcome.attempts,
