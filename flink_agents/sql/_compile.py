@@ -93,7 +93,7 @@ def check_options(entry: Entry, where: Where) -> None:
         if key not in known:
             raise SqlError(
                 f"unknown option '{key}' for a {entry.kind}; known: {', '.join(sorted(known))}",
-                where(key),
+                where(f"key:{key}"),
             )
 
 

@@ -65,7 +65,7 @@ def parse(statement: Statement) -> Parsed:
         (words[:1] == ["CREATE"] and _created_kind(words) is not None)
         or (words[:2] == ["ALTER", "AGENT"])
         or (words[:1] == ["DROP"] and len(words) > 1 and words[1] in _KINDS)
-        or (words[:1] == ["SHOW"] and len(words) > 1 and words[1] in _PLURALS)
+        or (words[:1] == ["SHOW"] and len(words) > 1 and words[1] in {**_PLURALS, **_KINDS})
         or (words[:1] in (["DESCRIBE"], ["DESC"]) and len(words) > 1 and words[1] in _KINDS)
         or words[:1] in (["SET"], ["RESET"])
     )

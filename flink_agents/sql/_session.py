@@ -144,6 +144,8 @@ class Session:
         def where(key: str) -> Position:
             if key in stmt.options:
                 return stmt.options[key].where
+            if key.startswith("key:") and key[4:] in stmt.option_keys:
+                return stmt.option_keys[key[4:]]
             return value.where if value is not None else stmt.where
 
         self.check(changed, where)
@@ -208,6 +210,8 @@ def _where_in(stmt: Create) -> Callable[[str], Position]:
     def where(key: str) -> Position:
         if key in stmt.options:
             return stmt.options[key].where
+        if key.startswith("key:") and key[4:] in stmt.option_keys:
+            return stmt.option_keys[key[4:]]
         if key == "@model" and stmt.model is not None:
             return stmt.model.where
         if key == "@target" and stmt.target is not None:

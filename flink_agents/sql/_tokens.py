@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import Token, TokenType
@@ -26,6 +27,8 @@ class _FlinkTokenizer(Tokenizer):
     IDENTIFIERS = ["`"]
     STRING_ESCAPES = ["'"]
     COMMENTS = ["--", ("/*", "*/")]
+    # sqlglot reads the rest of a SHOW or EXECUTE statement as one string; Flink does not.
+    COMMANDS: ClassVar[set[TokenType]] = set()
 
 
 @dataclass(frozen=True)
