@@ -16,7 +16,7 @@ from flink_agents.cli._context import console, errors
 from flink_agents.cli._sql import run_in_background, show
 from flink_agents.config import Settings
 from flink_agents.errors import FlinkAgentsError
-from flink_agents.sql import Catalog, Session, SqlRun
+from flink_agents.sql import Catalog, Session, SqlError, SqlRun
 from flink_agents.sql._ast import Flink, Parsed, PythonFunction, SetOption
 from flink_agents.sql._catalog import KINDS
 from flink_agents.sql._parser import parse
@@ -119,6 +119,12 @@ class Shell:
             return Result("")
         assert isinstance(parsed, Flink)
         words = [t.word for t in parsed.statement.tokens[:2]]
+        if words[:1] not in (["INSERT"], ["CREATE"], ["DROP"], ["ALTER"], ["USE"]):
+            raise SqlError(
+                f"{words[0]} statements of Flink do not run in this shell: it keeps definitions "
+                "(CREATE, DROP, ALTER, USE, SET) and starts a job for each INSERT",
+                parsed.where,
+            )
         if words[:1] != ["INSERT"]:
             self.kept.append(parsed.statement.text)
             return Result("kept for this session's jobs")

@@ -68,10 +68,11 @@ def test_sql_agent_decides_every_transaction_as_the_python_agent_does(
             job.start()
         transactions = sample_transactions(TRANSACTIONS)
         topics.produce(source, transactions, key=lambda t: t["card_id"])
-        python = _by_transaction(topics.consume(py_out, count=TRANSACTIONS, timeout=400))
-        sql = _by_transaction(topics.consume(sql_out, count=TRANSACTIONS, timeout=400))
+        python = _by_transaction(topics.consume(py_out, count=TRANSACTIONS, timeout=900))
+        sql = _by_transaction(topics.consume(sql_out, count=TRANSACTIONS, timeout=900))
     except TimeoutError as exc:
-        raise AssertionError(f"{exc}\n{jobs[1].tail()}") from None
+        logs = "\n".join(f"--- {job.log.name}\n{job.tail()}" for job in jobs)
+        raise AssertionError(f"{exc}\n{logs}") from None
     finally:
         for job in jobs:
             job.stop()
