@@ -12,6 +12,8 @@ import itertools
 import readline
 from pathlib import Path
 
+from rich.markup import escape
+
 from flink_agents.cli._context import console, errors
 from flink_agents.cli._sql import run_in_background, show
 from flink_agents.config import Settings
@@ -108,7 +110,7 @@ class Shell:
             for stmt in from_text(text, "<shell>", variables(self.settings), Path.cwd()):
                 show(self.session.execute(stmt))
         except FlinkAgentsError as exc:
-            errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            errors.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
 
     def _flink(self, parsed: Parsed) -> Result:
         if isinstance(parsed, SetOption):

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.sql import Result, SqlRun
@@ -24,10 +25,10 @@ def show(result: Result) -> None:
     if result.headers:
         table = Table(*result.headers)
         for row in result.rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # cells are data, not markup
         console.print(table)
     elif result.message:
-        console.print(result.message, highlight=False)
+        console.print(result.message, highlight=False, markup=False)
 
 
 @app.callback()
