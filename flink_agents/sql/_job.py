@@ -267,12 +267,16 @@ class SqlJob:
 
     def _flink(self, stmt: Statement, action: Any) -> Any:
         """Run one Flink call; its error becomes a SqlError at the statement."""
+        from py4j.protocol import Py4JJavaError
         from pyflink.util.exceptions import JavaException
 
         try:
             return action()
         except JavaException as exc:
             raise SqlError(flink_message(str(exc), stmt.where), stmt.where) from None
+        except Py4JJavaError as exc:  # calls PyFlink does not wrap (StatementSet's)
+            trace = str(exc.java_exception.toString())
+            raise SqlError(flink_message(trace, stmt.where), stmt.where) from None
 
 
 def _request_query(call: AgentCall, columns: list[tuple[str, str]], site: int) -> str:
