@@ -353,3 +353,62 @@ def test_call_errors_name_the_place(text: str, place: str, message: str):
 def test_a_query_alone_and_reset_are_refused_with_what_to_do(run: SqlRun):
     assert "INSERT INTO <table> SELECT" in error_of(run, "SELECT 1;")
     assert "RESET is not supported" in error_of(run, "RESET 'parallelism.default';")
+
+
+# -- Confluent's syntax and the tables ---------------------------------------------------------
+
+CONFLUENT = f"""
+CREATE TABLE claims (claim_id STRING, customer STRING, text STRING);
+CREATE TABLE verdicts (claim_id STRING, status STRING, verdict STRING);
+CREATE CONNECTION openai_conn WITH ('type' = 'openai',
+  'endpoint' = 'https://api.openai.com/v1/chat/completions', 'api-key' = '{SECRET}');
+CREATE CONNECTION tools_conn WITH ('type' = 'mcp_server', 'endpoint' = 'https://tools.example/mcp',
+  'transport-type' = 'STREAMABLE_HTTP', 'token' = 'tok-0123456789abcdef');
+CREATE MODEL claims_model INPUT (prompt STRING) OUTPUT (response STRING)
+  WITH ('provider' = 'openai', 'task' = 'text_generation', 'openai.connection' = 'openai_conn',
+        'openai.model_version' = 'gpt-4o');
+CREATE TOOL claim_tools USING CONNECTION tools_conn
+  WITH ('type' = 'mcp', 'allowed_tools' = 'policy_lookup', 'request_timeout' = '20');
+CREATE AGENT claims_agent USING MODEL claims_model USING PROMPT 'Assess the claim.'
+  USING TOOLS claim_tools COMMENT 'Claims' WITH ('max_iterations' = '5',
+  'max_consecutive_failures' = '2');
+INSERT INTO verdicts
+SELECT c.claim_id, r.status, r.response
+FROM claims AS c,
+     LATERAL TABLE(AI_RUN_AGENT('claims_agent', c.text, c.claim_id)) AS r(status, response);
+"""
+
+
+def test_a_file_in_confluents_syntax_is_read_unchanged(run: SqlRun):
+    execute(run, CONFLUENT)
+    [agent_step] = [s for s in run.job.steps if s.kind == "agent"]
+    assert agent_step.compiled is not None and agent_step.call is not None
+    agent = agent_step.compiled.agent
+    assert agent.model.base_url == "https://api.openai.com/v1"
+    assert agent.model.model == "gpt-4o"
+    assert (agent.limits.max_steps, agent.limits.max_retries) == (5, 2)
+    assert agent.limits.call_timeout.total_seconds() == 20
+    [server] = agent.mcp_servers
+    assert server.allowed_tools == ("policy_lookup",)
+    assert server.headers == {"Authorization": "Bearer tok-0123456789abcdef"}
+    assert agent_step.call.memory_key is None  # the request id keys memory by default
+    assert [s.kind for s in run.job.steps] == ["ddl", "ddl", "agent"]
+
+
+def test_a_table_without_connector_is_a_kafka_topic_of_its_name(run: SqlRun):
+    execute(
+        run,
+        "CREATE TABLE plain (a STRING);\n"
+        "CREATE TABLE named (a STRING) WITH ('topic' = 'other', 'format' = 'avro');\n"
+        "CREATE TABLE kafka_one (a STRING) WITH ('connector' = 'kafka', 'topic' = 'k');\n"
+        "CREATE TABLE gen (a STRING) WITH ('connector' = 'datagen');",
+    )
+    plain, named, kafka_one, gen = (s.text for s in run.job.steps)
+    servers = f"'properties.bootstrap.servers' = '{run.settings.bootstrap_servers}'"
+    assert "'connector' = 'kafka', 'topic' = 'plain', 'format' = 'json'" in plain
+    assert servers in plain
+    assert "'topic' = 'other'" in named and "'format' = 'json'" not in named
+    assert named.count("'topic'") == 1
+    assert servers in kafka_one and kafka_one.count("'connector'") == 1
+    assert gen == "CREATE TABLE gen (a STRING) WITH ('connector' = 'datagen')"
+    assert run.job._topics == ["plain", "other"]  # created when missing
