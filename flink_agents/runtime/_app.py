@@ -154,6 +154,8 @@ class AgentApp:
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=str(self.events_topic),
                         linger_ms=runtime.producer_linger_ms,
+                        recovery_lookback_s=runtime.recovery_lookback_s,
+                        recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                     ),
                 ),
                 Types.STRING(),
