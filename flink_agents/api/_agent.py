@@ -129,7 +129,8 @@ class Agent(BaseModel):
     instructions: str = Field(min_length=1)
     model: OpenAIModel
     tools: tuple[Tool, ...] = ()
-    #: Names of agents (or A2A URLs) this agent may delegate to.
+    #: Names of agents (or A2A URLs) this agent may delegate to. Not available yet: an agent
+    #: with peers is refused (see ``_no_peers_yet``) rather than run without them.
     peers: tuple[str, ...] = ()
     memory: Memory = Field(default_factory=Memory)
     #: A pydantic model the final answer must validate against; None means free text.
@@ -143,6 +144,18 @@ class Agent(BaseModel):
             if not isinstance(item, FunctionTool | McpServer | dict):
                 hint = " (decorate it with @tool)" if callable(item) else ""
                 raise ValueError(f"{item!r} is not a tool{hint}")
+        return value
+
+    @field_validator("peers")
+    @classmethod
+    def _no_peers_yet(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # The one place that refuses delegation; it goes when agent-to-agent calls exist.
+        if value:
+            raise ValueError(
+                f"agent-to-agent delegation is not available yet, so peers {list(value)} "
+                "would never be called; leave peers out, or offer the other agent's work to "
+                "this one as a tool (@tool or an MCP server)"
+            )
         return value
 
     @model_validator(mode="after")

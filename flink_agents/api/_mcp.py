@@ -12,7 +12,10 @@ class McpServer(McpConnection, frozen=True):
     then, on the cluster) and reuses it for every call. ``allowed_tools`` limits what the
     agent sees; None offers every tool of the server. ``no_retry`` names tools that are not
     safe to call twice (they create something): a timeout of such a call is reported to
-    the model instead of retried (see ``Limits.max_retries``).
+    the model instead of retried (see ``Limits.max_retries``). Credentials are named, not
+    given: ``secret_env`` (stdio) and ``secret_headers`` (http) map a variable or header to
+    the worker's environment variable that holds its value, as ``OpenAIModel.api_key_env``
+    does.
 
     >>> McpServer.stdio("python", "-m", "jobs.tools.customer_server").label
     'stdio:python -m jobs.tools.customer_server'
@@ -29,6 +32,7 @@ class McpServer(McpConnection, frozen=True):
         cwd: str | None = None,
         allowed_tools: list[str] | tuple[str, ...] | None = None,
         name: str | None = None,
+        secret_env: dict[str, str] | None = None,
         no_retry: list[str] | tuple[str, ...] = (),
     ) -> McpServer:
         """A server the worker starts as a subprocess and talks to over stdin/stdout."""
@@ -37,6 +41,7 @@ class McpServer(McpConnection, frozen=True):
             command=command,
             args=args,
             env=env,
+            secret_env=secret_env,
             cwd=cwd,
             allowed_tools=_names(allowed_tools),
             name=name,
@@ -51,6 +56,7 @@ class McpServer(McpConnection, frozen=True):
         headers: dict[str, str] | None = None,
         allowed_tools: list[str] | tuple[str, ...] | None = None,
         name: str | None = None,
+        secret_headers: dict[str, str] | None = None,
         no_retry: list[str] | tuple[str, ...] = (),
     ) -> McpServer:
         """A server reached over streamable HTTP at ``url``."""
@@ -58,6 +64,7 @@ class McpServer(McpConnection, frozen=True):
             transport="http",
             url=url,
             headers=headers,
+            secret_headers=secret_headers,
             allowed_tools=_names(allowed_tools),
             name=name,
             no_retry=tuple(no_retry),

@@ -367,11 +367,11 @@ class _Link:
         if stderr is not None:
             assert conn.command is not None
             params = StdioServerParameters(
-                command=conn.command, args=list(conn.args), env=conn.env, cwd=conn.cwd
+                command=conn.command, args=list(conn.args), env=conn.environment(), cwd=conn.cwd
             )
             return _stdio_streams(params, stderr, on_end)
         assert conn.url is not None
-        return _http_streams(conn.url, conn.headers, on_end)
+        return _http_streams(conn.url, conn.http_headers(), on_end)
 
     async def _serve(self, client: Client, call: _Call) -> None:
         if call.future.done():
@@ -487,6 +487,9 @@ class _Link:
         # server closing its side (which cancels the handshake before it can fail).
         detail = _describe(failure) if failure is not None else self._end_reason or "cancelled"
         leaves = _leaves(failure) if failure is not None else []
+        for leaf in leaves:
+            if isinstance(leaf, McpConfigError):  # a secret the worker does not have
+                return leaf
         if conn.transport == "stdio":
             for leaf in leaves:
                 spawn_error = isinstance(leaf, OSError) and not isinstance(leaf, ConnectionError)

@@ -32,16 +32,17 @@ from typing import Any
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolContext
 from flink_agents.api.events import (
-    CallError,
     ModelResponse,
     ToolResult,
     routing_key,
 )
 from flink_agents.core import Call, ModelCall, ToolCall
-from flink_agents.errors import FlinkAgentsError, RetryableError
+from flink_agents.errors import FlinkAgentsError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._recorded import Location, RecordedResults
+from flink_agents.runtime._results import cut
+from flink_agents.runtime._results import failure as _failure
 from flink_agents.runtime._toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -421,50 +422,12 @@ class CallExecutor:
             await asyncio.sleep(0.05)
 
 
-def cut(text: str, limit: int) -> str:
-    """``text`` within ``limit`` UTF-8 bytes, with a note the model can read when cut.
-
-    >>> cut("abc", 1000)
-    'abc'
-    >>> cut("x" * 5000, 1000).splitlines()[-1]
-    '[cut: the result had 5,000 bytes; the first 800 are shown above]'
-    """
-    data = text.encode()
-    if len(data) <= limit:
-        return text
-    kept = data[: max(0, limit - 200)].decode("utf-8", "ignore")
-    size = len(kept.encode())
-    return f"{kept}\n[cut: the result had {len(data):,} bytes; the first {size:,} are shown above]"
-
-
 def _about(call: Call) -> dict[str, Any]:
     return {"agent": call.agent, "key": call.key, "task_id": call.task_id, "step": call.step}
 
 
 def _key(call: Call) -> bytes:
     return routing_key(call.agent, call.key).encode()
-
-
-def _failure(call: Call, exc: BaseException) -> Result:
-    """The error result of a call: what the task (and the model, for a tool) reads."""
-    reason = str(exc) or type(exc).__name__
-    if isinstance(call, ModelCall):
-        error = CallError(
-            type=type(exc).__name__,
-            message=reason,
-            retryable=isinstance(exc, RetryableError),
-        )
-        return ModelResponse(**_about(call), error=error, at=time.time())
-    kind = "" if isinstance(exc, FlinkAgentsError) else f"{type(exc).__name__}: "
-    return ToolResult(
-        **_about(call),
-        call=call.call,
-        call_id=call.call_id,
-        tool=call.tool,
-        content=f"tool {call.tool} failed: {kind}{reason}",
-        is_error=True,
-        at=time.time(),
-    )
 
 
 __all__ = ["CallExecutor", "ExecutorClosed", "ExecutorConfig", "cut"]

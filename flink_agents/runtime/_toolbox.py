@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from flink_agents._redact import redact
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import FunctionTool, ToolContext, ToolInputError, render_result
 from flink_agents.errors import SpecError
@@ -113,6 +115,11 @@ class Toolbox:
             await asyncio.sleep(limits.backoff_after(attempt).total_seconds())
         raise AssertionError("unreachable")
 
+    def _secrets(self) -> list[str]:
+        """This worker's credentials of the agent, which no tool message may carry."""
+        key = os.environ.get(self.agent.model.api_key_env, "")
+        return [key, *(v for s in self.agent.mcp_servers for v in s.secret_values())]
+
     async def close(self) -> None:
         try:
             if self._pool is not None:
@@ -161,7 +168,8 @@ class Toolbox:
                 raise _Retry(busy, safe=True) from None
             raise _Retry(f"tool {function.name} timed out after {timeout:g}s", safe=False) from None
         except Exception as exc:  # noqa: BLE001 - any failure of user code is the model's to see
-            return f"tool {function.name} failed: {type(exc).__name__}: {exc}", True
+            message = f"tool {function.name} failed: {type(exc).__name__}: {exc}"
+            return redact(message, self._secrets()), True
 
     async def _run_in_thread(
         self, function: FunctionTool, args: dict[str, Any], ctx: ToolContext, waiting: list[bool]

@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 
-from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall, stop_process
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing import (
+    ChatRequest,
+    Fault,
+    JobProcess,
+    ModelServer,
+    Record,
+    Reply,
+    ToolCall,
+    TopicClient,
+    fingerprint,
+    stop_process,
+)
 from tests.jobs.scenarios import agents
 from tests.support import start_mcp_http
 
@@ -338,7 +347,8 @@ def test_the_api_key_appears_in_no_event_output_dead_letter_or_log(scenarios: Sc
     [out] = scenarios.outputs("authfail", [tx])
     assert "HTTP 401" in out["task"]["error"]
     assert "Incorrect API key provided: [redacted]" in out["task"]["error"]
-    assert any(r.headers.get("authorization") == f"Bearer {SECRET}" for r in scenarios.sim.requests)
+    key = fingerprint(f"Bearer {SECRET}")
+    assert any(r.headers.get("authorization") == key for r in scenarios.sim.requests)
     topics = [t for t in scenarios.topics.topics() if t.startswith(scenarios.prefix)]
     everything = _read_all(scenarios.topics, topics)
     assert everything, "nothing was read"

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench.workloads import event, script
-from flink_agents.local import FlinkCluster
-from flink_agents.local._jobs import ClusterJobs
-from flink_agents.testing import ModelServer
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.local import ClusterJobs, FlinkCluster
+from flink_agents.testing import ModelServer, TopicClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]

@@ -38,7 +38,7 @@ class Verdict(BaseModel):
 def test_root_exports_exactly_the_public_api():
     public = sorted(
         name
-        for name in vars(flink_agents)
+        for name in dir(flink_agents)
         if not name.startswith("_")
         and name not in {"api", "core", "runtime", "errors", "config"}
         and not isinstance(getattr(flink_agents, name), type(flink_agents))
@@ -175,6 +175,35 @@ def test_json_spec_with_an_inline_output_schema(tmp_path: Path):
             "name: x\ninstructions: y\nmodel: {model: m}\nmemory: {ttl: soon}\n",
             r"memory.ttl: Value error, 'soon' is not a duration",
         ),
+        (
+            "name: x\ninstructions: y\nmodel: m\nmemory: {windw: 3}\n",
+            r"agent.yaml: memory.windw: unknown field; did you mean 'window'\?",
+        ),
+        (
+            "name: x\ninstrutions: y\nmodel: m\n",
+            r"agent.yaml: instrutions: unknown field; did you mean 'instructions'\?",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: {model: m, temprature: 0}\n",
+            r"model.temprature: unknown field; did you mean 'temperature'\?",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\n"
+            "tools:\n  - mcp: {stdio: [python], alowed_tools: []}\n",
+            r"tools.0.mcp.alowed_tools: unknown field; did you mean 'allowed_tools'\?",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\ntools:\n  - mcp: {http: ftp://h/mcp}\n",
+            r"tools.0.mcp: Value error, an http MCP connection needs an http\(s\) url",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\ntools:\n  - mcp: {stdio: [python], http: h}\n",
+            r"tools.0.mcp: give exactly one of stdio",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\ntools:\n  - mpc: {http: h}\n",
+            r"tools.0.mpc: unknown field; did you mean 'mcp'\?",
+        ),
         ("- just\n- a list\n", r"an agent spec is a mapping, not list"),
         ("name: [unclosed\n", r"is not valid YAML"),
     ],
@@ -184,6 +213,18 @@ def test_spec_file_errors_name_the_file_and_field(tmp_path: Path, text: str, mes
     spec.write_text(text)
     with pytest.raises(SpecError, match=message):
         load_agent(spec)
+
+
+def test_a_model_may_be_given_by_name_alone(tmp_path: Path):
+    spec = tmp_path / "agent.yaml"
+    spec.write_text("name: x\ninstructions: y\nmodel: gpt-4o-mini\n")
+    assert load_agent(spec).model == OpenAIModel(model="gpt-4o-mini")
+
+
+def test_the_model_label_never_shows_credentials_of_its_url():
+    model = OpenAIModel(model="m", base_url="https://user:s3cret@llm.example/v1?api_key=s3cret")
+    assert "s3cret" not in model.label
+    assert model.label == "m@https://llm.example/v1"
 
 
 @tool(retry=False)
