@@ -57,6 +57,8 @@ class AgentBinding:
     agent: Agent
     output_topic: str
     carry: tuple[str, ...] = ()
+    #: The input field the model reads; None: the whole input, as JSON.
+    prompt_field: str | None = None
 
 
 class FlinkKeyStore:
@@ -246,13 +248,16 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         return fx
 
     def _input(self, agent: str, key: str, row: Row) -> InputRecord:
-        payload = json.loads(row["value"])
-        carry = self.bindings[agent].carry
+        record = json.loads(row["value"])
+        binding = self.bindings[agent]
+        payload = record
+        if binding.prompt_field is not None and isinstance(record, dict):
+            payload = record.get(binding.prompt_field)
         return InputRecord(
             payload=payload,
             key=key,
             source=SourceRef(topic=row["topic"], partition=row["partition"], offset=row["offset"]),
-            carry={f: payload[f] for f in carry if isinstance(payload, dict) and f in payload},
+            carry={f: record[f] for f in binding.carry if isinstance(record, dict) and f in record},
         )
 
     def _apply(self, agent: str, fx: Effects, ctx: Any) -> Iterator[Any]:
