@@ -9,9 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from bench.workloads import event, script
-from flink_agents.testing import ModelServer
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import JobProcess, ModelServer, TopicClient
 
 pytestmark = pytest.mark.integration
 INPUTS, KEYS, LATENCY_MS, IN_FLIGHT = 5000, 2000, 200, 32

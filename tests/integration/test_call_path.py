@@ -23,8 +23,7 @@ from flink_agents import Agent, Limits, McpServer, OpenAIModel, ToolContext, too
 from flink_agents.core import ModelCall, ToolCall
 from flink_agents.mcp import McpConfigError
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
-from flink_agents.testing import ModelServer, Reply
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing import ModelServer, Record, Reply, TopicClient
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration

@@ -41,7 +41,7 @@ from tests.support import eventually, start_mcp_http
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_MODULE = "tests.mcp_servers.calc_server"
-CALC_TOOLS = {"add", "slow", "fail", "echo_env", "pid", "header"}
+CALC_TOOLS = {"add", "slow", "fail", "echo_env", "pid", "header", "call_meta"}
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio, pytest.mark.timeout(120)]
 

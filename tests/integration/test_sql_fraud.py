@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flink_agents.testing import ModelServer
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing import JobProcess, ModelServer, Record, TopicClient
 from jobs import fraud_model
 from jobs.tools.fraud_data import ensure_database, sample_transactions
 
