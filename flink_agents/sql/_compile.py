@@ -110,7 +110,8 @@ def agent_name(sql_name: str, where: Position) -> str:
 
 
 def secret_variable(connection: str) -> str:
-    """The worker environment variable that carries a connection's key to the workers."""
+    """The environment variable that carries a connection's secret (an API key, or an MCP
+    server's ``Authorization`` header) to the workers."""
     return "FLINK_AGENTS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", connection).upper()
 
 
@@ -164,10 +165,12 @@ def mcp_server(entry: Entry, where: Where, allowed: tuple[str, ...] | None = Non
         )
     if "cwd" in entry.options:
         raise SqlError("'cwd' is for STDIO servers", where("cwd"))
-    token = entry.options.get("token")
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+    # The token reaches the workers through their environment, never the job graph.
+    secret = {"Authorization": secret_variable(entry.name)} if "token" in entry.options else None
     try:
-        return McpServer.http(endpoint, headers=headers, allowed_tools=allowed, name=entry.name)
+        return McpServer.http(
+            endpoint, secret_headers=secret, allowed_tools=allowed, name=entry.name
+        )
     except ValidationError as exc:
         raise SqlError(f"bad MCP connection: {explain(exc)}", where("endpoint")) from None
 
@@ -326,6 +329,11 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
         if tool is None:
             raise SqlError(f"unknown tool '{name}'", where(f"@tool:{name}"))
         tools.append(tool_spec(tool, catalog, _fixed(where(f"@tool:{name}"))))
+        connection = (
+            catalog.get("connection", tool.target or "") if tool.using != "function" else None
+        )
+        if connection is not None and "token" in connection.options:
+            secrets[secret_variable(connection.name)] = f"Bearer {connection.options['token']}"
         if "request_timeout" in tool.options:
             timeouts.append(float(tool.options["request_timeout"]))
     opts = entry.options

@@ -390,7 +390,12 @@ def test_a_file_in_confluents_syntax_is_read_unchanged(run: SqlRun):
     assert agent.limits.call_timeout.total_seconds() == 20
     [server] = agent.mcp_servers
     assert server.allowed_tools == ("policy_lookup",)
-    assert server.headers == {"Authorization": "Bearer tok-0123456789abcdef"}
+    assert server.headers is None  # the token is not in the spec (nor the job graph)
+    assert server.secret_headers == {"Authorization": "FLINK_AGENTS_SECRET_TOOLS_CONN"}
+    assert agent_step.compiled.secrets == {
+        "FLINK_AGENTS_SECRET_OPENAI_CONN": SECRET,
+        "FLINK_AGENTS_SECRET_TOOLS_CONN": "Bearer tok-0123456789abcdef",
+    }
     assert agent_step.call.memory_key is None  # the request id keys memory by default
     assert [s.kind for s in run.job.steps] == ["ddl", "ddl", "agent"]
 
