@@ -17,6 +17,9 @@ from flink_agents.local._process import poll
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 #: Job states from which a job never runs again.
 TERMINAL = ("FAILED", "CANCELED", "FINISHED")
+#: Failures of a job that has not run yet that make ``wait_running`` give up: a job that
+#: fails three times on start fails for a reason a restart does not cure.
+RESTART_LOOP = 3
 
 
 @dataclass
@@ -69,6 +72,12 @@ class ClusterJobs:
             job = self.cluster.rest(f"/jobs/{job_id}")
             if job["state"] in TERMINAL:
                 raise StackError(f"job {job_id} is {job['state']}: {self.exception(job_id)}")
+            if self.failures(job_id) >= RESTART_LOOP:
+                raise StackError(
+                    f"job {job_id} failed {RESTART_LOOP} times before it ran (Flink keeps "
+                    f"restarting it; cancel it with `flink-agents stop {job_id} "
+                    f"--no-savepoint`); root cause: {self.exception(job_id)}"
+                )
             vertices = job.get("vertices", [])
             tasks_run = bool(vertices) and all(v["status"] == "RUNNING" for v in vertices)
             return True if job["state"] == "RUNNING" and tasks_run else None
@@ -78,6 +87,11 @@ class ClusterJobs:
                 f"job {job_id} was not running after {timeout:.0f}s; its last failure: "
                 f"{self.exception(job_id)} (the TaskManager log under logs/flink has the trace)"
             )
+
+    def failures(self, job_id: str) -> int:
+        """How many failures Flink recorded for the job (each followed by a restart)."""
+        info = self.cluster.rest(f"/jobs/{job_id}/exceptions")
+        return len((info.get("exceptionHistory") or {}).get("entries") or [])
 
     def exception(self, job_id: str) -> str:
         """The root exception Flink recorded for the job, if any."""
@@ -95,7 +109,17 @@ class ClusterJobs:
         trigger = self.cluster.rest(
             f"/jobs/{job_id}/stop", "POST", {"targetDirectory": target, "drain": False}
         )["request-id"]
+        return self._savepoint_location(job_id, trigger, timeout)
 
+    def savepoint(self, job_id: str, timeout: float = 120.0) -> str:
+        """Take a savepoint of the job, which keeps running; return its location."""
+        target = self.cluster.savepoint_dir.as_uri()
+        trigger = self.cluster.rest(
+            f"/jobs/{job_id}/savepoints", "POST", {"target-directory": target, "cancel-job": False}
+        )["request-id"]
+        return self._savepoint_location(job_id, trigger, timeout)
+
+    def _savepoint_location(self, job_id: str, trigger: str, timeout: float) -> str:
         def completed() -> dict[str, Any] | None:
             status = self.cluster.rest(f"/jobs/{job_id}/savepoints/{trigger}")
             done = status["status"]["id"] == "COMPLETED"

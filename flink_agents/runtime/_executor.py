@@ -29,6 +29,7 @@ from flink_agents.errors import FlinkAgentsError, RetryableError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._recorded import Location, RecordedResults
+from flink_agents.runtime._replay import Recorded, RecordedLog, not_recorded, recorded_key
 from flink_agents.runtime._toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class ExecutorConfig:
     #: How far back the start-up scan looks for results to replay instead of requesting.
     recovery_lookback_s: float = 300.0
     producer: dict[str, str] = field(default_factory=dict)
+    #: Exact replay: every result is served from this log; nothing is called.
+    recorded: RecordedLog | None = None
 
 
 class CallExecutor:
@@ -53,6 +56,7 @@ class CallExecutor:
         self.config = config
         self._log = RecordedResults(config.bootstrap_servers, config.events_topic)
         self._recorded: dict[str, Location] = {}
+        self._served: dict[str, Recorded] | None = None
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -81,6 +85,7 @@ class CallExecutor:
                 **self.config.producer,
             }
         )
+        self._served = self.config.recorded.load() if self.config.recorded else None
         self._recorded = self._log.scan(self.config.recovery_lookback_s)
         if self._recorded:
             log.info(
@@ -122,7 +127,9 @@ class CallExecutor:
             fresh = [c for c in calls if c.id not in self._running]
             self._running.update(c.id for c in fresh)
             replays = {c.id: self._recorded.pop(c.id) for c in fresh if c.id in self._recorded}
-        if fresh:
+        if fresh and self._served is not None:
+            self._loop.call_soon_threadsafe(self._serve_recorded, fresh)
+        elif fresh:
             self._loop.call_soon_threadsafe(self._start_calls, fresh, replays)
 
     def in_flight(self, call_id: str) -> bool:
@@ -161,6 +168,24 @@ class CallExecutor:
         for call in calls:
             where = replays.get(call.id)
             self._spawn(self._replay(call, where) if where else self._execute(call))
+
+    def _serve_recorded(self, calls: list[Call]) -> None:
+        for call in calls:
+            self._spawn(self._serve(call))
+
+    async def _serve(self, call: Call) -> None:
+        """Exact replay: write the original run's result, or an error when it has none."""
+        assert self._served is not None and self.config.recorded is not None
+        try:
+            recorded = self._served.get(call.id)
+            if recorded is None:
+                await self._produce(call, not_recorded(call, self.config.recorded.topic))
+            else:
+                kind = call.id.rpartition("/")[2]
+                await self._send(recorded[0], recorded_key(call, recorded), kind)
+        finally:
+            with self._lock:
+                self._running.discard(call.id)
 
     async def _replay(self, call: Call, where: Location) -> None:
         """Write the recorded result again; make the call for real if it cannot be read."""
