@@ -217,6 +217,8 @@ class System:
     logs: Path
     job_id: str | None = None
     proc: subprocess.Popen[bytes] | None = None
+    #: The job file and arguments of the last flink-agents job submitted.
+    submitted: tuple[str, list[str]] | None = None
     _jobs: ClusterJobs = field(init=False)
 
     def __post_init__(self) -> None:
@@ -328,6 +330,7 @@ class System:
         return int(latest.get("id", 0))
 
     def _submit(self, script: str, args: list[str]) -> None:
+        self.submitted = (script, args)
         env = {k: v for k, v in os.environ.items() if k.startswith("FLINK_AGENTS_")}
         self.job_id = self._jobs.submit(ROOT / script, args, env=env)
         self._jobs.wait_running(self.job_id)

@@ -96,7 +96,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     out["recovery_duplicates"] = recovery.get("duplicates")
     out["recovery_s_exactly_once"] = exactly_once.get("recovery_s")
     out["recovery_duplicates_exactly_once"] = exactly_once.get("duplicates")
-    out["replay_events_per_s"] = None
+    out["replay_events_per_s"] = (results.get("replay") or {}).get("events_per_s")
     sizes = [b["state_bytes_per_key"] for b in flink.values() if b.get("state_bytes_per_key")]
     out["state_bytes_per_key"] = max(sizes) if sizes else None
     return out
@@ -174,6 +174,14 @@ def table(results: dict[str, Any]) -> str:
                 f"p99) after its input, against {r.get('visible_ms_p50')} / "
                 f"{r.get('visible_ms_p99')} ms without transactions.",
             ]
+    if results.get("replay"):
+        r = results["replay"]
+        lines += [
+            "",
+            f"Exact replay of {r['inputs']} classifier inputs from the events log: "
+            f"{r['events_per_s']} events/s ({r['replayed']} outputs in {r['seconds']} s, "
+            f"first to last), {r['model_requests']} model requests, {r['failed']} failed.",
+        ]
     return "\n".join(lines)
 
 
@@ -241,7 +249,7 @@ def load(folder: Path) -> tuple[dict[str, Any], str]:
     """The results of the last run, from its JSON files (to redraw the report)."""
     results: dict[str, Any] = {}
     command = ""
-    for name in ("floor", "classifier", "react", "capacity", "recovery"):
+    for name in ("floor", "classifier", "react", "capacity", "recovery", "replay"):
         path = folder / f"{name}.json"
         if path.exists():
             data = json.loads(path.read_text())
@@ -256,7 +264,7 @@ def load(folder: Path) -> tuple[dict[str, Any], str]:
 def write(results: dict[str, Any], folder: Path, command: str) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     common = {k: results[k] for k in ("machine", "plan", "commit", "started", "seconds")}
-    for name in ("floor", "classifier", "react", "capacity", "recovery"):
+    for name in ("floor", "classifier", "react", "capacity", "recovery", "replay"):
         if name in results:
             data = {**common, "command": command, "figures": results[name]}
             (folder / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -90,7 +90,7 @@ def savepoints(ctx: typer.Context) -> None:
     for s in found:
         job = next((f"{jid[:8]} {n}" for jid, n in names.items() if s.matches(jid)), s.job_prefix)
         taken = s.taken.strftime("%Y-%m-%d %H:%M:%S UTC")
-        console.print(f"{taken}  {job:<30} {s.size_bytes / 1024:9.1f} KiB  {s.path.as_uri()}")
+        console.print(f"{taken}  {job:<30} {s.size_bytes / 1024:9.1f} KiB  {s.path}")
 
 
 def _job_names(jobs: ClusterJobs) -> dict[str, str]:

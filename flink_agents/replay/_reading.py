@@ -37,12 +37,15 @@ def offset_ranges(bootstrap_servers: str, plan: ReplayPlan) -> dict[tuple[str, i
             metadata = reader.list_topics(topic, timeout=10).topics[topic]
             for partition in metadata.partitions:
                 end = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-                at = [TopicPartition(topic, partition, ms) for ms in (plan.from_ms, plan.to_ms)]
-                first, last = (
-                    p.offset if p.offset >= 0 else end
-                    for p in reader.offsets_for_times(at, timeout=10)
+                first, last = (  # one request each: a request names a partition once
+                    reader.offsets_for_times([TopicPartition(topic, partition, ms)], timeout=10)[
+                        0
+                    ].offset
+                    for ms in (plan.from_ms, plan.to_ms)
                 )
-                ranges[(topic, partition)] = range(first, last)
+                ranges[(topic, partition)] = range(
+                    first if first >= 0 else end, last if last >= 0 else end
+                )
     finally:
         reader.close()
     return ranges

@@ -125,6 +125,7 @@ class AgentApp:
             raise ConfigError(f"app {self.name!r} has no agents: call app.add(agent, ...)")
         runtime = self.settings.runtime
         timeout_s = self._check_exactly_once()
+        self._between_ms()  # a replay's range is checked before anything is created
         if self.create_topics:
             written = [self._written(t) for t in self.topics() if t not in self._sources]
             ensure_topics(

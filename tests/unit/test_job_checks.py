@@ -1,5 +1,5 @@
-"""Exactly-once outputs: refused without checkpoints, with a transaction timeout the broker
-accepts by default."""
+"""Checks made when a job is built: exactly-once outputs need checkpoints and a transaction
+timeout the broker accepts; a replay needs a time range."""
 
 from __future__ import annotations
 
@@ -45,3 +45,12 @@ def test_derived_timeout_outlasts_ten_checkpoints_and_fits_the_default_broker_li
 def test_transaction_timeout_is_read_from_the_environment():
     env = {"FLINK_AGENTS_RUNTIME__TRANSACTION_TIMEOUT_S": "120"}
     assert transaction_timeout_s(load_settings(environ=env, file=None).runtime) == 120
+
+
+def test_a_replay_without_an_end_is_refused_before_anything_is_created():
+    settings = load_settings({"replay": {"name": "r1", "from_ms": 5}}, environ={}, file=None)
+    built = AgentApp("fraud", settings=settings)
+    built.source("transactions", key="card_id")
+    built.add(AGENT, outputs="decisions")
+    with pytest.raises(ConfigError, match=r"replay\.to_ms \(0\) must be after replay\.from_ms"):
+        built.build()
