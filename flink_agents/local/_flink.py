@@ -157,10 +157,13 @@ class FlinkCluster:
             self._run_script("jobmanager.sh", "start")
         wanted = max(flink.taskmanagers, self.wanted_taskmanagers()) if live else flink.taskmanagers
         self._wanted_file.write_text(f"{wanted}\n")
-        for _ in range(wanted - len(self.taskmanager_pids())):
+        # TaskManagers that died stay registered for a few seconds: count the new ones.
+        registered = self._taskmanager_ids()
+        starting = wanted - len(self.taskmanager_pids())
+        for _ in range(starting):
             self._run_script("taskmanager.sh", "start")
         _process.wait_until(
-            lambda: self._taskmanagers() >= wanted,
+            lambda: len(self._taskmanager_ids() - registered) >= starting,
             timeout=self.settings.startup_timeout_s,
             what=f"Flink (JobManager and {wanted} TaskManager(s))",
             alive=lambda: len(self.pids(starting=True)) >= 1 + wanted,
@@ -239,10 +242,14 @@ class FlinkCluster:
         return json.loads(raw) if raw else None
 
     def _taskmanagers(self) -> int:
+        return len(self._taskmanager_ids())
+
+    def _taskmanager_ids(self) -> set[str]:
+        """TaskManagers registered with the JobManager (none while it does not answer)."""
         try:
-            return len(self.rest("/taskmanagers")["taskmanagers"])
+            return {tm["id"] for tm in self.rest("/taskmanagers")["taskmanagers"]}
         except StackError:
-            return 0
+            return set()
 
     def _failed_log(self) -> Path:
         """The log of a TaskManager that died while the JobManager runs, else the

@@ -69,6 +69,8 @@ def run_replay(
         "FLINK_AGENTS_REPLAY__FROM_MS": str(from_ms),
         "FLINK_AGENTS_REPLAY__TO_MS": str(to_ms),
     }
+    # A SIGTERM (a timeout, a supervisor) unwinds like Ctrl-C, so the job is stopped below.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with log.open("ab") as out:
         job = subprocess.Popen(
             [sys.executable, str(script), *args],

@@ -226,7 +226,10 @@ class AgentApp:
 
     def _records(self, kafka: KafkaTables) -> DataStream:
         """Inputs routed to their agents, and the results read back from the events topic."""
-        events = kafka.source_table(self._written(str(self.events_topic)), start="latest")
+        # A replay's events topic is its own from the start: results served before the
+        # source found the topic's end must not be skipped.
+        start: StartFrom = "earliest" if self.settings.replay.active else "latest"
+        events = kafka.source_table(self._written(str(self.events_topic)), start=start)
         queries = [
             f"SELECT `key`, `value`, `topic`, `partition`, `offset` FROM {events} "
             f"WHERE {kind_filter(RESULT_KINDS)}"

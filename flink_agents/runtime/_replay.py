@@ -119,7 +119,9 @@ class RecordedLog:
                         todo.pop(partition, None)
                     event_id, value = _result_id(message), message.value()
                     if event_id and value is not None:
-                        found[event_id] = (value, message.key())
+                        # The first record of an id is the one the run applied (a repeated
+                        # call may have been answered differently, and was ignored).
+                        found.setdefault(event_id, (value, message.key()))
             if todo:
                 raise TimeoutError(f"reading {self.topic} took longer than {timeout_s:.0f}s")
         finally:

@@ -71,17 +71,24 @@ def original(
         topics.produce(
             source, [{"k": f"card-{i % 7}", "id": i, "amount": 10 * i} for i in range(INPUTS)]
         )
-        outputs = topics.consume(out, count=INPUTS, timeout=240)
+        outputs = topics.consume(out, count=INPUTS, timeout=400)
         ended = int(time.time() * 1000) + 1
     finally:
         job.stop()
     return {"env": env, "from": started, "to": ended, "outputs": outputs, "out": out}
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+def cli(env: dict[str, str], *args: str, timeout: float = 480) -> subprocess.CompletedProcess[str]:
+    """Run the command; past ``timeout`` it gets SIGTERM, so a replay stops its job."""
+    process = subprocess.Popen(
+        [CLI, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def records_in(topics: TopicClient, topic: str) -> int:
