@@ -20,7 +20,8 @@ from flink_agents.testing import ChatRequest, ModelServer, Reply, ToolCall
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import TopicClient
 
-pytestmark = pytest.mark.integration
+# Two MiniCluster jobs run one after the other in a test (the original run is shared).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("flink-agents"))
 INPUTS = 30
@@ -88,6 +89,10 @@ def cli(env: dict[str, str], *args: str, timeout: float = 480) -> subprocess.Com
     except subprocess.TimeoutExpired:
         process.terminate()
         stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # the test itself was interrupted
+            process.terminate()
+            process.wait(60)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
