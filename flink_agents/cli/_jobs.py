@@ -10,8 +10,7 @@ import typer
 
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.errors import StackError
-from flink_agents.local import FlinkCluster
-from flink_agents.local._jobs import ClusterJobs
+from flink_agents.local import ClusterJobs, FlinkCluster
 from flink_agents.local._savepoints import list_savepoints
 
 

@@ -49,6 +49,8 @@ class KafkaTables:
     group_id: str
     linger_ms: int = 1
     transaction_timeout_ms: int = 300_000
+    #: Start of the names of the tables it declares (two on one environment need two).
+    prefix: str = "kafka"
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _inserts: StatementSet | None = None
     _sources: dict[tuple[str, str, tuple[int, int] | None], str] = field(default_factory=dict)
@@ -159,7 +161,7 @@ class KafkaTables:
     def _declare(self, topic: str, columns: str, options: dict[str, str]) -> str:
         if not _NAME.match(topic):
             raise ValueError(f"invalid Kafka topic name {topic!r}: use letters, digits, . _ -")
-        name = f"kafka_{next(self._ids)}_{_safe(topic)}"
+        name = f"{self.prefix}_{next(self._ids)}_{_safe(topic)}"
         props = {
             "connector": "kafka",
             "topic": topic,

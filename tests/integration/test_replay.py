@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from flink_agents.testing import ChatRequest, ModelServer, Reply, ToolCall
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import ChatRequest, JobProcess, ModelServer, Reply, ToolCall, TopicClient
 
 # Two MiniCluster jobs run one after the other in a test (the original run is shared).
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
