@@ -17,9 +17,6 @@ from flink_agents.local._process import poll
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 #: Job states from which a job never runs again.
 TERMINAL = ("FAILED", "CANCELED", "FINISHED")
-#: Failures of a job that has not run yet that make ``wait_running`` give up: a job that
-#: fails three times on start fails for a reason a restart does not cure.
-RESTART_LOOP = 3
 
 
 @dataclass
@@ -78,12 +75,6 @@ class ClusterJobs:
             job = self.cluster.rest(f"/jobs/{job_id}")
             if job["state"] in TERMINAL:
                 raise StackError(f"job {job_id} is {job['state']}: {self.exception(job_id)}")
-            if self.failures(job_id) >= RESTART_LOOP:
-                raise StackError(
-                    f"job {job_id} failed {RESTART_LOOP} times before it ran (Flink keeps "
-                    f"restarting it; cancel it with `flink-agents stop {job_id} "
-                    f"--no-savepoint`); root cause: {self.exception(job_id)}"
-                )
             vertices = job.get("vertices", [])
             tasks_run = bool(vertices) and all(v["status"] == "RUNNING" for v in vertices)
             if job["state"] == "RUNNING" and tasks_run:
@@ -103,11 +94,6 @@ class ClusterJobs:
                 f"job {job_id} was not running after {timeout:.0f}s; its last failure: "
                 f"{self.exception(job_id)} (the TaskManager log under logs/flink has the trace)"
             )
-
-    def failures(self, job_id: str) -> int:
-        """How many failures Flink recorded for the job (each followed by a restart)."""
-        info = self.cluster.rest(f"/jobs/{job_id}/exceptions")
-        return len((info.get("exceptionHistory") or {}).get("entries") or [])
 
     def exception(self, job_id: str) -> str:
         """The root cause of the latest failure Flink recorded for the job, if any."""
