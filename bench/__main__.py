@@ -1,6 +1,6 @@
 """`make bench`: flink-agents against its baselines, measured back to back in one run.
 
-python -m bench [--quick] [--only classifier react floor capacity recovery]
+python -m bench [--quick] [--only classifier react floor capacity recovery replay]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flink_agents.config import load_settings
 from flink_agents.local import LocalStack
 from flink_agents.testing import TopicClient
 
-PARTS = ("floor", "classifier", "react", "capacity", "recovery")
+PARTS = ("floor", "classifier", "react", "capacity", "recovery", "replay")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         if "recovery" in args.only:
             _say("recovery after a TaskManager kill")
             results["recovery"] = _runs.recovery(ctx, system("flink-agents"))
+        if "replay" in args.only:
+            _say("exact replay from the events log")
+            results["replay"] = _runs.replay(ctx, system("flink-agents"))
     finally:
         sim.stop()
         stack.down()

@@ -85,10 +85,14 @@ class Outputs(threading.Thread):
                 "group.id": f"bench-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
+                "isolation.level": "read_committed",  # what users of exactly-once read
             }
         )
         self._consumer.subscribe([topic])
         self.seen: list[tuple[float, Any]] = []
+        #: When each id's first answer became readable here (outputs written in transactions
+        #: carry the time they were written, not the time their transaction committed).
+        self.arrived: dict[Any, float] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -97,6 +101,7 @@ class Outputs(threading.Thread):
                 if message.error() is None:
                     value = json.loads(message.value())
                     self.seen.append((message.timestamp()[1] / 1000, value.get("id")))
+                    self.arrived.setdefault(value.get("id"), time.time())
 
     @property
     def count(self) -> int:
@@ -210,6 +215,8 @@ class System:
     logs: Path
     job_id: str | None = None
     proc: subprocess.Popen[bytes] | None = None
+    #: The job file and arguments of the last flink-agents job submitted.
+    submitted: tuple[str, list[str]] | None = None
     _jobs: ClusterJobs = field(init=False)
 
     def __post_init__(self) -> None:
@@ -222,11 +229,19 @@ class System:
         return list(self.stack.flink.pids().values())
 
     def start(
-        self, workload: str, capacity: int, topic_in: str, topic_out: str, model_url: str
+        self,
+        workload: str,
+        capacity: int,
+        topic_in: str,
+        topic_out: str,
+        model_url: str,
+        *,
+        exactly_once: bool = False,
     ) -> None:
         app = f"bench-{uuid.uuid4().hex[:6]}"
         if self.name == "flink-agents":
             args = [
+                *(["--exactly-once"] if exactly_once else []),
                 "--workload",
                 workload,
                 "--capacity",
@@ -313,6 +328,7 @@ class System:
         return int(latest.get("id", 0))
 
     def _submit(self, script: str, args: list[str]) -> None:
+        self.submitted = (script, args)
         env = {k: v for k, v in os.environ.items() if k.startswith("FLINK_AGENTS_")}
         self.job_id = self._jobs.submit(ROOT / script, args, env=env)
         self._jobs.wait_running(self.job_id)

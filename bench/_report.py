@@ -90,8 +90,13 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     }
     if "floor" in results:
         out["floor_events_per_s"] = results["floor"]["events_per_s"]
-    out["recovery_s"] = (results.get("recovery") or {}).get("recovery_s")
-    out["replay_events_per_s"] = None
+    recovery = results.get("recovery") or {}
+    exactly_once = recovery.get("exactly_once") or {}
+    out["recovery_s"] = recovery.get("recovery_s")
+    out["recovery_duplicates"] = recovery.get("duplicates")
+    out["recovery_s_exactly_once"] = exactly_once.get("recovery_s")
+    out["recovery_duplicates_exactly_once"] = exactly_once.get("duplicates")
+    out["replay_events_per_s"] = (results.get("replay") or {}).get("events_per_s")
     sizes = [b["state_bytes_per_key"] for b in flink.values() if b.get("state_bytes_per_key")]
     out["state_bytes_per_key"] = max(sizes) if sizes else None
     return out
@@ -157,6 +162,25 @@ def table(results: dict[str, Any]) -> str:
             f"Recovery after killing the TaskManager: decisions flowed again after "
             f"{r['recovery_s']} s; {r['answered']}/{r['inputs']} inputs answered, "
             f"{r['lost']} lost, {r['duplicates']} answered twice.",
+        ]
+        once = r.get("exactly_once")
+        if once:
+            lines += [
+                "",
+                f"The same with exactly-once outputs (read `read_committed`): decisions flowed "
+                f"again after {once['recovery_s']} s; {once['answered']}/{once['inputs']} "
+                f"answered, {once['lost']} lost, {once['duplicates']} answered twice. An answer "
+                f"became readable {once['visible_ms_p50']} / {once['visible_ms_p99']} ms (p50 / "
+                f"p99) after its input, against {r.get('visible_ms_p50')} / "
+                f"{r.get('visible_ms_p99')} ms without transactions.",
+            ]
+    if results.get("replay"):
+        r = results["replay"]
+        lines += [
+            "",
+            f"Exact replay of {r['inputs']} classifier inputs from the events log: "
+            f"{r['events_per_s']} events/s ({r['replayed']} outputs in {r['seconds']} s, "
+            f"first to last), {r['model_requests']} model requests, {r['failed']} failed.",
         ]
     return "\n".join(lines)
 
@@ -225,7 +249,7 @@ def load(folder: Path) -> tuple[dict[str, Any], str]:
     """The results of the last run, from its JSON files (to redraw the report)."""
     results: dict[str, Any] = {}
     command = ""
-    for name in ("floor", "classifier", "react", "capacity", "recovery"):
+    for name in ("floor", "classifier", "react", "capacity", "recovery", "replay"):
         path = folder / f"{name}.json"
         if path.exists():
             data = json.loads(path.read_text())
@@ -240,7 +264,7 @@ def load(folder: Path) -> tuple[dict[str, Any], str]:
 def write(results: dict[str, Any], folder: Path, command: str) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     common = {k: results[k] for k in ("machine", "plan", "commit", "started", "seconds")}
-    for name in ("floor", "classifier", "react", "capacity", "recovery"):
+    for name in ("floor", "classifier", "react", "capacity", "recovery", "replay"):
         if name in results:
             data = {**common, "command": command, "figures": results[name]}
             (folder / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

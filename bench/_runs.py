@@ -1,4 +1,5 @@
-"""The measurements: per-step overhead, throughput per model latency, capacity, recovery."""
+"""The measurements: per-step overhead, throughput per model latency, capacity, recovery,
+replay."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench._harness import (
+    ROOT,
     Load,
     Outputs,
     PeakMemory,
@@ -21,6 +23,7 @@ from bench._harness import (
 )
 from bench.workloads import TOOL_CALLS
 from flink_agents.local import LocalStack
+from flink_agents.replay import run_replay
 from flink_agents.testing import TopicClient
 
 
@@ -38,6 +41,7 @@ class Plan:
     overhead_rate: float = 25.0
     overhead_count: int = 300
     recovery_rate: float = 100.0
+    replay_inputs: int = 3000
 
     @classmethod
     def quick(cls) -> Plan:
@@ -48,6 +52,7 @@ class Plan:
             overhead_count=60,
             sweep=(32,),
             recovery_rate=50.0,
+            replay_inputs=500,
         )
 
 
@@ -267,12 +272,23 @@ def floor_block(ctx: Context, system: System) -> dict[str, Any]:
 
 
 def recovery(ctx: Context, system: System) -> dict[str, Any]:
-    """Kill the TaskManager running the job; time until decisions flow again; count losses."""
+    """The recovery run with outputs at least once, then again with exactly-once outputs."""
+    figures = recovery_run(ctx, system, exactly_once=False)
+    figures["exactly_once"] = recovery_run(ctx, system, exactly_once=True)
+    return figures
+
+
+def recovery_run(ctx: Context, system: System, *, exactly_once: bool) -> dict[str, Any]:
+    """Kill the TaskManager running the job; time until decisions flow again; count losses
+    and inputs answered twice (read ``read_committed``); the latency from an input to its
+    readable answer before the kill."""
     plan = ctx.plan
     flink = ctx.stack.flink
     topic_in, topic_out = ctx.fresh_topics("recovery")
     ctx.sim.set_latency(50)
-    system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
+    system.start(
+        "classifier", plan.capacity, topic_in, topic_out, ctx.sim.url, exactly_once=exactly_once
+    )
     victim = flink.taskmanager_pids()[0]
     flink.add_taskmanager()
     outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
@@ -293,8 +309,14 @@ def recovery(ctx: Context, system: System) -> dict[str, Any]:
         )
         sent = {**before, **after}
         _wait_answered(outputs, sent, 180)
-        resumed = min((ts for ts, _ in list(outputs.seen) if ts > killed), default=None)
+        # A late second answer would be committed by one of the next two checkpoints.
+        checkpoint = system.latest_checkpoint_id()
+        deadline = time.monotonic() + 60
+        while system.latest_checkpoint_id() < checkpoint + 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        resumed = min((t for t in outputs.arrived.values() if t > killed), default=None)
         ids = [i for _, i in list(outputs.seen)]
+        visible = [outputs.arrived[i] - t for i, t in before.items() if i in outputs.arrived]
     finally:
         system.stop()
         outputs.stop()
@@ -304,8 +326,47 @@ def recovery(ctx: Context, system: System) -> dict[str, Any]:
         "answered": len(set(ids) & set(sent)),
         "lost": len(set(sent) - set(ids)),
         "duplicates": len(ids) - len(set(ids)),
+        "visible_ms_p50": _ms(_pct(visible, 50)),
+        "visible_ms_p99": _ms(_pct(visible, 99)),
         "rate_per_s": plan.recovery_rate,
         "model_latency_ms": 50,
+        "exactly_once": exactly_once,
+    }
+
+
+def replay(ctx: Context, system: System) -> dict[str, Any]:
+    """The classifier answers ``replay_inputs`` inputs at 0 ms; then an exact replay of that
+    range serves every result from the events log: its outputs per second, first output to
+    last, and the model requests it made (none)."""
+    plan = ctx.plan
+    topic_in, topic_out = ctx.fresh_topics("replay")
+    ctx.sim.set_latency(0)
+    system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
+    assert system.submitted is not None
+    script, args = system.submitted
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    started = int(time.time() * 1000)
+    try:
+        sent = send_paced(
+            ctx.topics, topic_in, 0, plan.replay_inputs, plan.replay_inputs / 10, plan.keys
+        )
+        _wait_answered(outputs, sent, 180)
+    finally:
+        system.stop()
+        outputs.stop()
+    ended = int(time.time() * 1000) + 1
+    asked = ctx.sim.completed()
+    result = run_replay(
+        ctx.stack.settings, ROOT / script, args, mode="exact", from_ms=started, to_ms=ended
+    )
+    return {
+        "inputs": len(sent),
+        "replayed": result.outputs,
+        "failed": result.failed,
+        "seconds": round(result.seconds, 2),
+        "events_per_s": round(result.tasks_per_s, 1),
+        "model_requests": ctx.sim.completed() - asked,
     }
 
 

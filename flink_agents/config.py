@@ -52,6 +52,7 @@ class FlinkSettings(_Section):
     rest_port: int = 8081
     rpc_port: int = 6123
     task_slots: int = 8
+    taskmanagers: int = Field(default=1, ge=1)
     jobmanager_memory: str = "1600m"
     taskmanager_memory: str = "3g"
 
@@ -72,12 +73,26 @@ class RuntimeSettings(_Section):
     execution_mode: Literal["thread", "process"] = "thread"
     buffer_timeout_ms: int = 0
     checkpoint_interval_s: float = 10.0
+    transaction_timeout_s: float = 0.0
     bundle_size: int = 1000
     bundle_time_ms: int = 5
     producer_linger_ms: int = 1
     ship_jars: bool = True
     recovery_lookback_s: float = Field(default=300.0, ge=0)
     recovery_scan_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class ReplaySettings(_Section):
+    """Set by ``flink-agents replay`` for the job file it runs; a job without them is live."""
+
+    name: str = ""
+    mode: Literal["exact", "what-if"] = "exact"
+    from_ms: int = 0
+    to_ms: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.name)
 
 
 class Settings(_Section):
@@ -90,6 +105,7 @@ class Settings(_Section):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     flink: FlinkSettings = Field(default_factory=FlinkSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    replay: ReplaySettings = Field(default_factory=ReplaySettings)
 
     @property
     def bootstrap_servers(self) -> str:

@@ -77,7 +77,9 @@ triage = Agent(
 
 
 def app() -> AgentApp:
-    fraud = AgentApp("fraud-triage")
+    # Decisions are written in Kafka transactions: a read_committed consumer sees each once,
+    # even after a TaskManager dies, one checkpoint after it was made.
+    fraud = AgentApp("fraud-triage", exactly_once=True)
     fraud.source("transactions", key="card_id")
     fraud.add(triage, outputs="decisions", carry=["transaction_id", "card_id"])
     return fraud

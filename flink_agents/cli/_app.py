@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flink_agents.cli import _agents, _jars, _jobs, _local, _sql, _trace
+from flink_agents.cli import _agents, _jars, _jobs, _local, _replay, _sql, _trace
 from flink_agents.cli._context import Context
 
 app = typer.Typer(
@@ -21,7 +21,11 @@ app.add_typer(_agents.app, name="agents")
 app.command()(_jobs.submit)
 app.command()(_jobs.jobs)
 app.command()(_jobs.stop)
+app.command()(_jobs.savepoint)
+app.command()(_jobs.savepoints)
 app.command()(_trace.trace)
+app.command()(_replay.replay)
+app.command()(_replay.diff)
 
 
 @app.callback()

@@ -1,4 +1,5 @@
-"""``flink-agents submit | jobs | stop``: Python jobs on the local cluster."""
+"""``flink-agents submit | jobs | stop | savepoint | savepoints``: Python jobs on the local
+cluster and their savepoints."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.errors import StackError
 from flink_agents.local import ClusterJobs, FlinkCluster
+from flink_agents.local._savepoints import list_savepoints
 
 
 def _jobs(ctx: typer.Context) -> ClusterJobs:
@@ -63,3 +65,35 @@ def stop(
             if state != "CANCELED":
                 raise StackError(f"job {job_id} ended {state}")
             console.print(f"job {job_id} cancelled")
+
+
+def savepoint(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The job to take a savepoint of.")],
+) -> None:
+    """Take a savepoint of a running job without stopping it; print its path."""
+    with user_errors():
+        location = _jobs(ctx).savepoint(job_id)
+    console.print(f"job {job_id} keeps running; savepoint {location}")
+
+
+def savepoints(ctx: typer.Context) -> None:
+    """List the local cluster's savepoints, newest first: time, job, size and path."""
+    jobs = _jobs(ctx)
+    found = list_savepoints(jobs.cluster.savepoint_dir)
+    if not found:
+        console.print(f"no savepoints in {jobs.cluster.savepoint_dir}")
+        return
+    with user_errors():
+        names = _job_names(jobs)
+    for s in found:
+        job = next((f"{jid[:8]} {n}" for jid, n in names.items() if s.matches(jid)), s.job_prefix)
+        taken = s.taken.strftime("%Y-%m-%d %H:%M:%S UTC")
+        console.print(f"{taken}  {job:<30} {s.size_bytes / 1024:9.1f} KiB  {s.path}")
+
+
+def _job_names(jobs: ClusterJobs) -> dict[str, str]:
+    """Job id -> name of the jobs the cluster knows; none when the cluster is down."""
+    if not jobs.cluster.pids():
+        return {}
+    return {j["jid"]: j["name"] for j in jobs.overview()}

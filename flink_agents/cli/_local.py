@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
 
@@ -14,13 +15,27 @@ app = typer.Typer(help="Start, check and stop the local Kafka and Flink.", no_ar
 
 
 @app.command()
-def up(ctx: typer.Context) -> None:
-    """Start Kafka (KRaft) and a Flink standalone cluster; wait until both are ready."""
+def up(
+    ctx: typer.Context,
+    taskmanagers: Annotated[
+        int | None,
+        typer.Option(min=1, help="TaskManagers to run (default: the flink.taskmanagers setting)."),
+    ] = None,
+) -> None:
+    """Start Kafka (KRaft) and a Flink standalone cluster; wait until both are ready.
+
+    Parts that run are left alone: after a TaskManager died, `up` starts only a new one.
+    """
     obj: Context = ctx.obj
     started = time.monotonic()
     with user_errors():
-        fetch_all(obj.settings)
-        stack = LocalStack(obj.settings)
+        settings = obj.settings
+        if taskmanagers is not None:
+            settings = settings.model_copy(
+                update={"flink": settings.flink.model_copy(update={"taskmanagers": taskmanagers})}
+            )
+        fetch_all(settings)
+        stack = LocalStack(settings)
         with console.status("starting") as status:
             stack.up(lambda part: status.update(f"starting {part}"))
         _show(stack.status())
@@ -39,7 +54,8 @@ def down(ctx: typer.Context) -> None:
 
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """Show each part of the stack; exit 3 when a part is not running."""
+    """Show each part of the stack; exit 3 when a part is not running (Flink without a
+    TaskManager counts as not running)."""
     obj: Context = ctx.obj
     with user_errors():
         parts = LocalStack(obj.settings).status()

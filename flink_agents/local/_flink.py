@@ -27,6 +27,7 @@ from flink_agents.local import _jars, _process
 from flink_agents.local._status import PartStatus
 
 _IDENT = "flink-agents"
+_UP = "`flink-agents local up` starts what is missing"
 
 
 def flink_home() -> Path:
@@ -89,6 +90,33 @@ class FlinkCluster:
                     found[f"{daemon}-{index}" if index else daemon] = int(line)
         return found
 
+    def forget_dead(self) -> None:
+        """Drop the pids of daemons that died from the pid files, so the files name only
+        live daemons (and Flink's scripts number new ones after the live ones)."""
+        marker = str(self.log_dir.resolve())
+        for daemon in ("standalonesession", "taskexecutor"):
+            path = self._pid_file(daemon)
+            if not path.exists():
+                continue
+            pids = [p for p in path.read_text().split() if p.isdigit()]
+            live = [p for p in pids if _process.pid_alive(int(p), marker)]
+            if live != pids:
+                if live:
+                    path.write_text("".join(f"{p}\n" for p in live))
+                else:
+                    path.unlink()
+
+    def wanted_taskmanagers(self) -> int:
+        """How many TaskManagers the last ``start`` was asked for (``flink.taskmanagers``)."""
+        try:
+            return int(self._wanted_file.read_text())
+        except (OSError, ValueError):
+            return self.settings.flink.taskmanagers
+
+    @property
+    def _wanted_file(self) -> Path:
+        return self.pid_dir / "flink-taskmanagers"
+
     def taskmanager_pids(self) -> list[int]:
         """The live TaskManagers' pids, oldest first."""
         return [pid for name, pid in self.pids().items() if name.startswith("taskexecutor")]
@@ -108,25 +136,37 @@ class FlinkCluster:
         return str(flink_home() / "bin" / name)
 
     def start(self) -> None:
-        if self.pids():
-            return
-        # Pid files that name no live daemon are left by a machine that went down; Flink's
-        # scripts would append to them and number the new daemons after the dead ones.
-        for daemon in ("standalonesession", "taskexecutor"):
-            self._pid_file(daemon).unlink(missing_ok=True)
+        """Start what is missing: the JobManager and TaskManagers up to ``flink.taskmanagers``.
+
+        Daemons that run are left alone, so after a TaskManager died this starts only a new
+        one in its place.
+        """
+        # Pid files may name daemons that died (or were left by a machine that went down);
+        # Flink's scripts would append to them and number the new daemons after the dead.
+        self.forget_dead()
+        live = self.pids()
         _process.java_executable()
         flink = self.settings.flink
-        _process.ensure_port_free(flink.host, flink.rest_port, "flink.rest_port")
-        _process.ensure_port_free(flink.host, flink.rpc_port, "flink.rpc_port")
-        self._write_conf()
-        self._link_lib()
-        for script in ("jobmanager.sh", "taskmanager.sh"):
-            self._run_script(script, "start")
+        if "standalonesession" not in live:
+            _process.ensure_port_free(flink.host, flink.rest_port, "flink.rest_port")
+            _process.ensure_port_free(flink.host, flink.rpc_port, "flink.rpc_port")
+        if not live:  # a fresh start: running daemons keep the files they were started with
+            self._write_conf()
+            self._link_lib()
+        if "standalonesession" not in live:
+            self._run_script("jobmanager.sh", "start")
+        wanted = max(flink.taskmanagers, self.wanted_taskmanagers()) if live else flink.taskmanagers
+        self._wanted_file.write_text(f"{wanted}\n")
+        # TaskManagers that died stay registered for a few seconds: count the new ones.
+        registered = self._taskmanager_ids()
+        starting = wanted - len(self.taskmanager_pids())
+        for _ in range(starting):
+            self._run_script("taskmanager.sh", "start")
         _process.wait_until(
-            lambda: self._taskmanagers() > 0,
+            lambda: len(self._taskmanager_ids() - registered) >= starting,
             timeout=self.settings.startup_timeout_s,
-            what="Flink (JobManager and a TaskManager)",
-            alive=lambda: len(self.pids(starting=True)) == 2,
+            what=f"Flink (JobManager and {wanted} TaskManager(s))",
+            alive=lambda: len(self.pids(starting=True)) >= 1 + wanted,
             log=self._failed_log,
         )
 
@@ -149,23 +189,37 @@ class FlinkCluster:
             _process.terminate(pid)
         for pid_file in self.pid_dir.glob(f"flink-{_IDENT}-*.pid"):
             pid_file.unlink()
+        self._wanted_file.unlink(missing_ok=True)
 
     def status(self) -> PartStatus:
+        """Running while the JobManager and at least one TaskManager live; the detail says
+        when fewer TaskManagers than ``flink.taskmanagers`` are left."""
+        url = self.settings.flink.rest_url
+        self.forget_dead()
         pids = self.pids()
         if not pids:
+            return PartStatus("flink", running=False, detail=f"stopped ({url})")
+        jobmanager = pids.get("standalonesession")
+        if jobmanager is None:
             return PartStatus(
-                "flink", running=False, detail=f"stopped ({self.settings.flink.rest_url})"
+                "flink", running=False, detail=f"the JobManager is not running ({url}); {_UP}"
+            )
+        wanted, alive = self.wanted_taskmanagers(), len(self.taskmanager_pids())
+        if not alive:
+            return PartStatus(
+                "flink", running=False, pid=jobmanager, detail=f"no TaskManager is running; {_UP}"
             )
         try:
             overview = self.rest("/overview")
         except StackError as exc:
-            return PartStatus("flink", running=True, pid=min(pids.values()), detail=str(exc))
+            return PartStatus("flink", running=True, pid=jobmanager, detail=str(exc))
+        missing = f" ({wanted - alive} of {wanted} died; {_UP})" if alive < wanted else ""
         detail = (
-            f"{self.settings.flink.rest_url}: {overview['taskmanagers']} TaskManager(s), "
+            f"{url}: {alive} TaskManager(s){missing}, "
             f"{overview['slots-available']}/{overview['slots-total']} slots free, "
             f"{overview['jobs-running']} job(s) running"
         )
-        return PartStatus("flink", running=True, pid=pids.get("standalonesession"), detail=detail)
+        return PartStatus("flink", running=True, pid=jobmanager, detail=detail)
 
     def rest(self, path: str, method: str = "GET", body: Any = None) -> Any:
         """Call the cluster's REST API and decode its JSON answer."""
@@ -188,10 +242,14 @@ class FlinkCluster:
         return json.loads(raw) if raw else None
 
     def _taskmanagers(self) -> int:
+        return len(self._taskmanager_ids())
+
+    def _taskmanager_ids(self) -> set[str]:
+        """TaskManagers registered with the JobManager (none while it does not answer)."""
         try:
-            return len(self.rest("/taskmanagers")["taskmanagers"])
+            return {tm["id"] for tm in self.rest("/taskmanagers")["taskmanagers"]}
         except StackError:
-            return 0
+            return set()
 
     def _failed_log(self) -> Path:
         """The log of a TaskManager that died while the JobManager runs, else the

@@ -119,7 +119,17 @@ class ClusterJobs:
         trigger = self.cluster.rest(
             f"/jobs/{job_id}/stop", "POST", {"targetDirectory": target, "drain": False}
         )["request-id"]
+        return self._savepoint_location(job_id, trigger, timeout)
 
+    def savepoint(self, job_id: str, timeout: float = 120.0) -> str:
+        """Take a savepoint of the job, which keeps running; return its location."""
+        target = self.cluster.savepoint_dir.as_uri()
+        trigger = self.cluster.rest(
+            f"/jobs/{job_id}/savepoints", "POST", {"target-directory": target, "cancel-job": False}
+        )["request-id"]
+        return self._savepoint_location(job_id, trigger, timeout)
+
+    def _savepoint_location(self, job_id: str, trigger: str, timeout: float) -> str:
         def completed() -> dict[str, Any] | None:
             status = self.cluster.rest(f"/jobs/{job_id}/savepoints/{trigger}")
             done = status["status"]["id"] == "COMPLETED"

@@ -51,7 +51,10 @@ class KafkaBroker:
 
     def pid(self) -> int | None:
         # The broker's command line names its config file under ``root`` (absolute path).
-        return _process.read_pid(self._pid_file, marker=str(self.root.resolve()))
+        pid = _process.read_pid(self._pid_file, marker=str(self.root.resolve()))
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)  # the file never names a dead broker
+        return pid
 
     def start(self) -> None:
         if self.pid():

@@ -25,9 +25,11 @@ from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
+from flink_agents.runtime import _transactions as transactions
 from flink_agents.runtime._env import environments
 from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
+from flink_agents.runtime._replay import RecordedLog, ReplayPlan, replay_topic
 from flink_agents.runtime._step import (
     DEAD_LETTERS,
     EVENTS,
@@ -135,15 +137,29 @@ class AgentApp:
         if not self._deployments:
             raise ConfigError(f"app {self.name!r} has no agents: call app.add(agent, ...)")
         runtime = self.settings.runtime
+        timeout_s = self._check_exactly_once()
+        self._between_ms()  # a replay's range is checked before anything is created
         if self.create_topics:
-            ensure_topics(self.settings.bootstrap_servers, self.topics(), runtime.parallelism)
+            written = [self._written(t) for t in self.topics() if t not in self._sources]
+            ensure_topics(
+                self.settings.bootstrap_servers, [*self._sources, *written], runtime.parallelism
+            )
         env, t_env = environment or environments(self.settings, self.name, _job_paths())
+        replay = self.settings.replay
         kafka = KafkaTables(
             t_env,
             self.settings.bootstrap_servers,
-            group_id=f"flink-agents.{self.name}",
+            group_id=self._written(f"flink-agents.{self.name}"),
             linger_ms=runtime.producer_linger_ms,
+            transaction_timeout_ms=int(timeout_s * 1000),
         )
+        recorded = None
+        if replay.active:
+            self._plan().write(self.settings.home)
+            if replay.mode == "exact":
+                recorded = RecordedLog(
+                    self.settings.bootstrap_servers, str(self.events_topic), replay.from_ms
+                )
         step = (
             self._records(kafka)
             .key_by(router.route_key, Types.STRING())
@@ -152,10 +168,11 @@ class AgentApp:
                     [AgentBinding(d.agent, d.output, d.carry, d.prompt) for d in self._deployments],
                     ExecutorConfig(
                         bootstrap_servers=self.settings.bootstrap_servers,
-                        events_topic=str(self.events_topic),
+                        events_topic=self._written(str(self.events_topic)),
                         linger_ms=runtime.producer_linger_ms,
                         recovery_lookback_s=runtime.recovery_lookback_s,
                         recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
+                        recorded=recorded,
                     ),
                 ),
                 Types.STRING(),
@@ -164,10 +181,12 @@ class AgentApp:
         step = step.uid(f"agents:{self.name}").name("AgentStep")
         for topic in dict.fromkeys(d.output for d in self._deployments):
             kafka.sink(
-                step.get_side_output(output_tag(topic)), topic, exactly_once=self.exactly_once
+                step.get_side_output(output_tag(topic)),
+                self._written(topic),
+                exactly_once=self.exactly_once,
             )
-        kafka.sink(step.get_side_output(EVENTS), str(self.events_topic))
-        kafka.sink(step.get_side_output(DEAD_LETTERS), str(self.dead_letter_topic))
+        kafka.sink(step.get_side_output(EVENTS), self._written(str(self.events_topic)))
+        kafka.sink(step.get_side_output(DEAD_LETTERS), self._written(str(self.dead_letter_topic)))
         kafka.attach()
         return env
 
@@ -175,9 +194,57 @@ class AgentApp:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""
         self.build().execute(self.name)
 
+    def _check_exactly_once(self) -> float:
+        """The transaction timeout of exactly-once outputs, after checking that the settings
+        and the broker allow it (0 when outputs are at least once)."""
+        if not self.exactly_once:
+            return 0.0
+        timeout_s = transactions.check_settings(self.settings.runtime, self.name)
+        transactions.check_broker(self.settings.bootstrap_servers, timeout_s, self.name)
+        return timeout_s
+
+    def _plan(self) -> ReplayPlan:
+        replay = self.settings.replay
+        from_ms, to_ms = self._between_ms() or (0, 0)
+        inputs = {
+            t: [d.agent.name for d in self._deployments if t in d.inputs] for t in self._sources
+        }
+        return ReplayPlan(
+            name=replay.name,
+            mode=replay.mode,
+            app=self.name,
+            from_ms=from_ms,
+            to_ms=to_ms,
+            events_topic=str(self.events_topic),
+            replay_events_topic=self._written(str(self.events_topic)),
+            dead_letter_topic=self._written(str(self.dead_letter_topic)),
+            inputs={t: agents for t, agents in inputs.items() if agents},
+            outputs={d.output: self._written(d.output) for d in self._deployments},
+        )
+
+    def _written(self, topic: str) -> str:
+        """Where this run writes what the app writes to ``topic`` (a replay's own topics)."""
+        replay = self.settings.replay
+        return replay_topic(topic, replay) if replay.active else topic
+
+    def _between_ms(self) -> tuple[int, int] | None:
+        """The inputs' time range of a replay; None for the live job."""
+        replay = self.settings.replay
+        if not replay.active:
+            return None
+        if replay.to_ms <= replay.from_ms:
+            raise ConfigError(
+                f"replay {replay.name!r} of app {self.name!r}: replay.to_ms ({replay.to_ms}) "
+                f"must be after replay.from_ms ({replay.from_ms})"
+            )
+        return replay.from_ms, replay.to_ms
+
     def _records(self, kafka: KafkaTables) -> DataStream:
         """Inputs routed to their agents, and the results read back from the events topic."""
-        events = kafka.source_table(str(self.events_topic), start="latest")
+        # A replay's events topic is its own from the start: results served before the
+        # source found the topic's end must not be skipped.
+        start: StartFrom = "earliest" if self.settings.replay.active else "latest"
+        events = kafka.source_table(self._written(str(self.events_topic)), start=start)
         queries = [
             f"SELECT `key`, `value`, `topic`, `partition`, `offset` FROM {events} "
             f"WHERE {kind_filter(RESULT_KINDS)}"
@@ -186,9 +253,13 @@ class AgentApp:
             agents = tuple(d.agent.name for d in self._deployments if source.topic in d.inputs)
             if not agents:
                 continue
-            table = kafka.source_table(source.topic, start=source.start)
+            table = kafka.source_table(
+                source.topic, start=source.start, between_ms=self._between_ms()
+            )
             queries.append(router.routed(table, source.key, agents))
-            kafka.insert(str(self.dead_letter_topic), router.rejected(table, source.key))
+            kafka.insert(
+                self._written(str(self.dead_letter_topic)), router.rejected(table, source.key)
+            )
         return kafka.stream(" UNION ALL ".join(queries))
 
 

@@ -41,6 +41,7 @@ from flink_agents.errors import FlinkAgentsError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._recorded import Location, RecordedResults
+from flink_agents.runtime._replay import Recorded, RecordedLog, not_recorded, recorded_key
 from flink_agents.runtime._results import cut
 from flink_agents.runtime._results import failure as _failure
 from flink_agents.runtime._toolbox import Toolbox
@@ -65,6 +66,8 @@ class ExecutorConfig:
     #: How long the start-up scan may read; calls wait for it, ``open()`` does not.
     recovery_scan_timeout_s: float = 60.0
     producer: dict[str, str] = field(default_factory=dict)
+    #: Exact replay: every result is served from this log; nothing is called.
+    recorded: RecordedLog | None = None
 
 
 class ExecutorClosed(RuntimeError):
@@ -80,6 +83,7 @@ class CallExecutor:
         self.config = config
         self._log = RecordedResults(config.bootstrap_servers, config.events_topic)
         self._recorded: dict[str, Location] = {}
+        self._served: dict[str, Recorded] | None = None
         self._cond = threading.Condition()
         #: Calls handed over and not yet written, by id, with their agent.
         self._running: dict[str, str] = {}
@@ -127,6 +131,8 @@ class CallExecutor:
                 **self.config.producer,
             }
         )
+        if self.config.recorded is not None:
+            self._served = self.config.recorded.load()
         # Clients are built here, not on the loop: building one reads files (package
         # metadata, CA certificates), which would block the loop.
         for name, agent in self.agents.items():
@@ -295,6 +301,9 @@ class CallExecutor:
                 task.cancel()
 
     async def _run_call(self, call: Call) -> None:
+        if self._served is not None:
+            self._serve(call)
+            return
         assert self._scanned is not None
         await self._scanned.wait()
         where = self._recorded.pop(call.id, None)
@@ -308,6 +317,17 @@ class CallExecutor:
         async with self._gates[call.agent]:
             event = await self._execute(call)
         self._hand_over(call, event.model_dump_json().encode(), _key(call), event.kind)
+
+    def _serve(self, call: Call) -> None:
+        """Exact replay: write the original run's result, or an error when it has none."""
+        assert self._served is not None and self.config.recorded is not None
+        recorded = self._served.get(call.id)
+        if recorded is None:
+            event = not_recorded(call, self.config.recorded.topic)
+            self._hand_over(call, event.model_dump_json().encode(), _key(call), event.kind)
+            return
+        kind = call.id.rpartition("/")[2]  # the id names the result's kind
+        self._hand_over(call, recorded[0], recorded_key(call, recorded), kind)
 
     async def _execute(self, call: Call) -> Result:
         """Make the call within its deadline; every failure becomes an error result."""

@@ -48,22 +48,39 @@ class KafkaTables:
     bootstrap_servers: str
     group_id: str
     linger_ms: int = 1
+    transaction_timeout_ms: int = 300_000
     #: Start of the names of the tables it declares (two on one environment need two).
     prefix: str = "kafka"
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _inserts: StatementSet | None = None
-    _sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    _sources: dict[tuple[str, str, tuple[int, int] | None], str] = field(default_factory=dict)
     _sinks: dict[tuple[str, bool, bool], str] = field(default_factory=dict)
 
-    def source_table(self, topic: str, *, start: StartFrom = "earliest") -> str:
+    def source_table(
+        self,
+        topic: str,
+        *,
+        start: StartFrom = "earliest",
+        between_ms: tuple[int, int] | None = None,
+    ) -> str:
         """Declare ``topic`` as a source table (key, value, metadata, headers); return its name.
 
         A fresh job starts at the group's committed offsets, else at ``start``; a job restored
-        from a checkpoint or savepoint continues from the offsets in its state.
+        from a checkpoint or savepoint continues from the offsets in its state. With
+        ``between_ms`` it reads only the records of that time range (from inclusive, to
+        exclusive, epoch milliseconds) and then ends: a replay's inputs.
         """
-        cached = self._sources.get((topic, start))
+        cached = self._sources.get((topic, start, between_ms))
         if cached:
             return cached
+        scan = {"scan.startup.mode": "group-offsets", "properties.auto.offset.reset": start}
+        if between_ms is not None:
+            scan = {
+                "scan.startup.mode": "timestamp",
+                "scan.startup.timestamp-millis": str(between_ms[0]),
+                "scan.bounded.mode": "timestamp",
+                "scan.bounded.timestamp-millis": str(between_ms[1]),
+            }
         name = self._declare(
             topic,
             "`key` STRING, `value` STRING, `topic` STRING METADATA VIRTUAL, "
@@ -71,12 +88,11 @@ class KafkaTables:
             "`headers` MAP<STRING, BYTES> METADATA VIRTUAL",
             {
                 "properties.group.id": self.group_id,
-                "scan.startup.mode": "group-offsets",
-                "properties.auto.offset.reset": start,
+                **scan,
                 "properties.isolation.level": "read_committed",
             },
         )
-        self._sources[(topic, start)] = name
+        self._sources[(topic, start, between_ms)] = name
         return name
 
     def source(
@@ -122,6 +138,8 @@ class KafkaTables:
             options |= {
                 "sink.delivery-guarantee": "exactly-once",
                 "sink.transactional-id-prefix": f"{self.group_id}-{_safe(topic)}",
+                # Flink asks for one hour, which brokers refuse by default (15 minutes).
+                "properties.transaction.timeout.ms": str(self.transaction_timeout_ms),
             }
         else:
             options["sink.delivery-guarantee"] = "at-least-once"

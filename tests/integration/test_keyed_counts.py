@@ -106,6 +106,14 @@ def test_cli_submits_lists_and_stops_a_job_with_a_savepoint(
     assert f"{job_id}  RUNNING" in run("jobs")
     topics.produce(source, events(["k"], 3))
     topics.consume(counts, count=3)
+    taken = run("savepoint", job_id)
+    assert f"job {job_id} keeps running; savepoint file:" in taken
+    assert ClusterJobs(flink_cluster).state(job_id) == "RUNNING"
     stopped = run("stop", job_id)
     assert "savepoint file:" in stopped
     assert ClusterJobs(flink_cluster).state(job_id) == "FINISHED"
+    listed = run("savepoints").splitlines()
+    mine = [line for line in listed if f"{job_id[:8]} " in line]
+    assert len(mine) == 2, listed  # the one taken while it ran, and the one it stopped with
+    locations = {out.split("savepoint file:")[-1].strip() for out in (taken, stopped)}
+    assert locations == {line.split()[-1] for line in mine}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 
 from flink_agents.local import free_port
 from flink_agents.local._process import pid_alive
-from tests.support import stack_env
+from tests.support import eventually, stack_env
 
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("flink-agents"))
@@ -62,3 +64,64 @@ def test_up_fails_clearly_when_the_kafka_port_is_taken(tmp_path: Path):
     assert done.returncode == 1
     assert "(kafka.port) is already in use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_status_reports_dead_taskmanagers_and_up_starts_only_what_is_missing(tmp_path: Path):
+    home = tmp_path / "home"
+    env = stack_env(
+        home,
+        kafka__port=free_port(),
+        kafka__controller_port=free_port(),
+        flink__rest_port=free_port(),
+        flink__rpc_port=free_port(),
+        flink__task_slots=1,
+        flink__taskmanager_memory="1g",
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CLI, *args], env=env, capture_output=True, text=True, timeout=180, check=False
+        )
+
+    def pids(daemon: str) -> list[int]:
+        path = home / "run" / f"flink-flink-agents-{daemon}.pid"
+        return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+    try:
+        up = cli("local", "up", "--taskmanagers", "2")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "2 TaskManager(s), 2/2 slots free" in cli("local", "status").stdout
+        first, second = pids("taskexecutor")
+        kafka = (home / "run" / "kafka.pid").read_text().split()[0]
+        jobmanager = pids("standalonesession")
+
+        os.kill(first, signal.SIGKILL)
+        eventually(lambda: not pid_alive(first), "the TaskManager is gone")
+        one_left = cli("local", "status")
+        assert one_left.returncode == 0, one_left.stdout
+        assert "1 TaskManager(s) (1 of 2 died;" in one_left.stdout
+        assert pids("taskexecutor") == [second]  # the dead pid left the pid file
+
+        os.kill(second, signal.SIGKILL)
+        eventually(lambda: not pid_alive(second), "the last TaskManager is gone")
+        none_left = cli("local", "status")
+        assert none_left.returncode == 3, none_left.stdout
+        assert "no TaskManager is running" in none_left.stdout
+
+        healed = cli("local", "up")
+        assert healed.returncode == 0, healed.stdout + healed.stderr
+        status = cli("local", "status")
+        assert status.returncode == 0, status.stdout
+        assert "2 TaskManager(s)," in status.stdout
+        eventually(  # the JobManager forgets the dead TaskManagers' slots within seconds
+            lambda: "2 TaskManager(s), 2/2 slots free" in cli("local", "status").stdout,
+            "the REST API lists only the new TaskManagers' slots",
+            timeout=30,
+        )
+        assert pids("standalonesession") == jobmanager  # running parts were left alone
+        assert (home / "run" / "kafka.pid").read_text().split()[0] == kafka
+        assert len(pids("taskexecutor")) == 2
+        assert all(pid_alive(p) for p in pids("taskexecutor"))
+    finally:
+        down = cli("local", "down")
+    assert down.returncode == 0, down.stdout + down.stderr

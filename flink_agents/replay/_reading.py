@@ -1,0 +1,140 @@
+"""Reading the topics a replay compares: the original run's tasks, and output records."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flink_agents.runtime._kafka_io import KIND_HEADER
+from flink_agents.runtime._replay import ReplayPlan
+
+
+def consumer(bootstrap_servers: str) -> Any:
+    from confluent_kafka import Consumer
+
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"flink-agents-replay-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+
+
+def offset_ranges(bootstrap_servers: str, plan: ReplayPlan) -> dict[tuple[str, int], range]:
+    """The offsets of each input partition whose records fall in the plan's time range."""
+    from confluent_kafka import TopicPartition
+
+    reader = consumer(bootstrap_servers)
+    ranges: dict[tuple[str, int], range] = {}
+    try:
+        for topic in plan.inputs:
+            metadata = reader.list_topics(topic, timeout=10).topics[topic]
+            for partition in metadata.partitions:
+                end = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+                first, last = (  # one request each: a request names a partition once
+                    reader.offsets_for_times([TopicPartition(topic, partition, ms)], timeout=10)[
+                        0
+                    ].offset
+                    for ms in (plan.from_ms, plan.to_ms)
+                )
+                ranges[(topic, partition)] = range(
+                    first if first >= 0 else end, last if last >= 0 else end
+                )
+    finally:
+        reader.close()
+    return ranges
+
+
+def original_tasks(bootstrap_servers: str, plan: ReplayPlan) -> list[str]:
+    """Ids of the tasks the original run accepted for the inputs of the plan's range."""
+    ranges = offset_ranges(bootstrap_servers, plan)
+    tasks: list[str] = []
+
+    def take(kind: str, value: dict[str, Any]) -> None:
+        source = value.get("source") or {}
+        span = ranges.get((str(source.get("topic")), int(source.get("partition", -1))))
+        agents = plan.inputs.get(source.get("topic", ""), [])
+        if span is not None and source.get("offset") in span and value["agent"] in agents:
+            tasks.append(value["task_id"])
+
+    read_to_end(bootstrap_servers, plan.events_topic, plan.from_ms, {"task.accepted": take})
+    return list(dict.fromkeys(tasks))
+
+
+def read_to_end(
+    bootstrap_servers: str,
+    topic: str,
+    since_ms: int,
+    handlers: dict[str, Callable[[str, dict[str, Any]], None]],
+    timeout_s: float = 300.0,
+) -> None:
+    """Hand each record of ``topic`` from ``since_ms`` to the end it has now to the handler
+    of its ``fa-kind``."""
+    from confluent_kafka import TopicPartition
+
+    reader = consumer(bootstrap_servers)
+    try:
+        metadata = reader.list_topics(topic, timeout=10).topics[topic]
+        wanted = [TopicPartition(topic, p, since_ms) for p in metadata.partitions]
+        ends = {p.partition: reader.get_watermark_offsets(p, timeout=10)[1] for p in wanted}
+        starts = reader.offsets_for_times(wanted, timeout=10)
+        todo = {s.partition: s for s in starts if 0 <= s.offset < ends[s.partition]}
+        if todo:
+            reader.assign(list(todo.values()))
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            for message in reader.consume(1000, 0.5):
+                if message.error():
+                    continue
+                if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
+                    todo.pop(message.partition() or 0, None)
+                kind = dict(message.headers() or []).get(KIND_HEADER, b"").decode()
+                if kind in handlers and message.value() is not None:
+                    handlers[kind](kind, json.loads(message.value()))
+        if todo:
+            raise TimeoutError(f"reading {topic} took longer than {timeout_s:.0f}s")
+    finally:
+        reader.close()
+
+
+def outputs(
+    bootstrap_servers: str, topics: Iterable[str], timeout_s: float = 120.0
+) -> list[dict[str, Any]]:
+    """Every output record of ``topics`` up to their ends now."""
+    from confluent_kafka import TopicPartition
+
+    reader = consumer(bootstrap_servers)
+    found: list[dict[str, Any]] = []
+    try:
+        assigned = []
+        ends: dict[tuple[str, int], int] = {}
+        for topic in topics:
+            for partition in reader.list_topics(topic, timeout=10).topics[topic].partitions:
+                tp = TopicPartition(topic, partition, 0)
+                low, high = reader.get_watermark_offsets(tp, timeout=10)
+                if high > low:
+                    assigned.append(TopicPartition(topic, partition, low))
+                    ends[(topic, partition)] = high
+        if assigned:
+            reader.assign(assigned)
+        deadline = time.monotonic() + timeout_s
+        # Transactional topics end in commit markers no consumer sees: the position, not the
+        # last offset read, says when a partition has been read to its end.
+        while ends and time.monotonic() < deadline:
+            for message in reader.consume(1000, 0.5):
+                if message.error() is None and message.value() is not None:
+                    found.append(json.loads(message.value()))
+            for tp in reader.position(assigned):
+                if tp.offset >= ends.get((tp.topic, tp.partition), 0):
+                    ends.pop((tp.topic, tp.partition), None)
+        if ends:
+            raise TimeoutError(f"reading {sorted(ends)} took longer than {timeout_s:.0f}s")
+    finally:
+        reader.close()
+    return found
