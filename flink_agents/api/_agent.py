@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from flink_agents.api._tools import FunctionTool
 from flink_agents.errors import explain
 
 AGENT_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: In ``Agent.callers``: requests from any caller are accepted.
+ANY_CALLER = "*"
 
 
 class Memory(BaseModel):
@@ -59,6 +62,10 @@ class Limits(BaseModel):
     backoff_max: Duration = timedelta(seconds=10)
     #: Calls in flight for this agent on one Flink worker.
     max_in_flight: int = Field(default=256, ge=1)
+    #: How long a delegation to a peer agent may take before the model is told it timed out.
+    peer_timeout: Duration = timedelta(seconds=120)
+    #: Longest chain of delegations a task may start (A asks B asks C is a chain of 2).
+    max_delegation_depth: int = Field(default=4, ge=1, le=32)
 
     def backoff_after(self, attempt: int) -> timedelta:
         """The wait after failed attempt ``attempt`` (from 1): ``backoff`` doubling per
@@ -107,8 +114,12 @@ class Agent(BaseModel):
     instructions: str = Field(min_length=1)
     model: OpenAIModel
     tools: tuple[Tool, ...] = ()
-    #: Names of agents (or A2A URLs) this agent may delegate to.
+    #: Names of agents this agent may delegate to (over Kafka, A2A 1.0); the model sees each
+    #: as a tool named after the peer.
     peers: tuple[str, ...] = ()
+    #: Names of the agents (callers) whose requests this agent accepts, ``"*"`` for any. An
+    #: agent with callers gets an A2A inbox topic; an agent without accepts no requests.
+    callers: tuple[str, ...] = ()
     memory: Memory = Field(default_factory=Memory)
     #: A pydantic model the final answer must validate against; None means free text.
     output: type[BaseModel] | None = None
@@ -130,6 +141,53 @@ class Agent(BaseModel):
         if duplicates:
             raise ValueError(f"tool names must be unique; repeated: {', '.join(duplicates)}")
         return self
+
+    @field_validator("peers")
+    @classmethod
+    def _peers_are_agent_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for peer in value:
+            if peer.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"peer {peer!r}: remote A2A agents over HTTP are not supported yet; "
+                    "name an agent of this framework (its inbox is on Kafka)"
+                )
+            if not re.fullmatch(AGENT_NAME, peer):
+                raise ValueError(f"peer {peer!r} is not an agent name ({AGENT_NAME})")
+        if len(set(value)) != len(value):
+            raise ValueError("peers must be unique")
+        return value
+
+    @field_validator("callers")
+    @classmethod
+    def _callers_are_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for caller in value:
+            if caller != ANY_CALLER and not re.fullmatch(AGENT_NAME, caller):
+                raise ValueError(
+                    f"caller {caller!r} is neither an agent name nor {ANY_CALLER!r} (any caller)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _peers_are_not_tools_or_self(self) -> Agent:
+        if self.name in self.peers:
+            raise ValueError(f"agent {self.name} cannot be its own peer")
+        clashes = sorted(set(self.peers) & {t.name for t in self.function_tools})
+        if clashes:
+            raise ValueError(f"peers {', '.join(clashes)} have the names of tools; rename one")
+        return self
+
+    def accepts(self, caller: str) -> bool:
+        """Whether a request from ``caller`` is accepted.
+
+        >>> spec = dict(instructions="Review.", model=OpenAIModel(model="m"))
+        >>> Agent(name="review", callers=["triage"], **spec).accepts("triage")
+        True
+        >>> Agent(name="review", callers=["triage"], **spec).accepts("other")
+        False
+        >>> Agent(name="review", callers=["*"], **spec).accepts("other")
+        True
+        """
+        return ANY_CALLER in self.callers or caller in self.callers
 
     @property
     def function_tools(self) -> tuple[FunctionTool, ...]:

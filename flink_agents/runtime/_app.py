@@ -19,6 +19,7 @@ from pathlib import Path
 from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
+from flink_agents.a2a._binding import inbox_topic
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
@@ -27,11 +28,14 @@ from flink_agents.runtime import _router as router
 from flink_agents.runtime._env import environments
 from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
+from flink_agents.runtime._peers_io import inbox_rejected, inbox_rows, reply_rows
 from flink_agents.runtime._step import (
     DEAD_LETTERS,
     EVENTS,
+    REPLIES,
     AgentBinding,
     AgentStep,
+    inbox_tag,
     output_tag,
 )
 from flink_agents.runtime._topics import ensure_topics
@@ -95,14 +99,20 @@ class AgentApp:
     ) -> AgentApp:
         """Run ``agent`` on ``inputs`` (default: every source) and write its results to ``outputs``.
 
+        An agent with ``callers`` also serves other agents' A2A requests from its inbox topic;
+        such an agent may have no inputs at all (``inputs=[]``).
+
         ``carry`` lists input fields copied into each result (ids that downstream joins need);
         the key field is always carried.
         """
         if any(d.agent.name == agent.name for d in self._deployments):
             raise ConfigError(f"agent {agent.name!r} was added twice to app {self.name!r}")
-        chosen = tuple([inputs] if isinstance(inputs, str) else inputs or self._sources)
+        if isinstance(inputs, str):
+            chosen: tuple[str, ...] = (inputs,)
+        else:
+            chosen = tuple(self._sources if inputs is None else inputs)
         unknown = [t for t in chosen if t not in self._sources]
-        if not chosen or unknown:
+        if (not chosen and not agent.callers) or unknown:
             raise ConfigError(
                 f"agent {agent.name!r} reads {unknown or 'nothing'}: declare each input with "
                 f"app.source(topic, key=...) first (declared: {sorted(self._sources)})"
@@ -115,7 +125,17 @@ class AgentApp:
 
     def topics(self) -> list[str]:
         names = [*self._sources, *(d.output for d in self._deployments)]
-        return list(dict.fromkeys([*names, str(self.events_topic), str(self.dead_letter_topic)]))
+        own = [str(self.events_topic), str(self.dead_letter_topic)]
+        return list(dict.fromkeys([*names, *own, *self._inboxes(), *self._peer_inboxes()]))
+
+    def _inboxes(self) -> list[str]:
+        """Inbox topics of the agents that accept requests from other agents."""
+        return [inbox_topic(d.agent.name) for d in self._deployments if d.agent.callers]
+
+    def _peer_inboxes(self) -> list[str]:
+        """Inbox topics of the peers this app's agents delegate to."""
+        peers = dict.fromkeys(p for d in self._deployments for p in d.agent.peers)
+        return [inbox_topic(p) for p in peers]
 
     def build(self) -> StreamExecutionEnvironment:
         """Declare the job on a Flink environment (creating missing topics); return it."""
@@ -152,6 +172,10 @@ class AgentApp:
                 step.get_side_output(output_tag(topic)), topic, exactly_once=self.exactly_once
             )
         kafka.sink(step.get_side_output(EVENTS), str(self.events_topic))
+        for topic in self._peer_inboxes():
+            kafka.sink(step.get_side_output(inbox_tag(topic)), topic)
+        if self._inboxes():
+            kafka.sink_to_named_topics(step.get_side_output(REPLIES))
         kafka.sink(step.get_side_output(DEAD_LETTERS), str(self.dead_letter_topic))
         kafka.attach()
         return env
@@ -167,6 +191,14 @@ class AgentApp:
             f"SELECT `key`, `value`, `topic`, `partition`, `offset` FROM {events} "
             f"WHERE {kind_filter(RESULT_KINDS)}"
         ]
+        if self._peer_inboxes():
+            queries.append(reply_rows(events))
+        for deployment in self._deployments:
+            if not deployment.agent.callers:
+                continue
+            inbox = kafka.source_table(inbox_topic(deployment.agent.name))
+            queries.append(inbox_rows(inbox, deployment.agent.name))
+            kafka.insert(str(self.dead_letter_topic), inbox_rejected(inbox))
         for source in self._sources.values():
             agents = tuple(d.agent.name for d in self._deployments if source.topic in d.inputs)
             if not agents:

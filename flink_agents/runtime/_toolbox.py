@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from flink_agents.a2a._tool import peer_tool_schema
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolInputError
 from flink_agents.errors import SpecError
@@ -38,6 +39,17 @@ class Toolbox:
         #: once ``start`` has listed them), and their names.
         self.schemas: list[dict[str, Any]] = [t.schema() for t in self.functions.values()]
         self.names: tuple[str, ...] = tuple(self.functions)
+        self.add_peers({peer: ("", []) for peer in agent.peers})
+
+    def add_peers(self, peers: dict[str, tuple[str, list[str]]]) -> None:
+        """Offer peer agents as tools: name to (description, skills) from their cards."""
+        offered = set(self.names)
+        fresh = [p for p in peers if p not in offered]
+        self.schemas = [
+            *[s for s in self.schemas if s["function"]["name"] not in peers],
+            *[peer_tool_schema(p, *peers[p]) for p in peers],
+        ]
+        self.names = (*self.names, *fresh)
 
     async def start(self) -> None:
         if not self.agent.mcp_servers:
@@ -52,6 +64,16 @@ class Toolbox:
             )
         self.schemas = [*self.schemas, *self._pool.tool_schemas()]
         self.names = tuple(schema["function"]["name"] for schema in self.schemas)
+        clashes = sorted(set(self.agent.peers) & set(self._pool_names()))
+        if clashes:
+            raise SpecError(
+                f"agent {self.agent.name}: {', '.join(clashes)} are both peers and MCP tools; "
+                "rename one or leave it out of allowed_tools"
+            )
+
+    def _pool_names(self) -> list[str]:
+        assert self._pool is not None
+        return [schema["function"]["name"] for schema in self._pool.tool_schemas()]
 
     async def call(self, name: str, arguments: str, timeout: float) -> ToolOutcome:
         started = time.monotonic()
