@@ -123,6 +123,8 @@ class KafkaTables:
         name = f"kafka_{next(self._ids)}_named_topics"
         props = {
             "connector": "kafka",
+            # Any topic: each record's ``topic`` column names where it goes.
+            "topic-pattern": ".*",
             "properties.bootstrap.servers": self.bootstrap_servers,
             "key.format": "raw",
             "key.fields": "key",
