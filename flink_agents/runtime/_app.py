@@ -20,6 +20,8 @@ from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 
 from flink_agents.a2a._binding import inbox_topic
+from flink_agents.a2a._card import agent_card, card_summary
+from flink_agents.a2a._registry import publish_cards, read_cards
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
@@ -144,6 +146,7 @@ class AgentApp:
         runtime = self.settings.runtime
         if self.create_topics:
             ensure_topics(self.settings.bootstrap_servers, self.topics(), runtime.parallelism)
+        self._publish_cards()
         env, t_env = environments(self.settings, self.name, _job_paths())
         kafka = KafkaTables(
             t_env,
@@ -161,6 +164,7 @@ class AgentApp:
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=str(self.events_topic),
                         linger_ms=runtime.producer_linger_ms,
+                        peers=self._peer_cards(),
                     ),
                 ),
                 Types.STRING(),
@@ -183,6 +187,27 @@ class AgentApp:
     def run(self) -> None:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""
         self.build().execute(self.name)
+
+    def _publish_cards(self) -> None:
+        """Publish the cards of the agents that accept requests to the card registry."""
+        servers = self.settings.bootstrap_servers
+        cards = [agent_card(d.agent, servers) for d in self._deployments if d.agent.callers]
+        if cards:
+            publish_cards(servers, cards)
+            log.info("published agent cards: %s", ", ".join(c.name for c in cards))
+
+    def _peer_cards(self) -> dict[str, dict[str, tuple[str, list[str]]]]:
+        """For each agent, what its model is told about its peers, from their cards.
+
+        A peer whose card is not published yet is offered by name alone.
+        """
+        if not any(d.agent.peers for d in self._deployments):
+            return {}
+        cards = read_cards(self.settings.bootstrap_servers)
+        return {
+            d.agent.name: {p: card_summary(cards[p]) for p in d.agent.peers if p in cards}
+            for d in self._deployments
+        }
 
     def _records(self, kafka: KafkaTables) -> DataStream:
         """Inputs routed to their agents, and the results read back from the events topic."""

@@ -43,6 +43,8 @@ class ExecutorConfig:
     #: How far back the start-up scan looks for results to replay instead of requesting.
     recovery_lookback_s: float = 300.0
     producer: dict[str, str] = field(default_factory=dict)
+    #: Per agent, its peers' descriptions and skills (from their cards) for the peer tools.
+    peers: dict[str, dict[str, tuple[str, list[str]]]] = field(default_factory=dict)
 
 
 class CallExecutor:
@@ -140,6 +142,7 @@ class CallExecutor:
         for name, agent in self.agents.items():
             toolbox = Toolbox(agent)
             await toolbox.start()
+            toolbox.add_peers(self.config.peers.get(name, {}))
             self._tools[name] = toolbox
             self._gates[name] = asyncio.Semaphore(agent.limits.max_in_flight)
         self._spawn(self._poll_producer())

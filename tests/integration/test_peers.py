@@ -8,6 +8,8 @@ MiniClusters, the model simulator over HTTP.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +18,11 @@ from typing import Any
 import pytest
 
 from flink_agents.a2a import inbox_topic
+from flink_agents.a2a._registry import read_cards
 from flink_agents.testing import ChatRequest, ModelServer, Reply, ToolCall
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import Record, TopicClient
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +54,7 @@ class Peers:
         self.topics.produce(f"{self.prefix}.requests", [request])
         return request["id"]
 
-    def answer(self, role: str, request_id: str, timeout: float = 300) -> dict[str, Any]:
+    def answer(self, role: str, request_id: str, timeout: float = 600) -> dict[str, Any]:
         got = self.topics.consume(
             f"{self.prefix}.answers",
             until=lambda rs: any(
@@ -87,6 +91,13 @@ def peers(
             for side in ("reviewers", "callers"):
                 job = JobProcess(ROOT / "tests/jobs/peers.py", [side], env, logs / f"{side}.log")
                 fixture.jobs.append(job.start())
+                if side == "reviewers":
+                    # The callers read the reviewer's card when they start: publish it first.
+                    eventually(
+                        lambda: fixture.name("reviewer") in read_cards(topics.bootstrap_servers),
+                        "the reviewers job published its card",
+                        timeout=300,
+                    )
             yield fixture
         finally:
             for job in fixture.jobs:
@@ -106,8 +117,10 @@ def test_an_agent_delegates_to_an_agent_of_another_job_and_uses_its_answer(peers
     )
     assert [r.value["verdict"] for r in reviews if r.key == context] == ["approved"]
     # The model was offered the peer as a tool, and the reply was applied once.
-    tools = [r.chat.tool_names for r in peers.sim.requests if r.body.get("model") == "asker"]
-    assert tools[0] == [peers.name("reviewer")]
+    [first, *_] = [r.chat for r in peers.sim.requests if r.body.get("model") == "asker"]
+    [tool] = first.tools or []
+    assert tool["function"]["name"] == peers.name("reviewer")
+    assert "Gives a verdict on a request." in tool["function"]["description"]  # from its card
     task = out["task"]["id"]
     logged = peers.events(
         "callers",
@@ -163,3 +176,43 @@ def test_a_peer_that_does_not_answer_in_time_gives_a_timeout_result(peers: Peers
     out = peers.answer("ghostly", request)
     assert out["task"]["state"] == "TASK_STATE_COMPLETED"
     assert out["answer"] == f"agent {peers.name('ghost')} did not answer within 3s"
+
+
+def test_agents_list_and_show_read_the_published_cards(peers: Peers, job_env: dict[str, str]):
+    cli = [str(Path(sys.executable).with_name("flink-agents"))]
+    listed = subprocess.run([*cli, "agents", "list"], env=job_env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(peers.name("reviewer"))]
+    assert inbox_topic(peers.name("reviewer")) in line and "Gives a verdict" in line
+    shown = subprocess.run(
+        [*cli, "agents", "show", peers.name("reviewer")],
+        env=job_env,
+        capture_output=True,
+        text=True,
+    )
+    card = json.loads(shown.stdout)
+    assert card["supportedInterfaces"][0]["protocolBinding"] == "urn:flink-agents:a2a:kafka:1"
+    missing = subprocess.run(
+        [*cli, "agents", "show", "no-such-agent"], env=job_env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "no card for agent 'no-such-agent'" in missing.stderr
+
+
+def test_trace_shows_the_peers_task_inside_the_delegation(peers: Peers, job_env: dict[str, str]):
+    request = peers.ask("asker", "card-5")
+    peers.answer("asker", request)
+    cli = str(Path(sys.executable).with_name("flink-agents"))
+    conversation = f"{peers.name('asker')}/card-5"
+    done = subprocess.run(
+        [cli, "trace", f"{peers.prefix}-callers", conversation, "--width", "400"],
+        env=job_env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    asked = next(i for i, ln in enumerate(lines) if " a2a.request " in ln)
+    answered = next(i for i, ln in enumerate(lines) if " a2a.answered " in ln)
+    peer_lines = [ln for ln in lines[asked:answered] if "task.accepted" in ln]
+    assert len(peer_lines) == 1 and "please review" in peer_lines[0], done.stdout
+    assert any(" a2a.reply " in ln and "TASK_STATE_COMPLETED" in ln for ln in lines), lines

@@ -58,7 +58,9 @@ def callers() -> AgentApp:
 
 def reviewers() -> AgentApp:
     app = AgentApp(f"{PREFIX}-reviewers")
-    reviewer = agent("reviewer", Verdict, callers=[name("asker")])
+    reviewer = agent(
+        "reviewer", Verdict, callers=[name("asker")], description="Gives a verdict on a request."
+    )
     app.add(reviewer, inputs=[], outputs=f"{PREFIX}.reviews")
     return app
 
