@@ -114,8 +114,8 @@ class Agent(BaseModel):
     instructions: str = Field(min_length=1)
     model: OpenAIModel
     tools: tuple[Tool, ...] = ()
-    #: Names of agents this agent may delegate to (over Kafka, A2A 1.0); the model sees each
-    #: as a tool named after the peer.
+    #: Agents this agent may delegate to: names of agents of this framework (asked over
+    #: Kafka) or URLs of remote A2A agents (asked over HTTP). The model sees each as a tool.
     peers: tuple[str, ...] = ()
     #: Names of the agents (callers) whose requests this agent accepts, ``"*"`` for any. An
     #: agent with callers gets an A2A inbox topic; an agent without accepts no requests.
@@ -147,12 +147,12 @@ class Agent(BaseModel):
     def _peers_are_agent_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for peer in value:
             if peer.startswith(("http://", "https://")):
-                raise ValueError(
-                    f"peer {peer!r}: remote A2A agents over HTTP are not supported yet; "
-                    "name an agent of this framework (its inbox is on Kafka)"
-                )
+                continue  # a remote A2A agent, asked over HTTP
             if not re.fullmatch(AGENT_NAME, peer):
-                raise ValueError(f"peer {peer!r} is not an agent name ({AGENT_NAME})")
+                raise ValueError(
+                    f"peer {peer!r} is neither an agent name ({AGENT_NAME}) nor an A2A URL "
+                    "(http:// or https://)"
+                )
         if len(set(value)) != len(value):
             raise ValueError("peers must be unique")
         return value

@@ -38,6 +38,7 @@ from flink_agents.core._peers import (
     PeerAnswer,
     Reply,
     answer_text,
+    peer_tool_name,
 )
 from flink_agents.core._state import (
     Call,
@@ -92,11 +93,9 @@ class AgentMachine:
     def __init__(self, agent: Agent, tool_names: tuple[str, ...] = ()) -> None:
         self.agent = agent
         self.limits = agent.limits
-        self.tool_names = tool_names or (
-            *(t.name for t in agent.function_tools),
-            *agent.peers,
-        )
-        self.peers = frozenset(agent.peers)
+        #: Peers by the name of their tool (a remote peer's is made from its URL).
+        self.peers = {peer_tool_name(p): p for p in agent.peers}
+        self.tool_names = tool_names or (*(t.name for t in agent.function_tools), *self.peers)
         self.system = render_system(agent)
         self.system_digest = hashlib.sha256(self.system.encode()).hexdigest()[:16]
 
@@ -383,7 +382,7 @@ class AgentMachine:
         return reply.depth, (*reply.chain, self.agent.name)
 
     def _delegate(self, task: TaskState, pending: PendingTool, now: float, fx: Effects) -> None:
-        peer = pending.tool
+        peer = self.peers[pending.tool]
         pending.peer = peer
         message_id = delegation_id(task.id, task.step, pending.call)
         depth, chain = self._chain(task)

@@ -8,6 +8,7 @@ runtime turns these into A2A 1.0 records on Kafka (``flink_agents.a2a``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,3 +116,20 @@ def answer_text(peer: str, answer: PeerAnswer) -> tuple[str, bool]:
     }
     what = verb.get(answer.state, f"ended in state {answer.state}")
     return f"agent {peer} {what}: {answer.text or 'no reason given'}", True
+
+
+def is_url(peer: str) -> bool:
+    """Whether a peer is a remote agent (an A2A URL) rather than an agent name."""
+    return peer.startswith(("http://", "https://"))
+
+
+def peer_tool_name(peer: str) -> str:
+    """The tool name the model sees for a peer: its name, or one made from its URL.
+
+    >>> peer_tool_name("compliance-review"), peer_tool_name("http://127.0.0.1:8123/a2a/")
+    ('compliance-review', 'a2a-127-0-0-1-8123-a2a')
+    """
+    if not is_url(peer):
+        return peer
+    rest = peer.split("://", 1)[1]
+    return "a2a-" + re.sub(r"[^a-z0-9]+", "-", rest.lower()).strip("-")[:59]

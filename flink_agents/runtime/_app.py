@@ -25,6 +25,7 @@ from flink_agents.a2a._registry import publish_cards, read_cards
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
+from flink_agents.core._peers import is_url
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
 from flink_agents.runtime._env import environments
@@ -137,7 +138,7 @@ class AgentApp:
     def _peer_inboxes(self) -> list[str]:
         """Inbox topics of the peers this app's agents delegate to."""
         peers = dict.fromkeys(p for d in self._deployments for p in d.agent.peers)
-        return [inbox_topic(p) for p in peers]
+        return [inbox_topic(p) for p in peers if not is_url(p)]
 
     def build(self) -> StreamExecutionEnvironment:
         """Declare the job on a Flink environment (creating missing topics); return it."""

@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flink_agents.a2a._binding import CORRELATION_ID, REPLY_KIND
+from flink_agents.a2a._card import card_summary
+from flink_agents.a2a._remote import RemotePeers
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import (
     CallError,
@@ -25,6 +28,7 @@ from flink_agents.api.events import (
     routing_key,
 )
 from flink_agents.core import Call, ModelCall, ToolCall
+from flink_agents.core._peers import Delegation, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError, RetryableError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
@@ -64,6 +68,7 @@ class CallExecutor:
         self._gates: dict[str, asyncio.Semaphore] = {}
         self._producer: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._remote = RemotePeers()
 
     # -- lifecycle (task thread) ---------------------------------------------------------
 
@@ -127,6 +132,11 @@ class CallExecutor:
         if fresh:
             self._loop.call_soon_threadsafe(self._start_calls, fresh, replays)
 
+    def delegate(self, delegations: list[Delegation]) -> None:
+        """Ask remote A2A agents (peers given by URL); their answers go to the events topic."""
+        if delegations:
+            self._loop.call_soon_threadsafe(self._start_delegations, delegations)
+
     def in_flight(self, call_id: str) -> bool:
         """True while this worker runs (or replays) the call."""
         with self._lock:
@@ -143,13 +153,41 @@ class CallExecutor:
             toolbox = Toolbox(agent)
             await toolbox.start()
             toolbox.add_peers(self.config.peers.get(name, {}))
+            toolbox.add_peers(await self._remote_cards(agent))
             self._tools[name] = toolbox
             self._gates[name] = asyncio.Semaphore(agent.limits.max_in_flight)
         self._spawn(self._poll_producer())
 
+    async def _remote_cards(self, agent: Agent) -> dict[str, tuple[str, list[str]]]:
+        """What the model is told about the agent's remote peers, from their cards."""
+        timeout = agent.limits.call_timeout.total_seconds()
+        found = {}
+        for url in (p for p in agent.peers if is_url(p)):
+            card = await self._remote.card(url, timeout)
+            if card is not None:
+                description, skills = card_summary(card)
+                found[peer_tool_name(url)] = (f"{card.name}: {description}", skills)
+        return found
+
+    def _start_delegations(self, delegations: list[Delegation]) -> None:
+        for delegation in delegations:
+            self._spawn(self._ask_remote(delegation))
+
+    async def _ask_remote(self, delegation: Delegation) -> None:
+        limits = self.agents[delegation.caller].limits
+        answer = await self._remote.ask(
+            delegation,
+            timeout=limits.call_timeout.total_seconds(),
+            retries=limits.max_retries,
+            backoff=limits.backoff.total_seconds(),
+        )
+        headers = [(CORRELATION_ID, delegation.message_id.encode())]
+        await self._send(answer.encode(), delegation.context_id.encode(), REPLY_KIND, headers)
+
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self._remote.close()
         for toolbox in self._tools.values():
             await toolbox.close()
         for client in self._models.values():
@@ -233,8 +271,10 @@ class CallExecutor:
         key = routing_key(call.agent, call.key).encode()
         await self._send(event.model_dump_json().encode(), key, event.kind)
 
-    async def _send(self, value: bytes, key: bytes, kind: str) -> None:
-        headers = [(KIND_HEADER, kind.encode())]
+    async def _send(
+        self, value: bytes, key: bytes, kind: str, extra: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        headers = [(KIND_HEADER, kind.encode()), *(extra or [])]
         while True:
             try:
                 self._producer.produce(

@@ -38,6 +38,7 @@ from flink_agents.api.events import (
     split_routing_key,
 )
 from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState
+from flink_agents.core._peers import is_url
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
 from flink_agents.runtime._kafka_io import (
     KIND_HEADER,
@@ -255,7 +256,10 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         for key, record in fx.outputs:
             metrics.task_ended(record["task"]["state"])
             yield self._outputs[agent], Row(key, json.dumps(record, ensure_ascii=False))
+        self._executor.delegate([d for d in fx.delegations if is_url(d.peer)])
         for delegation in fx.delegations:
+            if is_url(delegation.peer):
+                continue  # asked over HTTP by the executor
             key, value, headers = wire.request_record(delegation, self.config.events_topic)
             yield inbox_tag(inbox_topic(delegation.peer)), Row(key, value, headers)
         for reply in fx.replies:

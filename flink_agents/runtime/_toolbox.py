@@ -16,6 +16,7 @@ from typing import Any
 from flink_agents.a2a._tool import peer_tool_schema
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolInputError
+from flink_agents.core._peers import peer_tool_name
 from flink_agents.errors import SpecError
 from flink_agents.mcp import McpPool, McpTimeout, McpUnavailable
 
@@ -39,7 +40,7 @@ class Toolbox:
         #: once ``start`` has listed them), and their names.
         self.schemas: list[dict[str, Any]] = [t.schema() for t in self.functions.values()]
         self.names: tuple[str, ...] = tuple(self.functions)
-        self.add_peers({peer: ("", []) for peer in agent.peers})
+        self.add_peers({peer_tool_name(peer): ("", []) for peer in agent.peers})
 
     def add_peers(self, peers: dict[str, tuple[str, list[str]]]) -> None:
         """Offer peer agents as tools: name to (description, skills) from their cards."""
@@ -64,7 +65,8 @@ class Toolbox:
             )
         self.schemas = [*self.schemas, *self._pool.tool_schemas()]
         self.names = tuple(schema["function"]["name"] for schema in self.schemas)
-        clashes = sorted(set(self.agent.peers) & set(self._pool_names()))
+        peers = {peer_tool_name(p) for p in self.agent.peers}
+        clashes = sorted(peers & set(self._pool_names()))
         if clashes:
             raise SpecError(
                 f"agent {self.agent.name}: {', '.join(clashes)} are both peers and MCP tools; "

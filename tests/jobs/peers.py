@@ -3,7 +3,8 @@
 ``python tests/jobs/peers.py callers`` runs the app of the agents that ask; ``... reviewers``
 runs the app of the agent they ask. Agent names start with PEERS_PREFIX (inbox topics are
 named after agents, so each test run gets its own); MODEL_URL is the model simulator, and
-each agent's model name is its role, so the test's script answers per role.
+each agent's model name is its role, so the test's script answers per role. REMOTE_URL is
+a remote A2A agent (an ``a2a-sdk`` server) that ``remoter`` asks over HTTP.
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ def agent(role: str, output: type[BaseModel], **spec: object) -> Agent:
 
 def callers() -> AgentApp:
     app = AgentApp(f"{PREFIX}-callers")
-    app.source(f"{PREFIX}.requests", key="k")
     short = Limits(call_timeout="5s", max_retries=1, backoff="50ms", peer_timeout="3s")
-    for spec in (
-        agent("asker", Answer, peers=[name("reviewer")]),
-        agent("outsider", Answer, peers=[name("reviewer")]),
-        agent("ghostly", Answer, peers=[name("ghost")], limits=short),
+    for role, spec in (
+        ("asker", agent("asker", Answer, peers=[name("reviewer")])),
+        ("outsider", agent("outsider", Answer, peers=[name("reviewer")])),
+        ("ghostly", agent("ghostly", Answer, peers=[name("ghost")], limits=short)),
+        ("remoter", agent("remoter", Answer, peers=[os.environ["REMOTE_URL"]])),
     ):
-        app.add(spec, outputs=f"{PREFIX}.answers", carry=["id"])
+        app.source(f"{PREFIX}.requests.{role}", key="k")
+        app.add(spec, inputs=f"{PREFIX}.requests.{role}", outputs=f"{PREFIX}.answers", carry=["id"])
     return app
 
 

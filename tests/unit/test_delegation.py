@@ -202,9 +202,19 @@ def test_a_delegation_back_up_the_chain_fails_at_once_as_a_cycle():
     )
 
 
-def test_a_spec_refuses_urls_self_and_unknown_caller_names():
-    with pytest.raises(ValidationError, match="not supported yet"):
-        agent("triage", peers=["https://example.org/a2a"])
+def test_a_remote_peer_is_a_tool_named_after_its_url_and_is_delegated_to():
+    machine, store = (
+        AgentMachine(agent("triage", peers=["http://127.0.0.1:8123/a2a/"])),
+        MemoryStore(),
+    )
+    assert machine.tool_names == ("a2a-127-0-0-1-8123-a2a",)
+    [delegation] = start(machine, store, peer="a2a-127-0-0-1-8123-a2a").delegations
+    assert delegation.peer == "http://127.0.0.1:8123/a2a/"
+
+
+def test_a_spec_refuses_bad_peer_names_self_and_unknown_caller_names():
+    with pytest.raises(ValidationError, match="neither an agent name"):
+        agent("triage", peers=["Not A Name"])
     with pytest.raises(ValidationError, match="its own peer"):
         agent("triage", peers=["triage"])
     with pytest.raises(ValidationError, match="neither an agent name"):
