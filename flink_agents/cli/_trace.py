@@ -86,7 +86,7 @@ def describe(event: dict[str, Any], width: int = 160) -> str:
     step = f"{event.get('step', 0)}" + (f".{event['call']}" if "call" in event else "")
     task = event.get("task_id") or (event.get("task") or {}).get("id", "")
     indent = "  " * int(event.get("depth", 0))
-    head = f"{at}  {indent}{str(task)[:8]}  {step:<3} {event['kind']:<16}"
+    head = f"{indent}{at}  {str(task)[:8]}  {step:<3} {event['kind']:<16}"
     return f"{head} {_summary(event)[:width]}"
 
 
