@@ -12,6 +12,7 @@ from flink_agents.api import (
     McpServer,
     Memory,
     OpenAIModel,
+    ToolContext,
     load_agent,
     tool,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "McpServer",
     "Memory",
     "OpenAIModel",
+    "ToolContext",
     "load_agent",
     "tool",
 ]

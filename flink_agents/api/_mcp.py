@@ -10,7 +10,9 @@ class McpServer(McpConnection, frozen=True):
 
     Each Flink worker opens one session per server when the job starts (tools are listed
     then, on the cluster) and reuses it for every call. ``allowed_tools`` limits what the
-    agent sees; None offers every tool of the server.
+    agent sees; None offers every tool of the server. ``no_retry`` names tools that are not
+    safe to call twice (they create something): a timeout of such a call is reported to
+    the model instead of retried (see ``Limits.max_retries``).
 
     >>> McpServer.stdio("python", "-m", "jobs.tools.customer_server").label
     'stdio:python -m jobs.tools.customer_server'
@@ -27,6 +29,7 @@ class McpServer(McpConnection, frozen=True):
         cwd: str | None = None,
         allowed_tools: list[str] | tuple[str, ...] | None = None,
         name: str | None = None,
+        no_retry: list[str] | tuple[str, ...] = (),
     ) -> McpServer:
         """A server the worker starts as a subprocess and talks to over stdin/stdout."""
         return cls(
@@ -37,6 +40,7 @@ class McpServer(McpConnection, frozen=True):
             cwd=cwd,
             allowed_tools=_names(allowed_tools),
             name=name,
+            no_retry=tuple(no_retry),
         )
 
     @classmethod
@@ -47,6 +51,7 @@ class McpServer(McpConnection, frozen=True):
         headers: dict[str, str] | None = None,
         allowed_tools: list[str] | tuple[str, ...] | None = None,
         name: str | None = None,
+        no_retry: list[str] | tuple[str, ...] = (),
     ) -> McpServer:
         """A server reached over streamable HTTP at ``url``."""
         return cls(
@@ -55,6 +60,7 @@ class McpServer(McpConnection, frozen=True):
             headers=headers,
             allowed_tools=_names(allowed_tools),
             name=name,
+            no_retry=tuple(no_retry),
         )
 
 

@@ -39,6 +39,8 @@ class McpConnection(BaseModel, frozen=True):
     """Names of the tools the agent may use; ``None`` allows every tool the server lists."""
     name: str | None = None
     """A readable label for logs and errors; by default derived from the command or URL."""
+    no_retry: tuple[str, ...] = ()
+    """Tools that are not safe to call twice: a timeout of one is reported, not retried."""
 
     @model_validator(mode="after")
     def _check_transport_fields(self) -> McpConnection:

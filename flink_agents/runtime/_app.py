@@ -166,6 +166,8 @@ class AgentApp:
                         events_topic=str(self.events_topic),
                         linger_ms=runtime.producer_linger_ms,
                         peers=self._peer_cards(),
+                        recovery_lookback_s=runtime.recovery_lookback_s,
+                        recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                     ),
                 ),
                 Types.STRING(),

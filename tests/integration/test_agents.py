@@ -71,6 +71,8 @@ def script(req: ChatRequest) -> Reply:
         return Reply.json({"verdict": "ok"}) if fixed else Reply.text("certainly!")
     if name == "norepair":
         return Reply.text("no JSON here")
+    if name == "crash":
+        return Reply.json({"verdict": payload["say"]})
     return Reply.json({"verdict": "ok"})
 
 
@@ -302,6 +304,33 @@ def test_a_malformed_event_goes_to_the_dead_letters_while_others_succeed(scenari
         ("not JSON", "{not json"),
         ("missing key field 'k' (a string or number)", json.dumps({"id": keyless, "n": 7})),
     }
+
+
+def test_a_record_that_makes_the_step_raise_is_dead_lettered_and_the_job_goes_on(
+    scenarios: Scenarios,
+):
+    bad, good = scenarios.send("crash", {"k": "c-1", "say": "explode"}, {"k": "c-1", "say": "ok"})
+    failed, done = scenarios.outputs("crash", [bad, good])
+    reason = "the agent step raised RuntimeError: the output check crashed"
+    assert (failed["task"]["state"], failed["task"]["error"]) == ("TASK_STATE_FAILED", reason)
+    assert (done["verdict"], done["task"]["state"]) == ("ok", "TASK_STATE_COMPLETED")
+    task = failed["task"]["id"]
+    letters = scenarios.dead_letters(
+        until=lambda rs: (
+            {"record.failed", "task.failed"}
+            <= {r.value["kind"] for r in rs if r.value.get("task_id") == task}
+        )
+    )
+    [letter] = [
+        r.value
+        for r in letters
+        if r.value["kind"] == "record.failed" and r.value["task_id"] == task
+    ]
+    assert letter["reason"] == reason
+    assert json.loads(letter["payload"])["task_id"] == task  # the result record it could not apply
+    # The job did not restart: a restart would have asked the model again.
+    assert scenarios.job.alive
+    assert len(scenarios.requests("crash")) == 2
 
 
 def test_the_api_key_appears_in_no_event_output_dead_letter_or_log(scenarios: Scenarios):

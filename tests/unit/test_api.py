@@ -7,11 +7,12 @@ import json
 import threading
 from pathlib import Path
 
+import cloudpickle
 import pytest
 from pydantic import BaseModel
 
 import flink_agents
-from flink_agents import Agent, Limits, McpServer, OpenAIModel, load_agent, tool
+from flink_agents import Agent, Limits, McpServer, OpenAIModel, ToolContext, load_agent, tool
 from flink_agents.api._tools import ToolInputError
 from flink_agents.errors import SpecError
 
@@ -183,3 +184,23 @@ def test_spec_file_errors_name_the_file_and_field(tmp_path: Path, text: str, mes
     spec.write_text(text)
     with pytest.raises(SpecError, match=message):
         load_agent(spec)
+
+
+@tool(retry=False)
+def create_ticket(summary: str, ctx: ToolContext) -> str:
+    """Open a ticket."""
+    return f"{summary} as {ctx.call_id} (attempt {ctx.attempt})"
+
+
+def test_a_tool_takes_its_call_context_without_showing_it_to_the_model():
+    context = ToolContext(agent="a", key="k", task_id="t", call_id="t/1.0/tool.result")
+    result = asyncio.run(create_ticket.invoke({"summary": "help"}, context))
+    assert result == "help as t/1.0/tool.result (attempt 1)"
+    assert list(create_ticket.parameters["properties"]) == ["summary"]
+    assert create_ticket.retry is False and lookup.retry is True
+    assert cloudpickle.loads(cloudpickle.dumps(create_ticket)).retry is False  # as PyFlink ships it
+
+
+def test_a_call_timeout_of_zero_is_refused():
+    with pytest.raises(ValueError, match="call_timeout must be longer than zero"):
+        Limits(call_timeout="0s")
