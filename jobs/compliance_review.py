@@ -10,17 +10,28 @@ from ``fraud-triage``, the only caller it accepts. Each review is written to
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from flink_agents import Agent, AgentApp, Limits
-from jobs.fraud_triage import model
+from flink_agents import Agent, AgentApp, Limits, OpenAIModel
 
 INSTRUCTIONS = """\
 You are the compliance reviewer. Fraud triage escalates transactions it wants to block.
 Confirm the block when the facts given support it; release the payment when they do not.
 Answer with the verdict and one sentence naming the facts."""
+
+
+def model() -> OpenAIModel:
+    """The same endpoint as fraud-triage's (see jobs/fraud_triage.py)."""
+    base_url = os.environ.get("FRAUD_MODEL_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+    return OpenAIModel(
+        model=os.environ.get("FRAUD_MODEL", "gpt-4o-mini"),
+        base_url=base_url or None,
+        temperature=0,
+        timeout="30s",
+    )
 
 
 class Review(BaseModel):
