@@ -1,8 +1,9 @@
 """`make demo`: the fraud-triage job end to end on the local stack.
 
 Starts Kafka and Flink (unless they already run), the model simulator (unless a real model
-is configured), submits jobs/fraud_triage.py to the cluster, sends sample transactions,
-shows the decisions as they arrive, and ends with one line that starts ``demo ok:``.
+is configured), submits jobs/compliance_review.py and jobs/fraud_triage.py to the cluster,
+sends sample transactions, shows the decisions as they arrive (fraud-triage escalates each
+block to compliance-review over A2A), and ends with one line that starts ``demo ok:``.
 Everything it started is stopped at the end; ``--keep`` leaves the stack up.
 
     python -m jobs.demo [--transactions 300] [--latency-ms 25] [--keep]
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from flink_agents.a2a import inbox_topic
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import FlinkAgentsError
 from flink_agents.local import ClusterJobs, LocalStack
@@ -34,7 +36,17 @@ from jobs.tools.fraud_data import ensure_database, sample_transactions
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "fraud-triage"
-TOPICS = ("transactions", "decisions", f"{APP}.events", f"{APP}.dlq")
+REVIEW_APP = "compliance-review"
+TOPICS = (
+    "transactions",
+    "decisions",
+    f"{APP}.events",
+    f"{APP}.dlq",
+    "compliance-reviews",
+    f"{REVIEW_APP}.events",
+    f"{REVIEW_APP}.dlq",
+    inbox_topic(REVIEW_APP),
+)
 COLOURS = {"APPROVE": "green", "REVIEW": "yellow", "BLOCK": "red"}
 
 console = Console(soft_wrap=True)  # the summary line stays one line when piped
@@ -70,9 +82,12 @@ def run(
     reset_topics(topics)
     jobs = ClusterJobs(stack.flink)
     env = {**model_env, "FRAUD_DB": str(database)}
-    console.print("submitting jobs/fraud_triage.py to the local Flink cluster")
+    console.print("submitting jobs/compliance_review.py and jobs/fraud_triage.py to Flink")
+    review_id = jobs.submit(ROOT / "jobs" / "compliance_review.py", env=env)
+    cleanup.callback(stop_job, jobs, review_id)
     job_id = jobs.submit(ROOT / "jobs" / "fraud_triage.py", env=env)
     cleanup.callback(stop_job, jobs, job_id)
+    jobs.wait_running(review_id)
     jobs.wait_running(job_id)
     transactions = sample_transactions(args.transactions)
     topics.produce("transactions", transactions, key=lambda t: t["card_id"])
@@ -89,9 +104,13 @@ def run(
     dead = topics.consume(f"{APP}.dlq", count=2, timeout=30)
     order = ("APPROVE", "REVIEW", "BLOCK", "FAILED")
     by_kind = ", ".join(f"{k} {kinds[k]}" for k in order if kinds[k])
+    verdicts = Counter(d.value["escalation"] for d in decisions if d.value.get("escalation"))
+    answered = ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items()))
     return (
         f"{len(transactions)} transactions, {len(decisions)} decisions ({by_kind}), "
         f"{calls['tool.result']} tool calls, {calls['model.response']} model calls, "
+        f"{calls['a2a.request']} escalations, {calls['a2a.answered']} replies"
+        f"{f' ({answered})' if answered else ''}, "
         f"{len(dead)} dead letters"
     )
 
@@ -135,7 +154,7 @@ def model_endpoint(latency_ms: float) -> Iterator[dict[str, str]]:
 def reset_topics(topics: TopicClient) -> None:
     """Start from empty topics and no committed offsets, so each demo run stands alone."""
     topics.delete(*TOPICS)
-    topics.delete_groups(f"flink-agents.{APP}")
+    topics.delete_groups(f"flink-agents.{APP}", f"flink-agents.{REVIEW_APP}")
     topics.create(*TOPICS)
 
 

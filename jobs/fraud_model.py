@@ -22,8 +22,14 @@ MEDIUM_RISK = 0.5
 SPEND_MULTIPLE = 5.0
 
 
+REVIEWER = "compliance-review"
+
+
 def script(req: ChatRequest) -> Reply:
-    """Turn one: look the card and merchant up. Turn two: decide, as JSON."""
+    """Turn one: look the card and merchant up. Turn two: decide, as JSON; a block is first
+    escalated to the compliance reviewer, whose verdict the decision then records."""
+    if (req.system_text or "").startswith("You are the compliance reviewer"):
+        return review(req.last_user_text or "")
     transaction = _current_transaction(req)
     if transaction is None:
         return Reply.json({"decision": "REVIEW", "reason": "no transaction in the request"})
@@ -37,7 +43,21 @@ def script(req: ChatRequest) -> Reply:
             ]
         )
     decision, reason = decide(transaction, results, _earlier_transactions(req))
+    if decision == "BLOCK" and REVIEWER in req.tool_names:
+        if REVIEWER not in results:
+            message = f"Please review {transaction['transaction_id']}: BLOCK, because {reason}."
+            return Reply.tool_calls([ToolCall(REVIEWER, {"message": message})])
+        verdict = results[REVIEWER]
+        escalation = verdict.get("verdict") if isinstance(verdict, dict) else str(verdict)
+        return Reply.json({"decision": decision, "reason": reason, "escalation": escalation})
     return Reply.json({"decision": decision, "reason": reason})
+
+
+def review(request: str) -> Reply:
+    """The reviewer's policy: a high-risk merchant is confirmed; anything else is released."""
+    if "high-risk" in request:
+        return Reply.json({"verdict": "CONFIRM_BLOCK", "reason": "the merchant is high-risk"})
+    return Reply.json({"verdict": "RELEASE", "reason": "no merchant risk behind the block"})
 
 
 def decide(
@@ -94,13 +114,22 @@ def _as_transaction(message: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _tool_results(req: ChatRequest) -> dict[str, Any]:
-    """Tool results of the current task, by tool name, decoded from JSON."""
+    """Tool results of the current task (every turn since its transaction), by tool name,
+    decoded from JSON."""
+    start = max(
+        (i for i, m in enumerate(req.messages) if _as_transaction(m) is not None), default=0
+    )
+    names: dict[str, str] = {}
     out: dict[str, Any] = {}
-    for result in req.tool_results:
-        try:
-            out[result.name or result.call_id] = json.loads(result.content)
-        except ValueError:
-            out[result.name or result.call_id] = result.content
+    for message in req.messages[start:]:
+        for call in message.get("tool_calls") or []:
+            names[call["id"]] = call["function"]["name"]
+        if message.get("role") == "tool":
+            name = names.get(message.get("tool_call_id", ""), message.get("tool_call_id", ""))
+            try:
+                out[name] = json.loads(message["content"])
+            except ValueError:
+                out[name] = message["content"]
     return out
 
 

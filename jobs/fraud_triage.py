@@ -1,7 +1,9 @@
 """Fraud triage: one decision per card transaction, from memory of the card and MCP tools.
 
 Reads ``transactions`` (keyed by ``card_id``), writes ``decisions``:
-``{"transaction_id", "card_id", "decision": APPROVE|REVIEW|BLOCK, "reason", "task": {...}}``.
+``{"transaction_id", "card_id", "decision": APPROVE|REVIEW|BLOCK, "reason", "escalation",
+"task": {...}}``. Before it blocks, it escalates to ``compliance-review`` (another job,
+jobs/compliance_review.py) over A2A; ``escalation`` holds the reviewer's verdict.
 
     python jobs/fraud_triage.py                     # a local MiniCluster
     flink run -d -py jobs/fraud_triage.py           # a Flink cluster (`make demo` does this)
@@ -31,12 +33,17 @@ You triage card transactions for fraud. For each transaction decide:
   within minutes, a merchant of medium risk) and a person should look;
 - BLOCK: a high-risk merchant, or a large amount in a place new for the card.
 Use the tools: customer_profile, recent_transactions and merchant_risk. Earlier transactions
-of the same card are in this conversation. Give a one-sentence reason with the facts used."""
+of the same card are in this conversation. Give a one-sentence reason with the facts used.
+Before you BLOCK, escalate to compliance-review with the facts, and put its verdict in
+"escalation"."""
 
 
 class Decision(BaseModel):
     decision: Literal["APPROVE", "REVIEW", "BLOCK"]
     reason: str = Field(description="One sentence naming the facts behind the decision.")
+    escalation: str | None = Field(
+        default=None, description="The compliance reviewer's verdict, when escalated."
+    )
 
 
 def model() -> OpenAIModel:
@@ -70,6 +77,7 @@ triage = Agent(
     instructions=INSTRUCTIONS,
     model=model(),
     tools=[customer_tools()],
+    peers=["compliance-review"],
     memory=Memory(window=20, ttl="7d"),
     output=Decision,
     limits=Limits(max_steps=6, call_timeout="30s", max_in_flight=256),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from flink_agents.api._tools import FunctionTool
 from flink_agents.errors import explain
 
 AGENT_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: In ``Agent.callers``: requests from any caller are accepted.
+ANY_CALLER = "*"
 
 
 class Memory(BaseModel):
@@ -67,6 +70,10 @@ class Limits(BaseModel):
     #: running, the agent operator waits for one to finish before it takes the next record:
     #: a backlog back-pressures the Kafka sources instead of piling up calls.
     max_in_flight: int = Field(default=256, ge=1)
+    #: How long a delegation to a peer agent may take before the model is told it timed out.
+    peer_timeout: Duration = timedelta(seconds=120)
+    #: Longest chain of delegations a task may start (A asks B asks C is a chain of 2).
+    max_delegation_depth: int = Field(default=4, ge=1, le=32)
     #: Inputs that may wait per key behind its running task; one more goes to the
     #: dead-letter topic. At a few seconds per task, 1,000 is a backlog of an hour or more
     #: for one key, which is a runaway producer rather than a conversation.
@@ -129,9 +136,12 @@ class Agent(BaseModel):
     instructions: str = Field(min_length=1)
     model: OpenAIModel
     tools: tuple[Tool, ...] = ()
-    #: Names of agents (or A2A URLs) this agent may delegate to. Not available yet: an agent
-    #: with peers is refused (see ``_no_peers_yet``) rather than run without them.
+    #: Agents this agent may delegate to: names of agents of this framework (asked over
+    #: Kafka) or URLs of remote A2A agents (asked over HTTP). The model sees each as a tool.
     peers: tuple[str, ...] = ()
+    #: Names of the agents (callers) whose requests this agent accepts, ``"*"`` for any. An
+    #: agent with callers gets an A2A inbox topic; an agent without accepts no requests.
+    callers: tuple[str, ...] = ()
     memory: Memory = Field(default_factory=Memory)
     #: A pydantic model the final answer must validate against; None means free text.
     output: type[BaseModel] | None = None
@@ -146,18 +156,6 @@ class Agent(BaseModel):
                 raise ValueError(f"{item!r} is not a tool{hint}")
         return value
 
-    @field_validator("peers")
-    @classmethod
-    def _no_peers_yet(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        # The one place that refuses delegation; it goes when agent-to-agent calls exist.
-        if value:
-            raise ValueError(
-                f"agent-to-agent delegation is not available yet, so peers {list(value)} "
-                "would never be called; leave peers out, or offer the other agent's work to "
-                "this one as a tool (@tool or an MCP server)"
-            )
-        return value
-
     @model_validator(mode="after")
     def _unique_function_tools(self) -> Agent:
         names = [t.name for t in self.tools if isinstance(t, FunctionTool)]
@@ -165,6 +163,53 @@ class Agent(BaseModel):
         if duplicates:
             raise ValueError(f"tool names must be unique; repeated: {', '.join(duplicates)}")
         return self
+
+    @field_validator("peers")
+    @classmethod
+    def _peers_are_agent_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for peer in value:
+            if peer.startswith(("http://", "https://")):
+                continue  # a remote A2A agent, asked over HTTP
+            if not re.fullmatch(AGENT_NAME, peer):
+                raise ValueError(
+                    f"peer {peer!r} is neither an agent name ({AGENT_NAME}) nor an A2A URL "
+                    "(http:// or https://)"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("peers must be unique")
+        return value
+
+    @field_validator("callers")
+    @classmethod
+    def _callers_are_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for caller in value:
+            if caller != ANY_CALLER and not re.fullmatch(AGENT_NAME, caller):
+                raise ValueError(
+                    f"caller {caller!r} is neither an agent name nor {ANY_CALLER!r} (any caller)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _peers_are_not_tools_or_self(self) -> Agent:
+        if self.name in self.peers:
+            raise ValueError(f"agent {self.name} cannot be its own peer")
+        clashes = sorted(set(self.peers) & {t.name for t in self.function_tools})
+        if clashes:
+            raise ValueError(f"peers {', '.join(clashes)} have the names of tools; rename one")
+        return self
+
+    def accepts(self, caller: str) -> bool:
+        """Whether a request from ``caller`` is accepted.
+
+        >>> spec = dict(instructions="Review.", model=OpenAIModel(model="m"))
+        >>> Agent(name="review", callers=["triage"], **spec).accepts("triage")
+        True
+        >>> Agent(name="review", callers=["triage"], **spec).accepts("other")
+        False
+        >>> Agent(name="review", callers=["*"], **spec).accepts("other")
+        True
+        """
+        return ANY_CALLER in self.callers or caller in self.callers
 
     @property
     def function_tools(self) -> tuple[FunctionTool, ...]:

@@ -36,6 +36,15 @@ def task_id_for(agent: str, topic: str, partition: int, offset: int) -> str:
     return str(uuid.uuid5(_TASK_NAMESPACE, f"{agent}\x1f{topic}\x1f{partition}\x1f{offset}"))
 
 
+def task_id_for_request(agent: str, message_id: str) -> str:
+    """The id of the task serving another agent's request: the same message gives the same id.
+
+    >>> task_id_for_request("review", "m1") == task_id_for_request("review", "m1")
+    True
+    """
+    return str(uuid.uuid5(_TASK_NAMESPACE, f"{agent}\x1fa2a\x1f{message_id}"))
+
+
 def routing_key(agent: str, key: str) -> str:
     """Kafka key of a conversation's records: ``<agent>/<key>`` (agent names have no ``/``)."""
     return f"{agent}/{key}"
@@ -200,6 +209,54 @@ class ToolResult(_Event):
         return event_id(self.task_id, self.step, self.kind, self.call)
 
 
+class PeerRequested(_Event):
+    """A task delegated to a peer agent (an A2A ``SendMessage`` to the peer's inbox).
+
+    ``call`` numbers it within the step like a tool call: the model asked for the peer as a
+    tool, and the peer's reply becomes that tool's result. ``message_id`` is the A2A message
+    id, which is also the correlation id the reply carries.
+    """
+
+    kind: Literal["a2a.request"] = "a2a.request"
+    call: int
+    call_id: str
+    peer: str
+    message_id: str
+    text: str
+    depth: int = 1
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return event_id(self.task_id, self.step, self.kind, self.call)
+
+
+class PeerAnswered(_Event):
+    """A peer's reply was applied: what the model sees as the peer tool's result."""
+
+    kind: Literal["a2a.answered"] = "a2a.answered"
+    call: int
+    call_id: str
+    peer: str
+    state: str
+    content: str
+    is_error: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return event_id(self.task_id, self.step, self.kind, self.call)
+
+
+class RequestRejected(_Event):
+    """A request to this agent was refused (a caller it does not accept, a chain too long)."""
+
+    kind: Literal["a2a.rejected"] = "a2a.rejected"
+    caller: str
+    message_id: str
+    reason: str
+
+
 class TaskCompleted(_Event):
     kind: Literal["task.completed"] = "task.completed"
     output: dict[str, Any]
@@ -218,6 +275,9 @@ Event = Annotated[
     | ModelResponse
     | ToolRequest
     | ToolResult
+    | PeerRequested
+    | PeerAnswered
+    | RequestRejected
     | TaskCompleted
     | TaskFailed,
     Field(discriminator="kind"),

@@ -22,24 +22,30 @@ def trace(
     follow: Annotated[bool, typer.Option(help="Keep printing new steps.")] = False,
     width: Annotated[int, typer.Option(help="Characters of text shown per step.")] = 160,
 ) -> None:
-    """Print every step of a conversation from the events topic, oldest first."""
+    """Print every step of a conversation from the events topic, oldest first.
+
+    A request to a peer agent is followed by the steps of the peer's task (indented), read
+    from the events topic the peer's answer names, so a delegation shows across jobs.
+    """
     obj: Context = ctx.obj
     topic = f"{app}.events"
+    bootstrap = obj.settings.bootstrap_servers
     seen: dict[str, None] = {}
     with user_errors():
-        steps = (
-            json.loads(record.value())
-            for record in _records(obj.settings.bootstrap_servers, topic, follow)
-            if _key_of(record, seen) == conversation
-        )
+        steps = _conversation(bootstrap, topic, conversation, follow, seen)
+        if follow:
+            for event in steps:
+                console.print(describe(event, width), highlight=False)
+            return
+        events = list(steps)
+        if not events:
+            raise ConfigError(no_events(conversation, topic, list(seen)))
+        for answer in [e for e in events if e["kind"] == "a2a.reply"]:
+            events += _peer_steps(bootstrap, answer, conversation)
         # Results and the operator's events reach the log through different producers, so
         # log order can put an answer before its request: order by when each step happened.
-        shown = 0
-        for event in steps if follow else sorted(steps, key=lambda e: e.get("at", 0)):
+        for event in sorted(events, key=lambda e: e.get("at", 0)):
             console.print(describe(event, width), highlight=False)
-            shown += 1
-        if not shown:
-            raise ConfigError(no_events(conversation, topic, list(seen)))
 
 
 def no_events(conversation: str, topic: str, seen: list[str]) -> str:
@@ -67,6 +73,39 @@ def _key_of(record: Any, seen: dict[str, None]) -> str:
     return key
 
 
+def _conversation(
+    bootstrap: str, topic: str, key: str, follow: bool = False, seen: dict[str, None] | None = None
+) -> Any:
+    for record in _records(bootstrap, topic, follow):
+        if _key_of(record, {} if seen is None else seen) == key:
+            yield _event(record)
+
+
+def _event(record: Any) -> dict[str, Any]:
+    """An events-topic record as a dict with ``kind`` and ``at``; a peer's A2A answer (which
+    has neither in its value) gets them from its header and timestamp."""
+    event: dict[str, Any] = json.loads(record.value())
+    if "kind" not in event:
+        headers = dict(record.headers() or [])
+        event["kind"] = (headers.get("fa-kind") or b"?").decode()
+        event["at"] = record.timestamp()[1] / 1000
+    return event
+
+
+def _peer_steps(bootstrap: str, answer: dict[str, Any], conversation: str) -> list[dict[str, Any]]:
+    """The steps of the peer task that gave ``answer``, marked one level deeper."""
+    task = answer.get("task") or {}
+    meta = task.get("metadata") or {}
+    topic, agent = meta.get("eventsTopic"), meta.get("agent")
+    if not (topic and agent and task.get("id")):
+        return []
+    try:
+        steps = list(_conversation(bootstrap, topic, f"{agent}/{conversation}"))
+    except ConfigError:
+        return []  # the peer's log is not readable from here: show the answer alone
+    return [{**e, "depth": 1} for e in steps if e.get("task_id") == task["id"]]
+
+
 def describe(event: dict[str, Any], width: int = 160) -> str:
     """One line for one event.
 
@@ -76,7 +115,9 @@ def describe(event: dict[str, Any], width: int = 160) -> str:
     """
     at = datetime.fromtimestamp(event.get("at", 0), UTC).strftime("%H:%M:%S.%f")[:-3]
     step = f"{event.get('step', 0)}" + (f".{event['call']}" if "call" in event else "")
-    head = f"{at}  {str(event.get('task_id', ''))[:8]}  {step:<3} {event['kind']:<16}"
+    task = event.get("task_id") or (event.get("task") or {}).get("id", "")
+    indent = "  " * int(event.get("depth", 0))
+    head = f"{indent}{at}  {str(task)[:8]}  {step:<3} {event['kind']:<16}"
     return f"{head} {_summary(event)[:width]}"
 
 
@@ -106,6 +147,17 @@ def _summary(event: dict[str, Any]) -> str:
     if kind == "tool.result":
         error = "ERROR " if event.get("is_error") else ""
         return f"{event.get('tool')} -> {error}{event.get('content')}"
+    if kind == "a2a.request":
+        return f"-> {event.get('peer')}: {event.get('text')}"
+    if kind == "a2a.reply":
+        task = event.get("task") or {}
+        status = task.get("status") or {}
+        return f"<- {(task.get('metadata') or {}).get('agent')}: {status.get('state')}"
+    if kind == "a2a.answered":
+        error = "ERROR " if event.get("is_error") else ""
+        return f"{event.get('peer')} -> {error}{event.get('content')}"
+    if kind == "a2a.rejected":
+        return f"REJECTED {event.get('caller')}: {event.get('reason')}"
     if kind == "task.completed":
         return json.dumps(event.get("output"), ensure_ascii=False)
     if kind == "task.failed":

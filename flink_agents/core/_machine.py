@@ -19,13 +19,26 @@ from flink_agents.api.events import (
     Event,
     ModelRequest,
     ModelResponse,
+    PeerAnswered,
+    PeerRequested,
+    RequestRejected,
     TaskAccepted,
     TaskCompleted,
     TaskFailed,
     ToolRequest,
     ToolResult,
+    event_id,
     routing_key,
     task_id_for,
+    task_id_for_request,
+)
+from flink_agents.core._peers import (
+    REJECTED,
+    Delegation,
+    PeerAnswer,
+    Reply,
+    answer_text,
+    peer_tool_name,
 )
 from flink_agents.core._state import (
     Call,
@@ -56,6 +69,9 @@ class Effects:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     timers: list[float] = field(default_factory=list)
     cancelled_timers: list[float] = field(default_factory=list)
+    #: Requests to peer agents, and answers to the agents that asked this one.
+    delegations: list[Delegation] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
     #: Ids of calls whose task ended while they were awaited: stop them.
     cancelled_calls: list[str] = field(default_factory=list)
     ignored: int = 0
@@ -81,7 +97,9 @@ class AgentMachine:
     def __init__(self, agent: Agent, tool_names: tuple[str, ...] = ()) -> None:
         self.agent = agent
         self.limits = agent.limits
-        self.tool_names = tool_names or tuple(t.name for t in agent.function_tools)
+        #: Peers by the name of their tool (a remote peer's is made from its URL).
+        self.peers = {peer_tool_name(p): p for p in agent.peers}
+        self.tool_names = tool_names or (*(t.name for t in agent.function_tools), *self.peers)
         self.system = render_system(agent)
         self.system_digest = hashlib.sha256(self.system.encode()).hexdigest()[:16]
 
@@ -89,6 +107,8 @@ class AgentMachine:
 
     def on_input(self, store: KeyStore, record: InputRecord, now: float) -> Effects:
         fx = Effects()
+        if record.reply is not None and self._refused(record, now, fx):
+            return fx
         if not store.has_task():
             self._start(store, record, now, fx)
             return fx
@@ -151,18 +171,61 @@ class AgentMachine:
         if task is None or pending is None:
             fx.ignored += 1
             return fx
-        pending.result, pending.is_error = event.content, event.is_error
-        if event.is_error:
-            fx.dead_letters.append(self._dead_letter(task, "tool.failed", event.content, now))
+        self._tool_done(store, task, pending, event.content, event.is_error, now, fx)
+        return fx
+
+    def on_peer_answer(self, store: KeyStore, answer: PeerAnswer, now: float) -> Effects:
+        """A peer's reply: a final one is the result of the delegation it answers (once)."""
+        fx = Effects()
+        task = store.task()
+        pending = _pending_delegation(task, answer.correlation_id)
+        if task is None or pending is None or not answer.final:
+            fx.ignored += 1
+            return fx
+        assert pending.peer is not None
+        content, is_error = answer_text(pending.peer, answer)
+        fx.events.append(
+            PeerAnswered(
+                **self._about(task),
+                call=pending.call,
+                call_id=pending.call_id,
+                peer=pending.peer,
+                state=answer.state,
+                content=content,
+                is_error=is_error,
+                at=now,
+            )
+        )
+        self._tool_done(store, task, pending, content, is_error, now, fx)
+        return fx
+
+    def _tool_done(
+        self,
+        store: KeyStore,
+        task: TaskState,
+        pending: PendingTool,
+        content: str,
+        is_error: bool,
+        now: float,
+        fx: Effects,
+    ) -> None:
+        pending.result, pending.is_error = content, is_error
+        if is_error:
+            fx.dead_letters.append(self._dead_letter(task, "tool.failed", content, now))
+        self._continue_when_answered(store, task, now, fx)
+
+    def _continue_when_answered(
+        self, store: KeyStore, task: TaskState, now: float, fx: Effects
+    ) -> None:
+        """Ask the model again once every call of the step has its result."""
         if any(p.result is None for p in task.tools):
             store.set_task(task)
-            return fx
+            return
         self._disarm(task, fx)
         task.messages += [
             {"role": "tool", "tool_call_id": p.call_id, "content": p.result} for p in task.tools
         ]
         self._ask_model_or_fail(store, task, now, fx)
-        return fx
 
     # -- timers ------------------------------------------------------------------------
 
@@ -178,6 +241,8 @@ class AgentMachine:
         if task is None or task.check_at == 0.0 or now < task.check_at:
             return fx
         task.check_at = 0.0
+        if self._peers_timed_out(store, task, now, fx):
+            return fx
         lost = [c for c in self._awaited_calls(task) if not in_flight(c.id)]
         if lost and now >= task.deadline:
             self._fail(store, task, f"no result for step {task.step} before its deadline", now, fx)
@@ -197,7 +262,11 @@ class AgentMachine:
 
     def _start(self, store: KeyStore, record: InputRecord, now: float, fx: Effects) -> None:
         source = record.source
-        task_id = task_id_for(self.agent.name, source.topic, source.partition, source.offset)
+        if record.reply is not None:
+            # A request re-sent by its caller (after the caller's restart) is the same task.
+            task_id = task_id_for_request(self.agent.name, record.reply.message_id)
+        else:
+            task_id = task_id_for(self.agent.name, source.topic, source.partition, source.offset)
         history = store.history()[-self.agent.memory.window :] if self.agent.memory.window else []
         task = TaskState(
             id=task_id,
@@ -265,6 +334,9 @@ class AgentMachine:
             for i, t in enumerate(requested)
         ]
         for pending in task.tools:
+            if pending.tool in self.peers:
+                self._delegate(task, pending, now, fx)
+                continue
             fx.calls.append(self._tool_call(task, pending))
             fx.events.append(
                 ToolRequest(
@@ -277,7 +349,7 @@ class AgentMachine:
                 )
             )
         self._arm(task, now, fx, extend=True)
-        store.set_task(task)
+        self._continue_when_answered(store, task, now, fx)  # delegations refused at once
 
     def _finish(self, store: KeyStore, task: TaskState, text: str, now: float, fx: Effects) -> None:
         try:
@@ -295,6 +367,7 @@ class AgentMachine:
             return
         record = {**task.input.carry, **output, "task": self._task_view(task, COMPLETED)}
         fx.outputs.append((task.input.key, record))
+        self._reply(task, COMPLETED, fx, output=output)
         fx.events.append(
             TaskCompleted(
                 **self._about(task),
@@ -317,6 +390,7 @@ class AgentMachine:
         fx.cancelled_calls += [c.id for c in self._awaited_calls(task)]
         view = self._task_view(task, FAILED) | {"error": reason}
         fx.outputs.append((task.input.key, {**task.input.carry, "task": view}))
+        self._reply(task, FAILED, fx, error=reason)
         fx.events.append(
             TaskFailed(
                 **self._about(task),
@@ -335,6 +409,146 @@ class AgentMachine:
             store.set_task(None)
             return
         self._start(store, waiting, now, fx)
+
+    # -- delegation --------------------------------------------------------------------
+
+    def _chain(self, task: TaskState) -> tuple[int, tuple[str, ...]]:
+        """How deep in a delegation chain this task runs, and the agents of the chain."""
+        reply = task.input.reply
+        if reply is None:
+            return 0, (self.agent.name,)
+        return reply.depth, (*reply.chain, self.agent.name)
+
+    def _delegate(self, task: TaskState, pending: PendingTool, now: float, fx: Effects) -> None:
+        peer = self.peers[pending.tool]
+        pending.peer = peer
+        message_id = delegation_id(task.id, task.step, pending.call)
+        depth, chain = self._chain(task)
+        text = _delegation_text(pending.arguments)
+        fx.events.append(
+            PeerRequested(
+                **self._about(task),
+                call=pending.call,
+                call_id=pending.call_id,
+                peer=peer,
+                message_id=message_id,
+                text=text,
+                depth=depth + 1,
+                at=now,
+            )
+        )
+        problem = None
+        if peer in chain:
+            problem = f"delegating to {peer} would be a cycle ({' -> '.join([*chain, peer])})"
+        elif depth + 1 > self.limits.max_delegation_depth:
+            problem = (
+                f"delegating to {peer} would make a chain of {depth + 1} delegations, more than "
+                f"max_delegation_depth ({self.limits.max_delegation_depth})"
+            )
+        if problem is not None:
+            pending.result, pending.is_error = problem, True
+            fx.dead_letters.append(self._dead_letter(task, "tool.failed", problem, now))
+            return
+        pending.deadline = now + self.limits.peer_timeout.total_seconds()
+        fx.delegations.append(
+            Delegation(
+                caller=self.agent.name,
+                peer=peer,
+                context_id=routing_key(self.agent.name, task.input.key),
+                message_id=message_id,
+                text=text,
+                depth=depth + 1,
+                chain=chain,
+                task_id=task.id,
+                step=task.step,
+            )
+        )
+
+    def _peers_timed_out(self, store: KeyStore, task: TaskState, now: float, fx: Effects) -> bool:
+        """Give delegations past their deadline a timeout result; True if the step moved on."""
+        late = [
+            p
+            for p in task.tools
+            if p.peer is not None and p.result is None and p.deadline and now >= p.deadline
+        ]
+        if not late:
+            return False
+        seconds = self.limits.peer_timeout.total_seconds()
+        for pending in late:
+            pending.result = f"agent {pending.peer} did not answer within {seconds:g}s"
+            pending.is_error = True
+            fx.dead_letters.append(self._dead_letter(task, "tool.failed", pending.result, now))
+        if any(p.result is None for p in task.tools):
+            return False
+        self._continue_when_answered(store, task, now, fx)
+        return True
+
+    def _refused(self, record: InputRecord, now: float, fx: Effects) -> bool:
+        """Refuse a request from a caller this agent does not accept, or a runaway chain."""
+        reply = record.reply
+        assert reply is not None
+        name = self.agent.name
+        if not self.agent.accepts(reply.caller):
+            reason = f"agent {name} does not accept requests from {reply.caller}"
+        elif name in reply.chain:
+            reason = f"delegation cycle: {' -> '.join([*reply.chain, name])}"
+        elif reply.depth > self.limits.max_delegation_depth:
+            reason = (
+                f"delegation chain of {reply.depth} is longer than agent {name}'s "
+                f"max_delegation_depth ({self.limits.max_delegation_depth})"
+            )
+        else:
+            return False
+        task_id = task_id_for_request(name, reply.message_id)
+        fx.events.append(
+            RequestRejected(
+                agent=name,
+                key=record.key,
+                task_id=task_id,
+                caller=reply.caller,
+                message_id=reply.message_id,
+                reason=reason,
+                at=now,
+            )
+        )
+        fx.replies.append(
+            Reply(
+                agent=name,
+                reply_to=reply.reply_to,
+                context_id=record.key,
+                correlation_id=reply.correlation_id,
+                task_id=task_id,
+                state=REJECTED,
+                error=reason,
+                message_id=reply.message_id,
+            )
+        )
+        return True
+
+    def _reply(
+        self,
+        task: TaskState,
+        state: str,
+        fx: Effects,
+        output: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        reply = task.input.reply
+        if reply is None:
+            return
+        fx.replies.append(
+            Reply(
+                agent=self.agent.name,
+                reply_to=reply.reply_to,
+                context_id=task.input.key,
+                correlation_id=reply.correlation_id,
+                task_id=task.id,
+                state=state,
+                output=output,
+                error=error,
+                message_id=reply.message_id,
+            )
+        )
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -365,13 +579,18 @@ class AgentMachine:
     def _awaited_calls(self, task: TaskState) -> list[Call]:
         if task.awaiting == "model":
             return [self._model_call(task)]
-        return [self._tool_call(task, p) for p in task.tools if p.result is None]
+        return [self._tool_call(task, p) for p in task.tools if p.result is None and p.peer is None]
 
     def _arm(self, task: TaskState, now: float, fx: Effects, *, extend: bool) -> None:
         check_every = min(CHECK_INTERVAL_S, self.limits.call_timeout.total_seconds())
         task.check_at = now + check_every
         if extend:
             task.deadline = now + self.limits.call_deadline().total_seconds()
+        waiting = [p.deadline for p in task.tools if p.peer is not None and p.result is None]
+        if waiting:
+            # A delegation may wait longer than a call; its own deadline ends it first.
+            task.check_at = min(task.check_at, max(min(waiting), now + 0.05))
+            task.deadline = max(task.deadline, max(waiting) + CHECK_INTERVAL_S)
         fx.timers.append(task.check_at)
 
     def _disarm(self, task: TaskState, fx: Effects) -> None:
@@ -402,6 +621,24 @@ class AgentMachine:
         )
 
 
+def _pending_delegation(task: TaskState | None, correlation_id: str) -> PendingTool | None:
+    if task is None or task.awaiting != "tools":
+        return None
+    for pending in task.tools:
+        if (
+            pending.peer is not None
+            and pending.result is None
+            and delegation_id(task.id, task.step, pending.call) == correlation_id
+        ):
+            return pending
+    return None
+
+
+def delegation_id(task_id: str, step: int, call: int) -> str:
+    """The A2A message id of a delegation, which its reply carries as correlation id."""
+    return event_id(task_id, step, "a2a.request", call)
+
+
 def _expects(task: TaskState | None, task_id: str, step: int, awaiting: str) -> bool:
     return (
         task is not None and task.id == task_id and task.step == step and task.awaiting == awaiting
@@ -415,6 +652,17 @@ def _pending_tool(task: TaskState | None, event: ToolResult) -> PendingTool | No
         return None
     pending = task.tools[event.call]
     return pending if pending.result is None and pending.call_id == event.call_id else None
+
+
+def _delegation_text(arguments: str) -> str:
+    """The message to a peer: the ``message`` argument the model wrote (or all of them)."""
+    try:
+        args = json.loads(arguments or "{}")
+    except ValueError:
+        return arguments
+    if isinstance(args, dict) and isinstance(args.get("message"), str) and len(args) == 1:
+        return str(args["message"])
+    return arguments
 
 
 def render_input(payload: Any) -> str:

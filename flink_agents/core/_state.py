@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from flink_agents.api.events import SourceRef, Usage, event_id
+from flink_agents.core._peers import ReplyTo
 
 STATE_VERSION = 1
 
@@ -26,6 +27,8 @@ class InputRecord(BaseModel):
     key: str
     source: SourceRef
     carry: dict[str, Any] = Field(default_factory=dict)
+    #: Set when the input is another agent's request: whom the task answers when it ends.
+    reply: ReplyTo | None = None
 
 
 class PendingTool(BaseModel):
@@ -35,6 +38,10 @@ class PendingTool(BaseModel):
     arguments: str
     result: str | None = None
     is_error: bool = False
+    #: Set when the call is a delegation to this peer agent (not a tool the executor runs).
+    peer: str | None = None
+    #: When a delegation stops waiting for the peer's answer.
+    deadline: float = 0.0
 
 
 class TaskState(BaseModel):

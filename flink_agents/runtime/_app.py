@@ -20,21 +20,28 @@ from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from flink_agents.a2a._binding import inbox_topic
+from flink_agents.a2a._card import agent_card, card_summary
+from flink_agents.a2a._registry import publish_cards, read_cards
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
+from flink_agents.core._peers import is_url
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
 from flink_agents.runtime import _transactions as transactions
 from flink_agents.runtime._env import environments
 from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
+from flink_agents.runtime._peers_io import inbox_rejected, inbox_rows, reply_rows
 from flink_agents.runtime._replay import RecordedLog, ReplayPlan, replay_topic
 from flink_agents.runtime._step import (
     DEAD_LETTERS,
     EVENTS,
+    REPLIES,
     AgentBinding,
     AgentStep,
+    inbox_tag,
     output_tag,
 )
 from flink_agents.runtime._topics import ensure_topics
@@ -100,15 +107,21 @@ class AgentApp:
     ) -> AgentApp:
         """Run ``agent`` on ``inputs`` (default: every source) and write its results to ``outputs``.
 
+        An agent with ``callers`` also serves other agents' A2A requests from its inbox topic;
+        such an agent may have no inputs at all (``inputs=[]``).
+
         ``carry`` lists input fields copied into each result (ids that downstream joins need);
         the key field is always carried. ``prompt`` names the input field whose value is what
         the model reads; by default it reads the whole input as JSON.
         """
         if any(d.agent.name == agent.name for d in self._deployments):
             raise ConfigError(f"agent {agent.name!r} was added twice to app {self.name!r}")
-        chosen = tuple([inputs] if isinstance(inputs, str) else inputs or self._sources)
+        if isinstance(inputs, str):
+            chosen: tuple[str, ...] = (inputs,)
+        else:
+            chosen = tuple(self._sources if inputs is None else inputs)
         unknown = [t for t in chosen if t not in self._sources]
-        if not chosen or unknown:
+        if (not chosen and not agent.callers) or unknown:
             raise ConfigError(
                 f"agent {agent.name!r} reads {unknown or 'nothing'}: declare each input with "
                 f"app.source(topic, key=...) first (declared: {sorted(self._sources)})"
@@ -123,7 +136,17 @@ class AgentApp:
 
     def topics(self) -> list[str]:
         names = [*self._sources, *(d.output for d in self._deployments)]
-        return list(dict.fromkeys([*names, str(self.events_topic), str(self.dead_letter_topic)]))
+        own = [str(self.events_topic), str(self.dead_letter_topic)]
+        return list(dict.fromkeys([*names, *own, *self._inboxes(), *self._peer_inboxes()]))
+
+    def _inboxes(self) -> list[str]:
+        """Inbox topics of the agents that accept requests from other agents."""
+        return [inbox_topic(d.agent.name) for d in self._deployments if d.agent.callers]
+
+    def _peer_inboxes(self) -> list[str]:
+        """Inbox topics of the peers this app's agents delegate to."""
+        peers = dict.fromkeys(p for d in self._deployments for p in d.agent.peers)
+        return [inbox_topic(p) for p in peers if not is_url(p)]
 
     def build(
         self,
@@ -144,8 +167,10 @@ class AgentApp:
             ensure_topics(
                 self.settings.bootstrap_servers, [*self._sources, *written], runtime.parallelism
             )
-        env, t_env = environment or environments(self.settings, self.name, _job_paths())
         replay = self.settings.replay
+        if not replay.active:
+            self._publish_cards()  # a replay is not an agent others can reach
+        env, t_env = environment or environments(self.settings, self.name, _job_paths())
         kafka = KafkaTables(
             t_env,
             self.settings.bootstrap_servers,
@@ -170,6 +195,7 @@ class AgentApp:
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=self._written(str(self.events_topic)),
                         linger_ms=runtime.producer_linger_ms,
+                        peers=self._peer_cards(),
                         recovery_lookback_s=runtime.recovery_lookback_s,
                         recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                         recorded=recorded,
@@ -186,6 +212,11 @@ class AgentApp:
                 exactly_once=self.exactly_once,
             )
         kafka.sink(step.get_side_output(EVENTS), self._written(str(self.events_topic)))
+        for topic in self._peer_inboxes():
+            # A replay's requests go to a topic of its own: live peers never see them.
+            kafka.sink(step.get_side_output(inbox_tag(topic)), self._written(topic))
+        if self._inboxes() and not replay.active:
+            kafka.sink_to_named_topics(step.get_side_output(REPLIES))
         kafka.sink(step.get_side_output(DEAD_LETTERS), self._written(str(self.dead_letter_topic)))
         kafka.attach()
         return env
@@ -239,6 +270,27 @@ class AgentApp:
             )
         return replay.from_ms, replay.to_ms
 
+    def _publish_cards(self) -> None:
+        """Publish the cards of the agents that accept requests to the card registry."""
+        servers = self.settings.bootstrap_servers
+        cards = [agent_card(d.agent, servers) for d in self._deployments if d.agent.callers]
+        if cards:
+            publish_cards(servers, cards)
+            log.info("published agent cards: %s", ", ".join(c.name for c in cards))
+
+    def _peer_cards(self) -> dict[str, dict[str, tuple[str, list[str]]]]:
+        """For each agent, what its model is told about its peers, from their cards.
+
+        A peer whose card is not published yet is offered by name alone.
+        """
+        if not any(d.agent.peers for d in self._deployments):
+            return {}
+        cards = read_cards(self.settings.bootstrap_servers)
+        return {
+            d.agent.name: {p: card_summary(cards[p]) for p in d.agent.peers if p in cards}
+            for d in self._deployments
+        }
+
     def _records(self, kafka: KafkaTables) -> DataStream:
         """Inputs routed to their agents, and the results read back from the events topic."""
         # A replay's events topic is its own from the start: results served before the
@@ -249,6 +301,14 @@ class AgentApp:
             f"SELECT `key`, `value`, `topic`, `partition`, `offset` FROM {events} "
             f"WHERE {kind_filter(RESULT_KINDS)}"
         ]
+        if self._peer_inboxes():
+            queries.append(reply_rows(events))
+        for deployment in self._deployments:
+            if not deployment.agent.callers:
+                continue
+            inbox = kafka.source_table(inbox_topic(deployment.agent.name))
+            queries.append(inbox_rows(inbox, deployment.agent.name))
+            kafka.insert(str(self.dead_letter_topic), inbox_rejected(inbox))
         for source in self._sources.values():
             agents = tuple(d.agent.name for d in self._deployments if source.topic in d.inputs)
             if not agents:

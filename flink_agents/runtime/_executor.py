@@ -29,6 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flink_agents.a2a._binding import CORRELATION_ID, REPLY_KIND
+from flink_agents.a2a._card import card_summary
+from flink_agents.a2a._remote import RemotePeers
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import ToolContext
 from flink_agents.api.events import (
@@ -37,6 +40,7 @@ from flink_agents.api.events import (
     routing_key,
 )
 from flink_agents.core import Call, ModelCall, ToolCall
+from flink_agents.core._peers import Delegation, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
@@ -68,6 +72,8 @@ class ExecutorConfig:
     producer: dict[str, str] = field(default_factory=dict)
     #: Exact replay: every result is served from this log; nothing is called.
     recorded: RecordedLog | None = None
+    #: Per agent, its peers' descriptions and skills (from their cards) for the peer tools.
+    peers: dict[str, dict[str, tuple[str, list[str]]]] = field(default_factory=dict)
 
 
 class ExecutorClosed(RuntimeError):
@@ -101,6 +107,7 @@ class CallExecutor:
         self._producer: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._by_call: dict[str, asyncio.Task[None]] = {}
+        self._remote = RemotePeers()
 
     # -- lifecycle (task thread) ---------------------------------------------------------
 
@@ -195,6 +202,11 @@ class CallExecutor:
         if fresh:
             self._loop.call_soon_threadsafe(self._start_calls, fresh)
 
+    def delegate(self, delegations: list[Delegation]) -> None:
+        """Ask remote A2A agents (peers given by URL); their answers go to the events topic."""
+        if delegations:
+            self._loop.call_soon_threadsafe(self._start_delegations, delegations)
+
     def in_flight(self, call_id: str) -> bool:
         """True from ``submit`` until the operator settles the result (or cancels the call)."""
         with self._cond:
@@ -245,12 +257,56 @@ class CallExecutor:
             toolbox = Toolbox(agent)
             self._tools[name] = toolbox  # closed by _shutdown even if start fails half-way
             await toolbox.start()
+            toolbox.add_peers(self.config.peers.get(name, {}))
+            toolbox.add_peers(await self._remote_cards(agent))
             self._gates[name] = asyncio.Semaphore(agent.limits.max_in_flight)
         self._spawn(self._poll_producer())
+
+    async def _remote_cards(self, agent: Agent) -> dict[str, tuple[str, list[str]]]:
+        """What the model is told about the agent's remote peers, from their cards."""
+        timeout = agent.limits.call_timeout.total_seconds()
+        found = {}
+        for url in (p for p in agent.peers if is_url(p)):
+            card = await self._remote.card(url, timeout)
+            if card is not None:
+                description, skills = card_summary(card)
+                found[peer_tool_name(url)] = (f"{card.name}: {description}", skills)
+        return found
+
+    def _start_delegations(self, delegations: list[Delegation]) -> None:
+        for delegation in delegations:
+            self._spawn(self._ask_remote(delegation))
+
+    async def _ask_remote(self, delegation: Delegation) -> None:
+        limits = self.agents[delegation.caller].limits
+        answer = await self._remote.ask(
+            delegation,
+            timeout=limits.call_timeout.total_seconds(),
+            retries=limits.max_retries,
+            backoff=limits.backoff.total_seconds(),
+        )
+        headers = [
+            (KIND_HEADER, REPLY_KIND.encode()),
+            (CORRELATION_ID, delegation.message_id.encode()),
+        ]
+        while True:
+            try:
+                self._producer.produce(
+                    self.config.events_topic,
+                    value=answer.encode(),
+                    key=delegation.context_id.encode(),
+                    headers=headers,
+                    on_delivery=_answer_report,
+                )
+                return
+            except BufferError:
+                # The local queue is full: serve delivery reports to make room, then retry.
+                self._producer.poll(0.01)
 
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self._remote.close()
         failures = []
         for toolbox in self._tools.values():
             try:
@@ -448,6 +504,12 @@ def _about(call: Call) -> dict[str, Any]:
 
 def _key(call: Call) -> bytes:
     return routing_key(call.agent, call.key).encode()
+
+
+def _answer_report(error: Any, message: Any) -> None:
+    if error is not None:
+        # The caller's delegation ends at its peer_timeout with a timeout result.
+        log.error("could not write a remote peer's answer to %s: %s", message.topic(), error)
 
 
 __all__ = ["CallExecutor", "ExecutorClosed", "ExecutorConfig", "cut"]

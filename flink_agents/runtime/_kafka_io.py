@@ -36,6 +36,16 @@ SINK_ROW_WITH_HEADERS = Types.ROW_NAMED(
         Types.MAP(Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())),
     ],
 )
+#: A record to write to the topic it names (answers to other agents' requests).
+SINK_ROW_TO_TOPIC = Types.ROW_NAMED(
+    ["key", "value", "headers", "topic"],
+    [
+        Types.STRING(),
+        Types.STRING(),
+        Types.MAP(Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())),
+        Types.STRING(),
+    ],
+)
 KIND_HEADER = "fa-kind"
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -125,6 +135,29 @@ class KafkaTables:
         with_headers = len(stream.get_type().get_field_names()) == 3
         table = self._sink_table(topic, with_headers, exactly_once)
         self._statements().add_insert(table, self.t_env.from_data_stream(stream))
+
+    def sink_to_named_topics(self, stream: DataStream) -> None:
+        """Write a stream of ``SINK_ROW_TO_TOPIC``, each record to the topic it names."""
+        name = f"kafka_{next(self._ids)}_named_topics"
+        props = {
+            "connector": "kafka",
+            # Any topic: each record's ``topic`` column names where it goes.
+            "topic-pattern": ".*",
+            "properties.bootstrap.servers": self.bootstrap_servers,
+            "key.format": "raw",
+            "key.fields": "key",
+            "value.format": "raw",
+            "value.fields-include": "EXCEPT_KEY",
+            "properties.linger.ms": str(self.linger_ms),
+            "sink.delivery-guarantee": "at-least-once",
+        }
+        with_clause = ", ".join(f"'{k}' = '{literal(v)}'" for k, v in props.items())
+        self.t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE {name} (`key` STRING, `value` STRING, "
+            "`headers` MAP<STRING, BYTES> METADATA, `topic` STRING METADATA) "
+            f"WITH ({with_clause})"
+        )
+        self._statements().add_insert(name, self.t_env.from_data_stream(stream))
 
     def _sink_table(self, topic: str, with_headers: bool, exactly_once: bool) -> str:
         cached = self._sinks.get((topic, with_headers, exactly_once))

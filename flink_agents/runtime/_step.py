@@ -25,6 +25,8 @@ from pyflink.datastream.state import (
     ValueStateDescriptor,
 )
 
+from flink_agents.a2a import _wire as wire
+from flink_agents.a2a._binding import inbox_topic
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import (
     DeadLetter,
@@ -36,18 +38,32 @@ from flink_agents.api.events import (
     split_routing_key,
 )
 from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState
+from flink_agents.core._peers import is_url
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
-from flink_agents.runtime._kafka_io import KIND_HEADER, SINK_ROW, SINK_ROW_WITH_HEADERS
+from flink_agents.runtime._kafka_io import (
+    KIND_HEADER,
+    SINK_ROW,
+    SINK_ROW_TO_TOPIC,
+    SINK_ROW_WITH_HEADERS,
+)
 from flink_agents.runtime._metrics import AgentMetrics
+from flink_agents.runtime._peers_io import REPLY_PREFIX
 
 log = logging.getLogger(__name__)
 
 EVENTS = OutputTag("agent-events", SINK_ROW_WITH_HEADERS)
 DEAD_LETTERS = OutputTag("dead-letters", SINK_ROW)
+#: Answers to other agents' requests: each record names its topic (the caller's reply topic).
+REPLIES = OutputTag("a2a-replies", SINK_ROW_TO_TOPIC)
 
 
 def output_tag(topic: str) -> OutputTag:
     return OutputTag(f"output:{topic}", SINK_ROW)
+
+
+def inbox_tag(topic: str) -> OutputTag:
+    """Delegations to the peer whose inbox is ``topic``."""
+    return OutputTag(f"a2a:{topic}", SINK_ROW_WITH_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,9 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             for name, b in self.bindings.items()
         }
         self._outputs = {name: output_tag(b.output_topic) for name, b in self.bindings.items()}
+        self._inboxes = {
+            inbox_topic(name): name for name, b in self.bindings.items() if b.agent.callers
+        }
 
     def close(self) -> None:
         executor = getattr(self, "_executor", None)
@@ -164,6 +183,8 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         try:
             if is_result:
                 fx = self._on_result(agent, store, row, now)
+            elif row["topic"] in self._inboxes:
+                fx = self._on_request(agent, key, store, row, now)
             else:
                 fx = machine.on_input(store, self._input(agent, key, row), now)
         except Exception as exc:  # noqa: BLE001 - one bad record must not restart the job forever
@@ -228,6 +249,8 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
 
     def _on_result(self, agent: str, store: FlinkKeyStore, row: Row, now: float) -> Effects:
         machine, metrics = self._machines[agent], self._metrics[agent]
+        if row["value"].startswith(REPLY_PREFIX):
+            return self._on_answer(agent, store, row, now)
         try:
             event = parse_event(row["value"])
         except ValidationError as exc:
@@ -246,6 +269,30 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             fx = Effects()
         metrics.ignored(fx.ignored)
         return fx
+
+    def _on_answer(self, agent: str, store: FlinkKeyStore, row: Row, now: float) -> Effects:
+        """A peer's answer to a delegation of this agent."""
+        try:
+            answer = wire.parse_answer(json.loads(row["value"]))
+        except ValueError as exc:
+            fx = Effects()
+            fx.dead_letters.append(_unreadable(agent, row, f"A2A reply: {exc}", now))
+            return fx
+        return self._machines[agent].on_peer_answer(store, answer, now)
+
+    def _on_request(
+        self, agent: str, key: str, store: FlinkKeyStore, row: Row, now: float
+    ) -> Effects:
+        """Another agent's request (an A2A message in this agent's inbox)."""
+        try:
+            payload, reply = wire.parse_request(json.loads(row["value"]))
+        except ValueError as exc:
+            fx = Effects()
+            fx.dead_letters.append(_unreadable(agent, row, f"A2A request: {exc}", now))
+            return fx
+        source = SourceRef(topic=row["topic"], partition=row["partition"], offset=row["offset"])
+        record = InputRecord(payload=payload, key=key, source=source, reply=reply)
+        return self._machines[agent].on_input(store, record, now)
 
     def _input(self, agent: str, key: str, row: Row) -> InputRecord:
         record = json.loads(row["value"])
@@ -274,6 +321,15 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         for key, record in fx.outputs:
             metrics.task_ended(record["task"]["state"])
             yield self._outputs[agent], Row(key, json.dumps(record, ensure_ascii=False))
+        self._executor.delegate([d for d in fx.delegations if is_url(d.peer)])
+        for delegation in fx.delegations:
+            if is_url(delegation.peer):
+                continue  # asked over HTTP by the executor
+            key, value, headers = wire.request_record(delegation, self.config.events_topic)
+            yield inbox_tag(inbox_topic(delegation.peer)), Row(key, value, headers)
+        for reply in fx.replies:
+            topic, key, value, headers = wire.reply_record(reply, self.config.events_topic)
+            yield REPLIES, Row(key, value, headers, topic)
         for letter in fx.dead_letters:
             metrics.dead_letter()
             yield DEAD_LETTERS, Row(routing_key(agent, letter.key or ""), letter.model_dump_json())

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flink_agents._redact import redact
+from flink_agents.a2a._tool import peer_tool_schema
 from flink_agents.api._agent import Agent
 from flink_agents.api._tools import FunctionTool, ToolContext, ToolInputError, render_result
+from flink_agents.core._peers import peer_tool_name
 from flink_agents.errors import SpecError
 from flink_agents.mcp import McpConfigError, McpError, McpPool
 
@@ -66,6 +68,17 @@ class Toolbox:
         #: once ``start`` has listed them), and their names.
         self.schemas: list[dict[str, Any]] = [t.schema() for t in self.functions.values()]
         self.names: tuple[str, ...] = tuple(self.functions)
+        self.add_peers({peer_tool_name(peer): ("", []) for peer in agent.peers})
+
+    def add_peers(self, peers: dict[str, tuple[str, list[str]]]) -> None:
+        """Offer peer agents as tools: name to (description, skills) from their cards."""
+        offered = set(self.names)
+        fresh = [p for p in peers if p not in offered]
+        self.schemas = [
+            *[s for s in self.schemas if s["function"]["name"] not in peers],
+            *[peer_tool_schema(p, *peers[p]) for p in peers],
+        ]
+        self.names = (*self.names, *fresh)
 
     async def start(self) -> None:
         self._slots = {
@@ -85,6 +98,17 @@ class Toolbox:
             )
         self.schemas = [*self.schemas, *self._pool.tool_schemas()]
         self.names = tuple(schema["function"]["name"] for schema in self.schemas)
+        peers = {peer_tool_name(p) for p in self.agent.peers}
+        clashes = sorted(peers & set(self._pool_names()))
+        if clashes:
+            raise SpecError(
+                f"agent {self.agent.name}: {', '.join(clashes)} are both peers and MCP tools; "
+                "rename one or leave it out of allowed_tools"
+            )
+
+    def _pool_names(self) -> list[str]:
+        assert self._pool is not None
+        return [schema["function"]["name"] for schema in self._pool.tool_schemas()]
 
     async def call(
         self, name: str, arguments: str, timeout: float, context: ToolContext

@@ -105,6 +105,12 @@ def run_agent(
     >>> [(r.tool, r.content) for r in run.tool_results]
     [('stock', '7')]
     """
+    if agent.peers:
+        raise ValueError(
+            f"run_agent runs one agent in-process, but {agent.name!r} has peers "
+            f"{list(agent.peers)}, which are asked over Kafka or HTTP: test delegation on a "
+            "MiniCluster (docs/testing.md), or run the agent without its peers here"
+        )
     records = [_record(payload, i, key, carry) for i, payload in enumerate(inputs)]
     with ExitStack() as stack:
         spec = _with_model(agent, model, stack)

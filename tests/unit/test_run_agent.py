@@ -204,17 +204,20 @@ def test_inputs_the_job_would_reject_are_refused_with_the_reason(
         run_agent(support, inputs, key="customer")
 
 
-def test_peers_are_refused_until_delegation_exists():
-    with pytest.raises(ValueError, match="agent-to-agent delegation is not available yet"):
-        Agent(name="a", instructions="x", model=OpenAIModel(model="m"), peers=("billing",))
+def test_an_agent_with_peers_is_refused_with_where_to_test_it():
+    asker = Agent(name="a", instructions="x", model=OpenAIModel(model="m"), peers=("billing",))
+    with pytest.raises(
+        ValueError, match=r"has peers \['billing'\].*test delegation on a MiniCluster"
+    ):
+        run_agent(asker, [{"text": "hi"}])
 
 
-def test_a_spec_file_with_peers_names_the_field(tmp_path):
+def test_a_spec_file_with_a_bad_peer_names_the_field(tmp_path):
     from flink_agents import load_agent
 
     spec = tmp_path / "a.yaml"
-    spec.write_text("name: a\ninstructions: x\nmodel: m\npeers: [billing]\n")
-    with pytest.raises(SpecError, match=r"a.yaml: peers: Value error, agent-to-agent"):
+    spec.write_text("name: a\ninstructions: x\nmodel: m\npeers: ['not a name']\n")
+    with pytest.raises(SpecError, match=r"a.yaml: peers: Value error, peer 'not a name'"):
         load_agent(spec)
 
 

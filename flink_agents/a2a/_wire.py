@@ -1,0 +1,246 @@
+"""A2A 1.0 records of the Kafka binding, built and read with the ``a2a-sdk`` types.
+
+A delegation becomes a ``SendMessageRequest`` (JSON, camelCase as the spec's JSON binding
+writes it); an answer becomes a ``StreamResponse`` holding the peer's ``Task``. Reading
+checks the shape with the same types, so a record that is not A2A is refused with the
+reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message as ProtoMessage
+
+from flink_agents.a2a import _binding as b
+from flink_agents.core._peers import FAILED, Delegation, PeerAnswer, Reply, ReplyTo
+
+Headers = dict[str, bytes]
+
+
+def to_json(message: ProtoMessage) -> str:
+    """A protobuf message of the SDK as the spec's JSON (camelCase, enum names)."""
+    return json.dumps(json_format.MessageToDict(message), ensure_ascii=False)
+
+
+def request_record(delegation: Delegation, reply_to: str) -> tuple[str, str, Headers]:
+    """The inbox record of a delegation: key (contextId), value and headers.
+
+    >>> d = Delegation(caller="triage", peer="review", context_id="triage/card-1",
+    ...                message_id="t/1.0/a2a.request", text="Check it.", chain=("triage",))
+    >>> key, value, headers = request_record(d, "fraud.events")
+    >>> key, json.loads(value)["message"]["parts"], headers["a2a-reply-to"]
+    ('triage/card-1', [{'text': 'Check it.'}], b'fraud.events')
+    """
+    from a2a.types import Message, Part, Role, SendMessageRequest
+
+    request = SendMessageRequest(
+        message=Message(
+            message_id=delegation.message_id,
+            context_id=delegation.context_id,
+            role=Role.ROLE_USER,
+            parts=[Part(text=delegation.text)],
+        )
+    )
+    headers = {
+        b.KIND: b.REQUEST_KIND.encode(),
+        b.VERSION: b.PROTOCOL_VERSION.encode(),
+        b.MESSAGE_ID: delegation.message_id.encode(),
+        b.CORRELATION_ID: delegation.message_id.encode(),
+        b.REPLY_TO: reply_to.encode(),
+        b.CALLER: delegation.caller.encode(),
+        b.DEPTH: str(delegation.depth).encode(),
+        b.CHAIN: ",".join(delegation.chain).encode(),
+        b.TRACEPARENT: traceparent(delegation.task_id, delegation.step).encode(),
+    }
+    return delegation.context_id, to_json(request), headers
+
+
+def parse_request(envelope: dict[str, Any]) -> tuple[Any, ReplyTo]:
+    """A request as the inbox query hands it over: the input payload and whom to answer.
+
+    Raises ``ValueError`` saying what is missing or malformed.
+    """
+    from a2a.types import SendMessageRequest
+
+    headers = envelope.get("headers") or {}
+    try:
+        request = json_format.ParseDict(
+            envelope.get("request"), SendMessageRequest(), ignore_unknown_fields=True
+        )
+    except json_format.ParseError as exc:
+        raise ValueError(f"not an A2A SendMessageRequest: {exc}") from None
+    version = headers.get(b.VERSION) or "0.3"
+    if version.split(".")[0] != b.PROTOCOL_VERSION.split(".")[0]:
+        raise ValueError(f"A2A version {version} is not supported (supported: 1.0)")
+    message = request.message
+    message_id = message.message_id or headers.get(b.MESSAGE_ID)
+    reply_to = headers.get(b.REPLY_TO)
+    if not message_id or not reply_to:
+        raise ValueError("an A2A request needs a message id and the a2a-reply-to header")
+    if not message.parts:
+        raise ValueError(f"A2A message {message_id} has no parts")
+    chain = tuple(c for c in (headers.get(b.CHAIN) or "").split(",") if c)
+    try:
+        depth = int(headers.get(b.DEPTH) or 1)
+    except ValueError:
+        raise ValueError(f"header {b.DEPTH} is not a number: {headers.get(b.DEPTH)!r}") from None
+    reply = ReplyTo(
+        reply_to=reply_to,
+        correlation_id=headers.get(b.CORRELATION_ID) or message_id,
+        caller=headers.get(b.CALLER) or "anonymous",
+        message_id=message_id,
+        depth=depth,
+        chain=chain,
+    )
+    return _payload(message.parts), reply
+
+
+def _payload(parts: Any) -> Any:
+    """One data part is the input as it is; otherwise the text of the parts."""
+    if len(parts) == 1 and parts[0].HasField("data"):
+        return json_format.MessageToDict(parts[0].data)
+    texts = []
+    for part in parts:
+        if part.HasField("data"):
+            texts.append(json.dumps(json_format.MessageToDict(part.data), ensure_ascii=False))
+        elif part.HasField("url"):
+            texts.append(part.url)
+        else:
+            texts.append(part.text)
+    return "\n".join(texts)
+
+
+def reply_record(reply: Reply, events_topic: str) -> tuple[str, str, str, Headers]:
+    """The answer to a request: topic, key (contextId), value (a ``StreamResponse``), headers.
+
+    >>> r = Reply(agent="review", reply_to="fraud.events", context_id="triage/card-1",
+    ...           correlation_id="m1", task_id="t9", state="TASK_STATE_COMPLETED",
+    ...           output={"verdict": "ok"}, message_id="m1")
+    >>> topic, key, value, headers = reply_record(r, "review.events")
+    >>> task = json.loads(value)["task"]
+    >>> topic, task["status"]["state"], task["artifacts"][0]["parts"], headers["a2a-correlation-id"]
+    ('fraud.events', 'TASK_STATE_COMPLETED', [{'data': {'verdict': 'ok'}}], b'm1')
+    """
+    from a2a.types import StreamResponse
+
+    headers = {
+        b.KIND: b.REPLY_KIND.encode(),
+        b.VERSION: b.PROTOCOL_VERSION.encode(),
+        b.CORRELATION_ID: reply.correlation_id.encode(),
+        b.CALLER: reply.agent.encode(),
+    }
+    value = to_json(StreamResponse(task=reply_task(reply, events_topic)))
+    return reply.reply_to, reply.context_id, value, headers
+
+
+def reply_task(reply: Reply, events_topic: str) -> Any:
+    """The peer's A2A ``Task`` for an answer: status, the output as an artifact, and where
+    its steps are logged (``metadata``), which ``flink-agents trace`` follows."""
+    from a2a.types import Artifact, Message, Part, Role, Task, TaskStatus
+
+    status = TaskStatus(state=reply.state)
+    if reply.error:
+        status.message.CopyFrom(
+            Message(
+                message_id=f"{reply.task_id}/status",
+                context_id=reply.context_id,
+                task_id=reply.task_id,
+                role=Role.ROLE_AGENT,
+                parts=[Part(text=reply.error)],
+            )
+        )
+    task = Task(id=reply.task_id, context_id=reply.context_id, status=status)
+    if reply.output is not None:
+        text = reply.output.get("text") if set(reply.output) == {"text"} else None
+        part = Part(text=str(text)) if text is not None else _data_part(reply.output)
+        task.artifacts.append(Artifact(artifact_id="output", name="output", parts=[part]))
+    task.metadata.update(
+        {"agent": reply.agent, "eventsTopic": events_topic, "requestMessageId": reply.message_id}
+    )
+    return task
+
+
+def _data_part(data: dict[str, Any]) -> Any:
+    from a2a.types import Part
+
+    part = Part()
+    part.data.struct_value.update(data)
+    return part
+
+
+def parse_answer(wrapped: dict[str, Any]) -> PeerAnswer:
+    """An answer as the reply query hands it over; raises ``ValueError`` when it is not one."""
+    from a2a.types import StreamResponse
+
+    correlation = wrapped.get("correlation_id")
+    if not correlation:
+        raise ValueError(f"an A2A reply without the {b.CORRELATION_ID} header")
+    try:
+        response = json_format.ParseDict(
+            wrapped.get("response"), StreamResponse(), ignore_unknown_fields=True
+        )
+    except json_format.ParseError as exc:
+        raise ValueError(f"not an A2A StreamResponse: {exc}") from None
+    which = response.WhichOneof("payload")
+    if which == "task":
+        task = response.task
+        text = _artifacts_text(task.artifacts) or _message_text(task.status.message)
+        state = _state_name(task.status.state)
+        return PeerAnswer(correlation_id=correlation, state=state, text=text, peer_task_id=task.id)
+    if which == "status_update":
+        update = response.status_update
+        return PeerAnswer(
+            correlation_id=correlation,
+            state=_state_name(update.status.state),
+            text=_message_text(update.status.message),
+            peer_task_id=update.task_id,
+        )
+    if which == "message":
+        # A peer may answer with a message instead of a task: that is a completed answer.
+        return PeerAnswer(
+            correlation_id=correlation,
+            state="TASK_STATE_COMPLETED",
+            text=_message_text(response.message),
+        )
+    if which == "artifact_update":
+        return PeerAnswer(correlation_id=correlation, state="TASK_STATE_WORKING")
+    return PeerAnswer(correlation_id=correlation, state=FAILED, text="an empty A2A reply")
+
+
+def _state_name(state: int) -> str:
+    from a2a.types import TaskState
+
+    return str(TaskState.Name(state))
+
+
+def _artifacts_text(artifacts: Any) -> str:
+    return "\n".join(_parts_text(a.parts) for a in artifacts)
+
+
+def _message_text(message: Any) -> str:
+    return _parts_text(message.parts)
+
+
+def _parts_text(parts: Any) -> str:
+    texts = []
+    for part in parts:
+        if part.HasField("data"):
+            texts.append(json.dumps(json_format.MessageToDict(part.data), ensure_ascii=False))
+        elif part.HasField("url"):
+            texts.append(part.url)
+        else:
+            texts.append(part.text)
+    return "\n".join(texts)
+
+
+def traceparent(task_id: str, step: int) -> str:
+    """A W3C ``traceparent`` naming the calling task (trace) and step (parent span).
+
+    >>> traceparent("1f0c9a2b-77aa-4b1e-9d1c-5a2c1e6d7a10", 2)
+    '00-1f0c9a2b77aa4b1e9d1c5a2c1e6d7a10-0000000000000002-01'
+    """
+    trace = task_id.replace("-", "")[:32].rjust(32, "0")
+    return f"00-{trace}-{step:016x}-01"

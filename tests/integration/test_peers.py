@@ -1,0 +1,254 @@
+"""Agents in two jobs delegating to each other over Kafka (A2A 1.0 through inbox topics).
+
+One job hosts the agents that ask (``asker``, ``outsider``, ``ghostly``), another the agent
+they ask (``reviewer``, which accepts only ``asker``). Everything is real: Kafka, two Flink
+MiniClusters, the model simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flink_agents.a2a import inbox_topic
+from flink_agents.a2a._registry import read_cards
+from flink_agents.testing import (
+    ChatRequest,
+    ModelServer,
+    Reply,
+    ToolCall,
+    first_line,
+    stop_process,
+)
+from flink_agents.testing._jobs import JobProcess
+from flink_agents.testing._kafka import Record, TopicClient
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script(req: ChatRequest) -> Reply:
+    role = req.model
+    if role == "reviewer":
+        return Reply.json({"verdict": "approved", "seen": req.last_user_text or ""})
+    if not req.tool_results:
+        [peer] = req.tool_names
+        payload = json.loads(req.last_user_text or "{}")
+        return Reply.tool_calls([ToolCall(peer, {"message": f"please review {payload['id']}"})])
+    return Reply.json({"answer": req.tool_results[0].content})
+
+
+class Peers:
+    def __init__(self, topics: TopicClient, prefix: str, sim: ModelServer) -> None:
+        self.topics, self.prefix, self.sim = topics, prefix, sim
+        self.jobs: list[JobProcess] = []
+        self._sent = 0
+
+    def name(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    def ask(self, role: str, key: str) -> str:
+        self._sent += 1
+        request = {"id": f"{role}-{self._sent}", "k": key}
+        self.topics.produce(f"{self.prefix}.requests.{role}", [request])
+        return request["id"]
+
+    def answer(self, role: str, request_id: str, timeout: float = 600) -> dict[str, Any]:
+        got = self.topics.consume(
+            f"{self.prefix}.answers",
+            until=lambda rs: any(
+                r.value.get("id") == request_id and r.value["task"]["agent"] == self.name(role)
+                for r in rs
+            ),
+            timeout=timeout,
+        )
+        for job in self.jobs:
+            assert job.alive, f"a job died:\n{job.tail()}"
+        answers = [
+            r.value
+            for r in got
+            if r.value.get("id") == request_id and r.value["task"]["agent"] == self.name(role)
+        ]
+        assert len(answers) == 1, answers
+        return answers[0]
+
+    def events(self, app: str, until: Any, timeout: float = 30) -> list[Record]:
+        return self.topics.consume(f"{self.prefix}-{app}.events", until=until, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def peers(
+    topics: TopicClient, job_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Peers]:
+    prefix = topics.unique("a2a")
+    roles = ("asker", "outsider", "ghostly", "remoter")
+    topics.create(*[f"{prefix}.requests.{role}" for role in roles])
+    logs = tmp_path_factory.mktemp("peers")
+    remote, remote_url = _remote_agent(logs / "remote.log")
+    with ModelServer(script) as sim:
+        env = {**job_env, "PEERS_PREFIX": prefix, "MODEL_URL": sim.base_url}
+        env["REMOTE_URL"] = remote_url
+        fixture = Peers(topics, prefix, sim)
+        try:
+            for side in ("reviewers", "callers"):
+                job = JobProcess(ROOT / "tests/jobs/peers.py", [side], env, logs / f"{side}.log")
+                fixture.jobs.append(job.start())
+                if side == "reviewers":
+                    # The callers read the reviewer's card when they start: publish it first.
+                    eventually(
+                        lambda: fixture.name("reviewer") in read_cards(topics.bootstrap_servers),
+                        "the reviewers job published its card",
+                        timeout=300,
+                    )
+            yield fixture
+        finally:
+            for job in fixture.jobs:
+                job.stop()
+            stop_process(remote)
+
+
+def _remote_agent(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the remote A2A agent (an a2a-sdk server); return it and its URL."""
+    command = [sys.executable, "-m", "tests.a2a_servers.verdict_server", "--port", "0"]
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        line = first_line(process, 30, log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, line.rsplit(" ", 1)[1]
+
+
+def test_an_agent_delegates_to_an_agent_of_another_job_and_uses_its_answer(peers: Peers):
+    request = peers.ask("asker", "card-1")
+    out = peers.answer("asker", request)
+    assert out["task"]["state"] == "TASK_STATE_COMPLETED"
+    verdict = json.loads(out["answer"])
+    assert verdict == {"verdict": "approved", "seen": f"please review {request}"}
+    # The peer saw the request as its own task, keyed by the caller's conversation.
+    context = f"{peers.name('asker')}/card-1"
+    reviews = peers.topics.consume(
+        f"{peers.prefix}.reviews", until=lambda rs: any(r.key == context for r in rs), timeout=30
+    )
+    assert [r.value["verdict"] for r in reviews if r.key == context] == ["approved"]
+    # The model was offered the peer as a tool, and the reply was applied once.
+    [first, *_] = [r.chat for r in peers.sim.requests if r.body.get("model") == "asker"]
+    [tool] = first.tools or []
+    assert tool["function"]["name"] == peers.name("reviewer")
+    assert "Gives a verdict on a request." in tool["function"]["description"]  # from its card
+    task = out["task"]["id"]
+    logged = peers.events(
+        "callers",
+        until=lambda rs: any(
+            r.value.get("task_id") == task and r.value.get("kind") == "task.completed" for r in rs
+        ),
+    )
+    kinds = Counter(
+        r.value.get("kind") or r.header("fa-kind")
+        for r in logged
+        if r.value.get("task_id") == task or r.header("fa-kind") == "a2a.reply"
+    )
+    assert (kinds["a2a.request"], kinds["a2a.answered"]) == (1, 1), kinds
+    assert kinds["a2a.reply"] >= 1, kinds  # answers are written at least once, applied once
+
+
+def test_the_inbox_record_is_an_a2a_send_message_with_the_binding_headers(peers: Peers):
+    request = peers.ask("asker", "card-2")
+    peers.answer("asker", request)
+    inbox = peers.topics.consume(
+        inbox_topic(peers.name("reviewer")),
+        until=lambda rs: any(r.key == f"{peers.name('asker')}/card-2" for r in rs),
+        timeout=30,
+    )
+    [record] = [r for r in inbox if r.key == f"{peers.name('asker')}/card-2"]
+    message = record.value["message"]
+    assert message["role"] == "ROLE_USER" and message["contextId"] == record.key
+    assert message["parts"] == [{"text": f"please review {request}"}]
+    assert record.header("a2a-version") == "1.0"
+    assert record.header("a2a-message-id") == message["messageId"]
+    assert record.header("a2a-reply-to") == f"{peers.prefix}-callers.events"
+    assert record.header("a2a-caller") == peers.name("asker")
+    assert (record.header("traceparent") or "").startswith("00-")
+
+
+def test_a_caller_the_peer_does_not_accept_gets_a_rejection_as_the_tool_result(peers: Peers):
+    request = peers.ask("outsider", "card-3")
+    out = peers.answer("outsider", request)
+    assert out["task"]["state"] == "TASK_STATE_COMPLETED"  # the task goes on with the refusal
+    assert out["answer"] == (
+        f"agent {peers.name('reviewer')} rejected the request: agent {peers.name('reviewer')} "
+        f"does not accept requests from {peers.name('outsider')}"
+    )
+    rejected = peers.events(
+        "reviewers",
+        until=lambda rs: any(r.value.get("kind") == "a2a.rejected" for r in rs),
+    )
+    [event] = [r.value for r in rejected if r.value.get("kind") == "a2a.rejected"]
+    assert event["caller"] == peers.name("outsider")
+
+
+def test_a_peer_that_does_not_answer_in_time_gives_a_timeout_result(peers: Peers):
+    request = peers.ask("ghostly", "card-4")
+    out = peers.answer("ghostly", request)
+    assert out["task"]["state"] == "TASK_STATE_COMPLETED"
+    assert out["answer"] == f"agent {peers.name('ghost')} did not answer within 3s"
+
+
+def test_agents_list_and_show_read_the_published_cards(peers: Peers, job_env: dict[str, str]):
+    cli = [str(Path(sys.executable).with_name("flink-agents"))]
+    listed = subprocess.run([*cli, "agents", "list"], env=job_env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(peers.name("reviewer"))]
+    assert inbox_topic(peers.name("reviewer")) in line and "Gives a verdict" in line
+    shown = subprocess.run(
+        [*cli, "agents", "show", peers.name("reviewer")],
+        env=job_env,
+        capture_output=True,
+        text=True,
+    )
+    card = json.loads(shown.stdout)
+    assert card["supportedInterfaces"][0]["protocolBinding"] == "urn:flink-agents:a2a:kafka:1"
+    missing = subprocess.run(
+        [*cli, "agents", "show", "no-such-agent"], env=job_env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "no card for agent 'no-such-agent'" in missing.stderr
+
+
+def test_trace_shows_the_peers_task_inside_the_delegation(peers: Peers, job_env: dict[str, str]):
+    request = peers.ask("asker", "card-5")
+    peers.answer("asker", request)
+    cli = str(Path(sys.executable).with_name("flink-agents"))
+    conversation = f"{peers.name('asker')}/card-5"
+    done = subprocess.run(
+        [cli, "trace", f"{peers.prefix}-callers", conversation, "--width", "400"],
+        env=job_env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    asked = next(i for i, ln in enumerate(lines) if " a2a.request " in ln)
+    answered = next(i for i, ln in enumerate(lines) if " a2a.answered " in ln)
+    peer_lines = [ln for ln in lines[asked:answered] if "task.accepted" in ln]
+    assert len(peer_lines) == 1 and "please review" in peer_lines[0], done.stdout
+    assert any(" a2a.reply " in ln and "TASK_STATE_COMPLETED" in ln for ln in lines), lines
+
+
+def test_a_remote_a2a_agent_over_http_is_a_peer_too(peers: Peers):
+    request = peers.ask("remoter", "card-6")
+    out = peers.answer("remoter", request)
+    assert out["task"]["state"] == "TASK_STATE_COMPLETED"
+    assert out["answer"] == f"remote verdict on: please review {request}"
+    [first, *_] = [r.chat for r in peers.sim.requests if r.body.get("model") == "remoter"]
+    [tool] = first.tools or []
+    assert tool["function"]["name"].startswith("a2a-127-0-0-1-")
+    assert "remote-verdicts: Gives verdicts from outside Flink." in tool["function"]["description"]
