@@ -15,11 +15,13 @@ from flink_agents.api import (
     load_agent,
     tool,
 )
+from flink_agents.detect import AnomalyDetector
 from flink_agents.runtime import AgentApp
 
 __all__ = [
     "Agent",
     "AgentApp",
+    "AnomalyDetector",
     "FunctionTool",
     "Limits",
     "McpServer",

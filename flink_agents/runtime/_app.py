@@ -22,8 +22,10 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
+from flink_agents.detect import AnomalyDetector
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
+from flink_agents.runtime._detect import attach_detector
 from flink_agents.runtime._env import environments
 from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
@@ -54,6 +56,13 @@ class _Deployment:
     carry: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Detection:
+    detector: AnomalyDetector
+    readings: str
+    anomalies: str
+
+
 @dataclass
 class AgentApp:
     """One Flink job hosting one or more agents.
@@ -75,6 +84,7 @@ class AgentApp:
     create_topics: bool = True
     _sources: dict[str, _Source] = field(default_factory=dict)
     _deployments: list[_Deployment] = field(default_factory=list)
+    _detections: list[_Detection] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.events_topic = self.events_topic or f"{self.name}.events"
@@ -113,14 +123,36 @@ class AgentApp:
         )
         return self
 
+    def detect(self, detector: AnomalyDetector, *, readings: str, anomalies: str) -> AgentApp:
+        """Run ``detector`` over the JSON readings of ``readings``; write anomalies to
+        ``anomalies``. An agent reacts to them once that topic is a source:
+
+        >>> from flink_agents.detect import AnomalyDetector
+        >>> app = AgentApp("plant", settings=load_settings(environ={}, file=None))
+        >>> spec = AnomalyDetector(key="machine_id", metrics=["vibration", "temperature"])
+        >>> _ = app.detect(spec, readings="sensor-readings", anomalies="anomalies")
+        >>> _ = app.source("anomalies", key="machine_id")
+        >>> app.topics()
+        ['sensor-readings', 'anomalies', 'plant.events', 'plant.dlq']
+        """
+        if readings == anomalies:
+            raise ConfigError(f"detector reads and writes the same topic {readings!r}")
+        if any(d.readings == readings for d in self._detections):
+            raise ConfigError(f"topic {readings!r} already has a detector in app {self.name!r}")
+        self._detections.append(_Detection(detector, readings, anomalies))
+        return self
+
     def topics(self) -> list[str]:
-        names = [*self._sources, *(d.output for d in self._deployments)]
+        detected = [t for d in self._detections for t in (d.readings, d.anomalies)]
+        names = [*detected, *self._sources, *(d.output for d in self._deployments)]
         return list(dict.fromkeys([*names, str(self.events_topic), str(self.dead_letter_topic)]))
 
     def build(self) -> StreamExecutionEnvironment:
         """Declare the job on a Flink environment (creating missing topics); return it."""
-        if not self._deployments:
-            raise ConfigError(f"app {self.name!r} has no agents: call app.add(agent, ...)")
+        if not self._deployments and not self._detections:
+            raise ConfigError(
+                f"app {self.name!r} has no agents: call app.add(agent, ...) or app.detect(...)"
+            )
         runtime = self.settings.runtime
         if self.create_topics:
             ensure_topics(self.settings.bootstrap_servers, self.topics(), runtime.parallelism)
@@ -131,6 +163,23 @@ class AgentApp:
             group_id=f"flink-agents.{self.name}",
             linger_ms=runtime.producer_linger_ms,
         )
+        for detection in self._detections:
+            attach_detector(
+                kafka,
+                detection.detector,
+                readings=detection.readings,
+                anomalies=detection.anomalies,
+                dead_letters=str(self.dead_letter_topic),
+                uid=f"detect:{self.name}:{detection.readings}",
+            )
+        if self._deployments:
+            self._agents(kafka)
+        kafka.attach()
+        return env
+
+    def _agents(self, kafka: KafkaTables) -> None:
+        """The agents' part of the job: routed inputs and results ─ AgentStep ─ topics."""
+        runtime = self.settings.runtime
         step = (
             self._records(kafka)
             .key_by(router.route_key, Types.STRING())
@@ -153,8 +202,6 @@ class AgentApp:
             )
         kafka.sink(step.get_side_output(EVENTS), str(self.events_topic))
         kafka.sink(step.get_side_output(DEAD_LETTERS), str(self.dead_letter_topic))
-        kafka.attach()
-        return env
 
     def run(self) -> None:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""
