@@ -89,8 +89,10 @@ class WorkOrders:
     db: Path
 
     def setup(self) -> None:
+        """Create the folder, the file and the tables if missing (several servers may race)."""
         self.db.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as con:
+        with contextlib.closing(sqlite3.connect(self.db, timeout=30)) as con:
+            con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
 
     @contextlib.contextmanager
@@ -99,7 +101,6 @@ class WorkOrders:
         con = sqlite3.connect(self.db, timeout=30, isolation_level=None)
         con.row_factory = sqlite3.Row
         try:
-            con.execute("PRAGMA journal_mode=WAL")
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
