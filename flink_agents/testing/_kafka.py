@@ -34,6 +34,7 @@ class Record:
     key: str | None
     value: Any
     headers: dict[str, bytes] = field(default_factory=dict)
+    timestamp: float | None = None  # epoch seconds the producer (or broker) stamped
 
     def header(self, name: str) -> str | None:
         raw = self.headers.get(name)
@@ -168,6 +169,19 @@ class TopicClient:
             consumer.close()
         return got
 
+    def count(self, topic: str) -> int:
+        """Records on ``topic`` now (end offsets minus start offsets over its partitions)."""
+        probe = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "count"})
+        try:
+            partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+            total = 0
+            for p in partitions:
+                low, high = probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                total += high - low
+            return total
+        finally:
+            probe.close()
+
     def lag(self, group_id: str, topic: str) -> int | None:
         """Records of ``topic`` past the offsets ``group_id`` committed (all, if none), or
         None while the broker cannot tell yet (its group coordinator is still loading).
@@ -212,6 +226,7 @@ def _record(message: Any) -> Record:
     except ValueError:
         value = text
     key = message.key()
+    _, stamp = message.timestamp()
     return Record(
         topic=message.topic(),
         partition=message.partition(),
@@ -219,4 +234,5 @@ def _record(message: Any) -> Record:
         key=key.decode() if key is not None else None,
         value=value,
         headers={k: v for k, v in (message.headers() or [])},
+        timestamp=stamp / 1000 if stamp > 0 else None,
     )
