@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             model_env = cleanup.enter_context(model_endpoint(args.latency_ms))
             summary = run(settings, ClusterJobs(stack.flink), model_env, args, cleanup)
         except (FlinkAgentsError, RuntimeError, TimeoutError, OSError) as exc:
-            console.print(f"[red]demo failed:[/red] {exc}")
+            console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
             return 1
     console.print(f"maintenance demo ok: {summary}, {time.monotonic() - started:.1f} s")
     return 0
@@ -88,8 +88,8 @@ def run(
     workorders = demo / "workorders.db"
     workorders.unlink(missing_ok=True)
     topics = TopicClient(settings.bootstrap_servers)
-    topics.delete(*TOPICS)
-    topics.delete_groups(f"flink-agents.{APP}")
+    topics.delete(*TOPICS, timeout=120)
+    topics.delete_groups(f"flink-agents.{APP}", timeout=120)  # slow on a fresh broker
     topics.create(*TOPICS)
     env = {**model_env, "MAINT_WAREHOUSE": str(warehouse), "MAINT_WORKORDERS": str(workorders)}
     console.print("submitting jobs/maintenance.py to the local Flink cluster")
