@@ -9,8 +9,7 @@ import typer
 
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.errors import StackError
-from flink_agents.local import FlinkCluster
-from flink_agents.local._jobs import ClusterJobs
+from flink_agents.local import ClusterJobs, FlinkCluster
 
 
 def _jobs(ctx: typer.Context) -> ClusterJobs:

@@ -2,6 +2,7 @@
 
 from flink_agents.local._flink import FlinkCluster, flink_home
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
+from flink_agents.local._jobs import ClusterJobs
 from flink_agents.local._kafka import KafkaBroker
 from flink_agents.local._process import free_port
 from flink_agents.local._stack import LocalStack
@@ -9,6 +10,7 @@ from flink_agents.local._status import PartStatus
 
 __all__ = [
     "Artifact",
+    "ClusterJobs",
     "FlinkCluster",
     "KafkaBroker",
     "LocalStack",

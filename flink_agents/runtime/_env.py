@@ -18,10 +18,8 @@ def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]
     """Flink options for a job of this project; a cluster's own config.yaml sits below them."""
     runtime = settings.runtime
     python = _pythonenv.python_executable()
-    jars = fetch("flink-connectors", settings.jar_cache, settings.maven_url)
     options = {
         "pipeline.name": job_name,
-        "pipeline.jars": ";".join(j.resolve().as_uri() for j in jars),
         "python.execution-mode": runtime.execution_mode,
         "python.executable": python,
         "python.client.executable": python,
@@ -32,6 +30,9 @@ def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]
         "parallelism.default": str(runtime.parallelism),
         "table.exec.resource.default-parallelism": str(runtime.parallelism),
     }
+    if runtime.ship_jars:
+        jars = fetch("flink-connectors", settings.jar_cache, settings.maven_url)
+        options["pipeline.jars"] = ";".join(j.resolve().as_uri() for j in jars)
     if runtime.checkpoint_interval_s > 0:
         options["execution.checkpointing.interval"] = (
             f"{int(runtime.checkpoint_interval_s * 1000)} ms"

@@ -45,3 +45,16 @@ def test_unknown_setting_is_rejected_not_ignored():
 def test_config_file_named_by_environment_must_exist():
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(environ={"FLINK_AGENTS_CONFIG": "/nonexistent/flink-agents.yaml"})
+
+
+def test_a_job_built_for_a_cluster_with_the_jars_downloads_none(tmp_path: Path):
+    from flink_agents.runtime import job_configuration
+
+    settings = load_settings(
+        {"cache": str(tmp_path / "empty"), "maven_url": "http://127.0.0.1:9/nothing"},
+        environ={"FLINK_AGENTS_RUNTIME__SHIP_JARS": "false"},
+        file=None,
+    )
+    conf = job_configuration(settings, "job", [])
+    assert conf.get_string("pipeline.jars", "") == ""
+    assert not (tmp_path / "empty").exists()

@@ -48,3 +48,10 @@ def test_compose_settings_are_real_settings():
     ours = {k: str(v) for k, v in env.items() if k.startswith("FLINK_AGENTS_")}
     settings = load_settings(environ=ours, file=None)
     assert settings.bootstrap_servers == "kafka:9092"
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    services = compose()["services"]  # type: ignore[index]
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert published
+    assert all(str(p).startswith("127.0.0.1:") for p in published), published
