@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
+            "PYTHONSAFEPATH": "1",  # not bench/ first: bench.jobs would shadow the project's jobs
             "FLINK_AGENTS_HOME": str(home),
             "FLINK_AGENTS_KAFKA__PORT": str(port),
             "FLINK_AGENTS_RUNTIME__CHECKPOINT_INTERVAL_S": "1",
