@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d' ' -f1)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: setup jars demo test unit integration lint format up down status bench clean
+.PHONY: setup jars demo demo-maintenance test unit integration lint format up down status bench clean
 
 setup: $(STAMP) jars
 
@@ -21,6 +21,9 @@ jars: $(STAMP)
 
 demo: setup
 	$(BIN)/python -m jobs.demo $(DEMO_ARGS)
+
+demo-maintenance: setup
+	$(BIN)/python -m jobs.maintenance_demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

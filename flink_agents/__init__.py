@@ -21,6 +21,7 @@ from flink_agents.api import (
     load_agent,
     tool,
 )
+from flink_agents.detect import AnomalyDetector
 
 if _typing.TYPE_CHECKING:
     from flink_agents.runtime import AgentApp
@@ -41,6 +42,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Agent",
     "AgentApp",
+    "AnomalyDetector",
     "FunctionTool",
     "Limits",
     "McpServer",

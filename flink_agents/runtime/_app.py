@@ -27,9 +27,11 @@ from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
 from flink_agents.core._peers import is_url
+from flink_agents.detect import AnomalyDetector
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
 from flink_agents.runtime import _transactions as transactions
+from flink_agents.runtime._detect import attach_detector
 from flink_agents.runtime._env import environments
 from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
@@ -65,6 +67,13 @@ class _Deployment:
     prompt: str | None = None
 
 
+@dataclass(frozen=True)
+class _Detection:
+    detector: AnomalyDetector
+    readings: str
+    anomalies: str
+
+
 @dataclass
 class AgentApp:
     """One Flink job hosting one or more agents.
@@ -86,6 +95,7 @@ class AgentApp:
     create_topics: bool = True
     _sources: dict[str, _Source] = field(default_factory=dict)
     _deployments: list[_Deployment] = field(default_factory=list)
+    _detections: list[_Detection] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.events_topic = self.events_topic or f"{self.name}.events"
@@ -134,8 +144,28 @@ class AgentApp:
         )
         return self
 
+    def detect(self, detector: AnomalyDetector, *, readings: str, anomalies: str) -> AgentApp:
+        """Run ``detector`` over the JSON readings of ``readings``; write anomalies to
+        ``anomalies``. An agent reacts to them once that topic is a source:
+
+        >>> from flink_agents.detect import AnomalyDetector
+        >>> app = AgentApp("plant", settings=load_settings(environ={}, file=None))
+        >>> spec = AnomalyDetector(key="machine_id", metrics=["vibration", "temperature"])
+        >>> _ = app.detect(spec, readings="sensor-readings", anomalies="anomalies")
+        >>> _ = app.source("anomalies", key="machine_id")
+        >>> app.topics()
+        ['sensor-readings', 'anomalies', 'plant.events', 'plant.dlq']
+        """
+        if readings == anomalies:
+            raise ConfigError(f"detector reads and writes the same topic {readings!r}")
+        if any(d.readings == readings for d in self._detections):
+            raise ConfigError(f"topic {readings!r} already has a detector in app {self.name!r}")
+        self._detections.append(_Detection(detector, readings, anomalies))
+        return self
+
     def topics(self) -> list[str]:
-        names = [*self._sources, *(d.output for d in self._deployments)]
+        detected = [t for d in self._detections for t in (d.readings, d.anomalies)]
+        names = [*detected, *self._sources, *(d.output for d in self._deployments)]
         own = [str(self.events_topic), str(self.dead_letter_topic)]
         return list(dict.fromkeys([*names, *own, *self._inboxes(), *self._peer_inboxes()]))
 
@@ -157,8 +187,10 @@ class AgentApp:
         ``environment`` is one made by ``runtime._env.environments`` that other parts of the
         same job (the SQL front's tables and queries) are declared on; by default a new one.
         """
-        if not self._deployments:
-            raise ConfigError(f"app {self.name!r} has no agents: call app.add(agent, ...)")
+        if not self._deployments and not self._detections:
+            raise ConfigError(
+                f"app {self.name!r} has no agents: call app.add(agent, ...) or app.detect(...)"
+            )
         runtime = self.settings.runtime
         timeout_s = self._check_exactly_once()
         self._between_ms()  # a replay's range is checked before anything is created
@@ -178,6 +210,27 @@ class AgentApp:
             linger_ms=runtime.producer_linger_ms,
             transaction_timeout_ms=int(timeout_s * 1000),
         )
+        if not replay.active:
+            # A replay reruns the agents on the anomalies already in the log; the detector
+            # is deterministic, and running it again would write to live topics.
+            for detection in self._detections:
+                attach_detector(
+                    kafka,
+                    detection.detector,
+                    readings=detection.readings,
+                    anomalies=detection.anomalies,
+                    dead_letters=str(self.dead_letter_topic),
+                    uid=f"detect:{self.name}:{detection.readings}",
+                )
+        if self._deployments:
+            self._agents(kafka)
+        kafka.attach()
+        return env
+
+    def _agents(self, kafka: KafkaTables) -> None:
+        """The agents' part of the job: routed inputs and results ─ AgentStep ─ topics."""
+        runtime = self.settings.runtime
+        replay = self.settings.replay
         recorded = None
         if replay.active:
             self._plan().write(self.settings.home)
@@ -218,8 +271,6 @@ class AgentApp:
         if self._inboxes() and not replay.active:
             kafka.sink_to_named_topics(step.get_side_output(REPLIES))
         kafka.sink(step.get_side_output(DEAD_LETTERS), self._written(str(self.dead_letter_topic)))
-        kafka.attach()
-        return env
 
     def run(self) -> None:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""

@@ -44,6 +44,11 @@ def routed(table: str, field: str, agents: tuple[str, ...]) -> str:
     )
 
 
+def keyed(table: str, field: str) -> str:
+    """Each usable input once, keyed by the value of ``field``."""
+    return f"SELECT {_key(field)} AS `key`, {_COLUMNS} FROM {table} WHERE {_usable(field)}"
+
+
 def rejected(table: str, field: str) -> str:
     """Dead letters (``kind`` input.rejected) for the inputs ``routed`` leaves out."""
     reason = (

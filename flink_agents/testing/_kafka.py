@@ -10,13 +10,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from flink_agents.local._process import poll
 
 Headers = Mapping[str, str | bytes]
+_COORDINATOR_NOT_READY = (
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Record:
     key: str | None
     value: Any
     headers: dict[str, bytes] = field(default_factory=dict)
+    timestamp: float | None = None  # epoch seconds the producer (or broker) stamped
 
     def header(self, name: str) -> str | None:
         raw = self.headers.get(name)
@@ -163,6 +169,42 @@ class TopicClient:
             consumer.close()
         return got
 
+    def count(self, topic: str) -> int:
+        """Records on ``topic`` now (end offsets minus start offsets over its partitions)."""
+        probe = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "count"})
+        try:
+            partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+            total = 0
+            for p in partitions:
+                low, high = probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                total += high - low
+            return total
+        finally:
+            probe.close()
+
+    def lag(self, group_id: str, topic: str) -> int | None:
+        """Records of ``topic`` past the offsets ``group_id`` committed (all, if none), or
+        None while the broker cannot tell yet (its group coordinator is still loading).
+
+        A Flink Kafka source commits its offsets when a checkpoint completes, so a lag of 0
+        means every record of the topic went through the job and what it wrote is flushed.
+        """
+        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": group_id})
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            wanted = [TopicPartition(topic, p) for p in partitions]
+            behind = 0
+            for committed in consumer.committed(wanted, timeout=10):
+                low, high = consumer.get_watermark_offsets(committed, timeout=10)
+                behind += high - (committed.offset if committed.offset >= 0 else low)
+            return behind
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() in _COORDINATOR_NOT_READY:
+                return None
+            raise
+        finally:
+            consumer.close()
+
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(10)
@@ -184,6 +226,7 @@ def _record(message: Any) -> Record:
     except ValueError:
         value = text
     key = message.key()
+    _, stamp = message.timestamp()
     return Record(
         topic=message.topic(),
         partition=message.partition(),
@@ -191,4 +234,5 @@ def _record(message: Any) -> Record:
         key=key.decode() if key is not None else None,
         value=value,
         headers={k: v for k, v in (message.headers() or [])},
+        timestamp=stamp / 1000 if stamp > 0 else None,
     )
