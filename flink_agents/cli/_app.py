@@ -19,6 +19,7 @@ app.add_typer(_jars.app, name="jars")
 app.command()(_jobs.submit)
 app.command()(_jobs.jobs)
 app.command()(_jobs.stop)
+app.command()(_jobs.savepoint)
 app.command()(_trace.trace)
 
 

@@ -1,4 +1,8 @@
-"""``flink-agents submit | jobs | stop``: Python jobs on the local cluster."""
+"""``flink-agents submit | jobs | stop | savepoint``: Python jobs on a Flink cluster.
+
+Each command works on the local cluster, or with ``--target HOST:PORT`` (or
+``cluster.target`` in the settings) on any Flink REST endpoint.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,29 @@ from typing import Annotated
 import typer
 
 from flink_agents.cli._context import Context, console, user_errors
+from flink_agents.config import load_settings
 from flink_agents.errors import StackError
-from flink_agents.local import FlinkCluster
+from flink_agents.local import FlinkCluster, RemoteCluster
 from flink_agents.local._jobs import ClusterJobs
 
+Target = Annotated[
+    str | None,
+    typer.Option(
+        help="HOST:PORT of a Flink REST endpoint (default: cluster.target, else the local "
+        "cluster).",
+        show_default=False,
+    ),
+]
 
-def _jobs(ctx: typer.Context) -> ClusterJobs:
+
+def _jobs(ctx: typer.Context, target: str | None) -> ClusterJobs:
     obj: Context = ctx.obj
-    return ClusterJobs(FlinkCluster(obj.settings))
+    settings = obj.settings
+    if target:
+        settings = load_settings({**obj.overrides, "cluster": {"target": target}})
+    if settings.cluster.target:
+        return ClusterJobs(RemoteCluster(settings))
+    return ClusterJobs(FlinkCluster(settings))
 
 
 def submit(
@@ -25,19 +44,20 @@ def submit(
     savepoint: Annotated[
         str | None, typer.Option(help="Resume from this savepoint (a path or URI).")
     ] = None,
+    target: Target = None,
 ) -> None:
-    """Submit a Python job to the local cluster (detached) and wait until it runs."""
+    """Submit a Python job (detached) and wait until it runs."""
     with user_errors():
-        jobs = _jobs(ctx)
+        jobs = _jobs(ctx, target)
         job_id = jobs.submit(script, args or [], savepoint=savepoint)
         jobs.wait_running(job_id)
     console.print(f"job {job_id} is running")
 
 
-def jobs(ctx: typer.Context) -> None:
-    """List the jobs of the local cluster."""
+def jobs(ctx: typer.Context, target: Target = None) -> None:
+    """List the cluster's jobs, newest first."""
     with user_errors():
-        overview = _jobs(ctx).overview()
+        overview = _jobs(ctx, target).overview()
     if not overview:
         console.print("no jobs")
     for job in sorted(overview, key=lambda j: -j["start-time"]):
@@ -51,10 +71,11 @@ def stop(
     savepoint: Annotated[
         bool, typer.Option(help="Take a savepoint first (resume with submit --savepoint).")
     ] = True,
+    target: Target = None,
 ) -> None:
     """Stop a job, by default with a savepoint."""
     with user_errors():
-        jobs = _jobs(ctx)
+        jobs = _jobs(ctx, target)
         if savepoint:
             location = jobs.stop_with_savepoint(job_id)
             console.print(f"job {job_id} stopped; savepoint {location}")
@@ -64,3 +85,14 @@ def stop(
             if state != "CANCELED":
                 raise StackError(f"job {job_id} ended {state}")
             console.print(f"job {job_id} cancelled")
+
+
+def savepoint(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The job to savepoint; it keeps running.")],
+    target: Target = None,
+) -> None:
+    """Take a savepoint of a running job and print its location."""
+    with user_errors():
+        location = _jobs(ctx, target).savepoint(job_id)
+    console.print(f"job {job_id} savepoint {location}")

@@ -1,9 +1,11 @@
-"""The local stack: a Kafka broker and a Flink standalone cluster on this machine."""
+"""The local stack (a Kafka broker and a Flink standalone cluster on this machine), and a
+remote Flink cluster reached through its REST endpoint."""
 
 from flink_agents.local._flink import FlinkCluster, flink_home
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
 from flink_agents.local._kafka import KafkaBroker
 from flink_agents.local._process import free_port
+from flink_agents.local._remote import RemoteCluster
 from flink_agents.local._stack import LocalStack
 from flink_agents.local._status import PartStatus
 
@@ -13,6 +15,7 @@ __all__ = [
     "KafkaBroker",
     "LocalStack",
     "PartStatus",
+    "RemoteCluster",
     "bundles",
     "fetch",
     "fetch_artifacts",
