@@ -8,7 +8,8 @@ Reads ``transactions`` (keyed by ``card_id``), writes ``decisions``:
 
 The model is OpenAI's ``gpt-4o-mini`` when ``OPENAI_API_KEY`` is set, any OpenAI-compatible
 server given by ``FRAUD_MODEL_BASE_URL`` (and ``FRAUD_MODEL``), or the model simulator that
-``make demo`` starts when neither is set.
+``make demo`` starts when neither is set. The customer tools are an MCP server the job starts
+over stdio, or the one at ``FRAUD_TOOLS_URL`` (streamable HTTP) when that is set.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def model() -> OpenAIModel:
 
 
 def customer_tools() -> McpServer:
+    tools = ["customer_profile", "recent_transactions", "merchant_risk"]
+    url = os.environ.get("FRAUD_TOOLS_URL")
+    if url:  # a running customer server over streamable HTTP (the compose deployment)
+        return McpServer.http(url, allowed_tools=tools)
     database = os.environ.get("FRAUD_DB", str(ROOT / ".flink-agents" / "demo" / "fraud.db"))
     return McpServer.stdio(
         sys.executable,
@@ -60,7 +65,7 @@ def customer_tools() -> McpServer:
         "--db",
         str(Path(database).resolve()),
         cwd=str(ROOT),
-        allowed_tools=["customer_profile", "recent_transactions", "merchant_risk"],
+        allowed_tools=tools,
     )
 
 
@@ -77,7 +82,9 @@ triage = Agent(
 
 
 def app() -> AgentApp:
-    fraud = AgentApp("fraud-triage")
+    # FRAUD_EXACTLY_ONCE=1: decisions in Kafka transactions, committed on checkpoints, so a
+    # read_committed consumer sees one per transaction even across failures.
+    fraud = AgentApp("fraud-triage", exactly_once=os.environ.get("FRAUD_EXACTLY_ONCE") == "1")
     fraud.source("transactions", key="card_id")
     fraud.add(triage, outputs="decisions", carry=["transaction_id", "card_id"])
     return fraud
