@@ -25,7 +25,9 @@ from flink_agents.testing._kafka import Record, TopicClient
 from jobs.tools.fraud_data import sample_transactions
 from tests.support import ROOT, eventually
 
-pytestmark = pytest.mark.deploy
+# Five JVMs start in the fixture of the first test: on a busy machine that takes minutes.
+pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1800)]
+STARTUP_S = 600
 CLI = str(Path(sys.executable).with_name("flink-agents"))
 TAG = os.environ.get("FLINK_AGENTS_IMAGE_TAG", "test")
 APP = "fraud-triage"
@@ -89,9 +91,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     deployment = Deployment(f"fa-test-{uuid.uuid4().hex[:8]}", env, logs)
     try:
         deployment.compose("up", "-d")
-        eventually(lambda: taskmanagers(deployment.rest_url) == 2, "two TaskManagers", 180)
+        eventually(lambda: taskmanagers(deployment.rest_url) == 2, "two TaskManagers", STARTUP_S)
         for name in ("KAFKA_PORT", "TOOLS_PORT", "MODEL_PORT"):
-            eventually(lambda n=name: listening(deployment.port(n)), f"{name} answers", 120)
+            eventually(lambda n=name: listening(deployment.port(n)), f"{name} answers", STARTUP_S)
         yield deployment
     finally:
         logs.write_text(deployment.compose("logs", "--no-color", timeout=120))
