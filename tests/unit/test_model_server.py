@@ -328,7 +328,10 @@ def test_concurrent_requests_overlap_their_latency(server: ModelServer) -> None:
     elapsed = time.monotonic() - started
 
     assert contents == [f"n{i}" for i in range(100)]
-    assert 0.2 <= elapsed < 1.5, f"100 requests at 200 ms took {elapsed:.2f} s"
+    # One after another they would take 20 s; overlapping, a fraction of that even on a
+    # loaded machine. The bound checks overlap, not speed.
+    serial = 100 * 0.2
+    assert 0.2 <= elapsed < serial / 2, f"100 requests at 200 ms took {elapsed:.2f} s"
 
 
 def test_latency_delays_each_answer(server: ModelServer, client: OpenAI) -> None:
