@@ -47,8 +47,6 @@ python.client.executable: ${python}
 python.pythonpath: /opt/flink-agents
 execution.checkpointing.dir: ${data}/checkpoints
 execution.checkpointing.savepoint-dir: ${data}/savepoints
-# Busy machines start the RPC system slowly; the 10 s default fails a whole cluster there.
-pekko.startup-timeout: 60 s
 heartbeat.interval: 2000
 heartbeat.timeout: 10000
 heartbeat.rpc-failure-threshold: 2
