@@ -27,7 +27,12 @@ rest_port="${REST_PORT:-8081}"
 data="${DATA_DIR:-/data}"
 case "$data" in *://*) ;; *) mkdir -p "$data"; data="file://$data" ;; esac
 python="$(command -v python3)"
+# The JVM flags Flink 2 needs on Java 17 (--add-opens ...), as the wheel's config sets them,
+# and a longer start-up limit for Pekko's remoting: its 10 s default fails whole clusters
+# on busy machines, and Flink's pekko.startup-timeout sets a key Pekko no longer reads.
+java_opts="$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["env"]["java"]["opts"]["all"])' "$FLINK_HOME/conf/config.yaml")"
 cat > "$CONF/config.yaml" <<YAML
+env.java.opts.all: ${java_opts} -Dpekko.remote.classic.startup-timeout=120s
 jobmanager.rpc.address: ${jobmanager}
 jobmanager.rpc.port: ${JOB_MANAGER_RPC_PORT:-6123}
 jobmanager.bind-host: ${BIND_HOST:-0.0.0.0}

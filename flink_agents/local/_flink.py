@@ -24,6 +24,7 @@ from flink_agents.local import _jars, _process, _rest
 from flink_agents.local._status import PartStatus
 
 _IDENT = "flink-agents"
+PEKKO_STARTUP = "-Dpekko.remote.classic.startup-timeout=120s"
 
 
 def flink_home() -> Path:
@@ -234,7 +235,10 @@ class FlinkCluster:
         flink = self.settings.flink
         python = _pythonenv.python_executable()
         return {
-            "env.java.opts.all": wheel["env"]["java"]["opts"]["all"],
+            # Pekko's remoting gives up after 10 s when a busy machine starts it slowly, and
+            # Flink's pekko.startup-timeout sets a key Pekko no longer reads; a system
+            # property reaches Pekko's own setting.
+            "env.java.opts.all": f"{wheel['env']['java']['opts']['all']} {PEKKO_STARTUP}",
             "env.log.dir": str(self.log_dir.resolve()),
             "env.pid.dir": str(self.pid_dir.resolve()),
             "jobmanager.bind-host": flink.host,

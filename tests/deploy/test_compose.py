@@ -90,7 +90,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     env.update(TAG=TAG, HOST="127.0.0.1", TASK_SLOTS="2", TASK_MANAGER_MEMORY="1536m")
     deployment = Deployment(f"fa-test-{uuid.uuid4().hex[:8]}", env, logs)
     try:
-        deployment.compose("up", "-d")
+        deployment.compose("up", "-d", timeout=STARTUP_S)  # waits for the JobManager
         eventually(lambda: taskmanagers(deployment.rest_url) == 2, "two TaskManagers", STARTUP_S)
         for name in ("KAFKA_PORT", "TOOLS_PORT", "MODEL_PORT"):
             eventually(lambda n=name: listening(deployment.port(n)), f"{name} answers", STARTUP_S)
