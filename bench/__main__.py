@@ -17,7 +17,7 @@ from bench import _report, _runs
 from bench._harness import Simulator, System
 from flink_agents.config import load_settings
 from flink_agents.local import LocalStack
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import TopicClient
 
 PARTS = ("floor", "classifier", "react", "capacity", "recovery")
 

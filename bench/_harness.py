@@ -22,10 +22,8 @@ import psutil
 
 from bench.workloads import event
 from flink_agents.config import Settings
-from flink_agents.local import LocalStack
-from flink_agents.local._jobs import ClusterJobs
-from flink_agents.testing import stop_process
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.local import ClusterJobs, LocalStack
+from flink_agents.testing import TopicClient, stop_process
 from flink_agents.testing.model_server import spawn
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from bench._harness import (
 )
 from bench.workloads import TOOL_CALLS
 from flink_agents.local import LocalStack
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import TopicClient
 
 
 @dataclass(frozen=True)

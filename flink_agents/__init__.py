@@ -3,7 +3,12 @@
 One import line covers an agent file::
 
     from flink_agents import Agent, AgentApp, Limits, McpServer, Memory, OpenAIModel, tool
+
+``AgentApp`` loads PyFlink when it is first used, so code that only describes or tests
+agents (``flink_agents.testing.run_agent``) does not.
 """
+
+import typing as _typing
 
 from flink_agents.api import (
     Agent,
@@ -12,10 +17,26 @@ from flink_agents.api import (
     McpServer,
     Memory,
     OpenAIModel,
+    ToolContext,
     load_agent,
     tool,
 )
-from flink_agents.runtime import AgentApp
+
+if _typing.TYPE_CHECKING:
+    from flink_agents.runtime import AgentApp
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name == "AgentApp":
+        from flink_agents.runtime import AgentApp
+
+        return AgentApp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "AgentApp"})
+
 
 __all__ = [
     "Agent",
@@ -25,6 +46,7 @@ __all__ = [
     "McpServer",
     "Memory",
     "OpenAIModel",
+    "ToolContext",
     "load_agent",
     "tool",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 _MASK = "[redacted]"
 _MIN = 8
@@ -25,6 +26,22 @@ def redact(text: str, secrets: Iterable[str]) -> str:
             if piece in text:
                 text = _mask_around(text, piece, secret)
     return text
+
+
+def url_without_credentials(url: str) -> str:
+    """A URL fit for logs and events: no user info, query or fragment (where tokens hide).
+
+    >>> url_without_credentials("https://bot:pw@tools.example:8443/mcp?key=1#x")
+    'https://tools.example:8443/mcp'
+    >>> url_without_credentials("http://[::1]:8000/v1")
+    'http://[::1]:8000/v1'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _mask_around(text: str, piece: str, secret: str) -> str:

@@ -27,10 +27,8 @@ from rich.table import Table
 
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import FlinkAgentsError
-from flink_agents.local import LocalStack
-from flink_agents.local._jobs import ClusterJobs
-from flink_agents.testing import stop_process
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.local import ClusterJobs, LocalStack
+from flink_agents.testing import Record, TopicClient, stop_process
 from flink_agents.testing.model_server import spawn
 from jobs.tools.fraud_data import ensure_database, sample_transactions
 

@@ -14,8 +14,7 @@ import pytest
 
 from flink_agents.config import Settings, load_settings
 from flink_agents.local import FlinkCluster, KafkaBroker, free_port
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import JobProcess, TopicClient
 from tests.support import stack_env
 
 ROOT = Path(__file__).resolve().parent.parent

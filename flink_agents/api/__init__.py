@@ -4,7 +4,7 @@ from flink_agents.api._agent import Agent, Limits, Memory
 from flink_agents.api._loader import agent_from_dict, load_agent
 from flink_agents.api._mcp import McpServer
 from flink_agents.api._model import OpenAIModel
-from flink_agents.api._tools import FunctionTool, tool
+from flink_agents.api._tools import FunctionTool, ToolContext, tool
 
 __all__ = [
     "Agent",
@@ -13,6 +13,7 @@ __all__ = [
     "McpServer",
     "Memory",
     "OpenAIModel",
+    "ToolContext",
     "agent_from_dict",
     "load_agent",
     "tool",

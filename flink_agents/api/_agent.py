@@ -50,15 +50,37 @@ class Limits(BaseModel):
 
     #: Model calls per task (tool rounds and the repair round included).
     max_steps: int = Field(default=8, ge=1, le=100)
-    #: Time for one model or tool call attempt.
+    #: Time for one model or tool call attempt; a call's time counts from when it starts
+    #: running, not from when it was issued.
     call_timeout: Duration = timedelta(seconds=30)
-    #: Further attempts of a call after a retryable failure (429, 5xx, timeout).
+    #: Further attempts of a call after a retryable failure: for a model, 429, 5xx, a
+    #: timeout or an unreadable answer; for a tool (Python or MCP alike), a timeout or a
+    #: lost connection, unless the tool is marked not safe to retry (``@tool(retry=False)``,
+    #: ``McpServer(no_retry=[...])``), whose timeout goes to the model at once. An MCP call
+    #: that never reached its server is always tried again. A tool's own error is never
+    #: retried: the model reads it.
     max_retries: int = Field(default=3, ge=0, le=20)
     #: First backoff; it doubles per attempt up to ``backoff_max``.
     backoff: Duration = timedelta(milliseconds=500)
     backoff_max: Duration = timedelta(seconds=10)
-    #: Calls in flight for this agent on one Flink worker.
+    #: Calls in flight for this agent on one Flink worker. When that many are queued or
+    #: running, the agent operator waits for one to finish before it takes the next record:
+    #: a backlog back-pressures the Kafka sources instead of piling up calls.
     max_in_flight: int = Field(default=256, ge=1)
+    #: Inputs that may wait per key behind its running task; one more goes to the
+    #: dead-letter topic. At a few seconds per task, 1,000 is a backlog of an hour or more
+    #: for one key, which is a runaway producer rather than a conversation.
+    max_queued_inputs: int = Field(default=1000, ge=1)
+    #: Longest tool result handed to the model, in UTF-8 bytes; a longer one is cut, with a
+    #: note saying so. It also keeps result records well under Kafka's 1 MB message limit.
+    max_result_bytes: int = Field(default=100_000, ge=1_000, le=900_000)
+
+    @field_validator("call_timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("call_timeout must be longer than zero (for example '30s')")
+        return value
 
     def backoff_after(self, attempt: int) -> timedelta:
         """The wait after failed attempt ``attempt`` (from 1): ``backoff`` doubling per
@@ -107,7 +129,8 @@ class Agent(BaseModel):
     instructions: str = Field(min_length=1)
     model: OpenAIModel
     tools: tuple[Tool, ...] = ()
-    #: Names of agents (or A2A URLs) this agent may delegate to.
+    #: Names of agents (or A2A URLs) this agent may delegate to. Not available yet: an agent
+    #: with peers is refused (see ``_no_peers_yet``) rather than run without them.
     peers: tuple[str, ...] = ()
     memory: Memory = Field(default_factory=Memory)
     #: A pydantic model the final answer must validate against; None means free text.
@@ -121,6 +144,18 @@ class Agent(BaseModel):
             if not isinstance(item, FunctionTool | McpServer | dict):
                 hint = " (decorate it with @tool)" if callable(item) else ""
                 raise ValueError(f"{item!r} is not a tool{hint}")
+        return value
+
+    @field_validator("peers")
+    @classmethod
+    def _no_peers_yet(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # The one place that refuses delegation; it goes when agent-to-agent calls exist.
+        if value:
+            raise ValueError(
+                f"agent-to-agent delegation is not available yet, so peers {list(value)} "
+                "would never be called; leave peers out, or offer the other agent's work to "
+                "this one as a tool (@tool or an MCP server)"
+            )
         return value
 
     @model_validator(mode="after")

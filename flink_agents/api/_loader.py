@@ -4,7 +4,7 @@
 
     name: fraud-triage
     instructions: Decide APPROVE, REVIEW or BLOCK for each card transaction.
-    model: {model: gpt-4o-mini, base_url: http://127.0.0.1:8000/v1}
+    model: {model: gpt-4o-mini, base_url: http://127.0.0.1:8000/v1}   # or just: gpt-4o-mini
     tools:
       - jobs.fraud_triage:risk_score              # a @tool function, by import path
       - mcp: {stdio: [python, -m, jobs.tools.customer_server], allowed_tools: [customer_profile]}
@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import json
 from pathlib import Path
@@ -24,8 +25,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from flink_agents.api._agent import Agent
+from flink_agents.api._agent import Agent, Limits, Memory
 from flink_agents.api._mcp import McpServer
+from flink_agents.api._model import OpenAIModel
 from flink_agents.api._tools import FunctionTool
 from flink_agents.errors import SpecError, explain
 
@@ -49,10 +51,30 @@ def load_agent(path: str | Path) -> Agent:
 
 
 def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
-    """Build an ``Agent`` from plain data (the parsed file)."""
+    """Build an ``Agent`` from plain data (the parsed file).
+
+    Every mistake names the source, the field path and, for a misspelt field, the field
+    meant. A model may be given by name alone.
+
+    >>> agent_from_dict({"name": "a", "instructions": "x", "model": "gpt-4o-mini"}).model.model
+    'gpt-4o-mini'
+    >>> agent_from_dict({"name": "a", "instructions": "x", "model": "m", "memory": {"windw": 3}})
+    Traceback (most recent call last):
+    ...
+    flink_agents.errors.SpecError: agent spec: memory.windw: unknown field; did you mean 'window'?
+    """
     spec = dict(data)
     try:
-        spec["tools"] = [_tool(item, i) for i, item in enumerate(spec.get("tools") or [])]
+        _check_fields(spec, _AGENT_FIELDS, "")
+        if isinstance(spec.get("model"), str):
+            spec["model"] = {"model": spec["model"]}
+        for section, model in _SECTIONS.items():
+            if isinstance(spec.get(section), dict):
+                _check_fields(spec[section], set(model.model_fields), f"{section}.")
+        tools = spec.get("tools") or []
+        if not isinstance(tools, list):
+            raise SpecError("tools: a list of tools, each 'module:function' or {mcp: {...}}")
+        spec["tools"] = [_tool(item, i) for i, item in enumerate(tools)]
         if isinstance(spec.get("output"), str):
             spec["output"] = _import(spec["output"], "output")
         elif isinstance(spec.get("output"), dict):
@@ -64,6 +86,26 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
         raise SpecError(f"{source}: {exc}") from None
 
 
+_AGENT_FIELDS = set(Agent.model_fields)
+_SECTIONS: dict[str, type[BaseModel]] = {"model": OpenAIModel, "memory": Memory, "limits": Limits}
+_MCP_FIELDS = {
+    "stdio": {"stdio", "env", "secret_env", "cwd", "allowed_tools", "name", "no_retry"},
+    "http": {"http", "headers", "secret_headers", "allowed_tools", "name", "no_retry"},
+}
+
+
+def _check_fields(given: dict[str, Any], known: set[str], where: str) -> None:
+    """Refuse fields no one reads, suggesting the one meant (``windw`` -> ``window``)."""
+    for name in given:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), sorted(known), n=1, cutoff=0.6)
+        hint = (
+            f"did you mean {close[0]!r}?" if close else f"the fields are {', '.join(sorted(known))}"
+        )
+        raise SpecError(f"{where}{name}: unknown field; {hint}")
+
+
 def _tool(item: Any, index: int) -> FunctionTool | McpServer:
     where = f"tools.{index}"
     if isinstance(item, str):
@@ -72,19 +114,32 @@ def _tool(item: Any, index: int) -> FunctionTool | McpServer:
             raise SpecError(f"{where}: {item} is not a @tool function")
         return found
     if isinstance(item, dict) and set(item) == {"mcp"} and isinstance(item["mcp"], dict):
-        server = dict(item["mcp"])
-        allowed = server.pop("allowed_tools", None)
-        if "stdio" in server:
-            command = server.pop("stdio")
-            if isinstance(command, str):
-                command = command.split()
-            return McpServer.stdio(*command, allowed_tools=allowed, **server)
-        if "http" in server:
-            return McpServer.http(server.pop("http"), allowed_tools=allowed, **server)
+        return _mcp(dict(item["mcp"]), f"{where}.mcp")
+    if isinstance(item, dict) and len(item) == 1:
+        _check_fields(item, {"mcp"}, f"{where}.")
     raise SpecError(
         f"{where}: write a tool as 'module:function', or as "
         "{mcp: {stdio: [command, args...]}} or {mcp: {http: URL}}"
     )
+
+
+def _mcp(server: dict[str, Any], where: str) -> McpServer:
+    transports = [t for t in _MCP_FIELDS if t in server]
+    if len(transports) != 1:
+        raise SpecError(f"{where}: give exactly one of stdio: [command, args...] or http: URL")
+    transport = transports[0]
+    _check_fields(server, _MCP_FIELDS[transport], f"{where}.")
+    target = server.pop(transport)
+    allowed = server.pop("allowed_tools", None)
+    try:
+        if transport == "http":
+            return McpServer.http(target, allowed_tools=allowed, **server)
+        command = target.split() if isinstance(target, str) else target
+        if not isinstance(command, list) or not command:
+            raise SpecError(f"{where}.stdio: a command and its arguments, e.g. [python, -m, x]")
+        return McpServer.stdio(*map(str, command), allowed_tools=allowed, **server)
+    except ValidationError as exc:
+        raise SpecError(f"{where}: {explain(exc)}") from None
 
 
 def _import(path: str, where: str) -> Any:

@@ -10,7 +10,12 @@ class McpServer(McpConnection, frozen=True):
 
     Each Flink worker opens one session per server when the job starts (tools are listed
     then, on the cluster) and reuses it for every call. ``allowed_tools`` limits what the
-    agent sees; None offers every tool of the server.
+    agent sees; None offers every tool of the server. ``no_retry`` names tools that are not
+    safe to call twice (they create something): a timeout of such a call is reported to
+    the model instead of retried (see ``Limits.max_retries``). Credentials are named, not
+    given: ``secret_env`` (stdio) and ``secret_headers`` (http) map a variable or header to
+    the worker's environment variable that holds its value, as ``OpenAIModel.api_key_env``
+    does.
 
     >>> McpServer.stdio("python", "-m", "jobs.tools.customer_server").label
     'stdio:python -m jobs.tools.customer_server'
@@ -27,6 +32,8 @@ class McpServer(McpConnection, frozen=True):
         cwd: str | None = None,
         allowed_tools: list[str] | tuple[str, ...] | None = None,
         name: str | None = None,
+        secret_env: dict[str, str] | None = None,
+        no_retry: list[str] | tuple[str, ...] = (),
     ) -> McpServer:
         """A server the worker starts as a subprocess and talks to over stdin/stdout."""
         return cls(
@@ -34,9 +41,11 @@ class McpServer(McpConnection, frozen=True):
             command=command,
             args=args,
             env=env,
+            secret_env=secret_env,
             cwd=cwd,
             allowed_tools=_names(allowed_tools),
             name=name,
+            no_retry=tuple(no_retry),
         )
 
     @classmethod
@@ -47,14 +56,18 @@ class McpServer(McpConnection, frozen=True):
         headers: dict[str, str] | None = None,
         allowed_tools: list[str] | tuple[str, ...] | None = None,
         name: str | None = None,
+        secret_headers: dict[str, str] | None = None,
+        no_retry: list[str] | tuple[str, ...] = (),
     ) -> McpServer:
         """A server reached over streamable HTTP at ``url``."""
         return cls(
             transport="http",
             url=url,
             headers=headers,
+            secret_headers=secret_headers,
             allowed_tools=_names(allowed_tools),
             name=name,
+            no_retry=tuple(no_retry),
         )
 
 

@@ -8,8 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flink_agents._redact import url_without_credentials
 from flink_agents.api._duration import Duration
 from flink_agents.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class OpenAIModel(BaseModel):
@@ -23,6 +26,8 @@ class OpenAIModel(BaseModel):
     (True, 'OPENAI_API_KEY', 'json_schema')
     >>> OpenAIModel(model="llama3", base_url="http://127.0.0.1:11434/v1").label
     'llama3@http://127.0.0.1:11434/v1'
+    >>> OpenAIModel(model="m", base_url="https://me:pw@llm.example/v1?key=sk-1").label
+    'm@https://llm.example/v1'
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,6 +37,8 @@ class OpenAIModel(BaseModel):
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
+    #: Time for one request to the model; the shorter of this and ``Limits.call_timeout``
+    #: bounds each attempt of a model call.
     timeout: Duration = timedelta(seconds=30)
     #: How the output schema reaches the model: ``json_schema`` (response_format with the
     #: schema; OpenAI, vLLM, llama.cpp, Ollama), ``json_object`` (JSON mode only) or
@@ -42,7 +49,7 @@ class OpenAIModel(BaseModel):
     @property
     def label(self) -> str:
         """How logs and events name the model (never with credentials)."""
-        return f"{self.model}@{self.base_url or 'https://api.openai.com/v1'}"
+        return f"{self.model}@{url_without_credentials(self.base_url or DEFAULT_BASE_URL)}"
 
     def api_key(self) -> str:
         """The key from the environment; endpoints of your own may need none."""

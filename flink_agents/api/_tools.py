@@ -9,6 +9,8 @@ import json
 import re
 import typing
 from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -21,6 +23,39 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 class ToolInputError(ValueError):
     """The model called a tool with arguments that do not fit its schema."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who is calling a tool: stable ids a tool with side effects can use to be idempotent.
+
+    ``call_id`` is the same every time this call is made (a retry, or a call issued again
+    after a worker failure) and differs for every other call; ``attempt`` counts from 1.
+    A Python tool receives it by declaring a parameter of this type (the model never sees
+    that parameter); an MCP tool finds the same fields in the request's ``_meta``
+    (``flink-agents/task-id``, ``flink-agents/call-id``, ``flink-agents/attempt``).
+
+    >>> @tool(retry=False)
+    ... def open_ticket(summary: str, ctx: ToolContext) -> str:
+    ...     '''Open a support ticket.'''
+    ...     return f"ticket {ctx.call_id}"
+    >>> list(open_ticket.parameters["properties"]), open_ticket.retry
+    (['summary'], False)
+    """
+
+    agent: str
+    key: str
+    task_id: str
+    call_id: str
+    attempt: int = 1
+
+    def meta(self) -> dict[str, Any]:
+        """The context as MCP request ``_meta`` entries."""
+        return {
+            "flink-agents/task-id": self.task_id,
+            "flink-agents/call-id": self.call_id,
+            "flink-agents/attempt": self.attempt,
+        }
 
 
 class FunctionTool:
@@ -46,9 +81,15 @@ class FunctionTool:
     """
 
     def __init__(
-        self, func: Callable[..., Any], name: str | None = None, description: str | None = None
+        self,
+        func: Callable[..., Any],
+        name: str | None = None,
+        description: str | None = None,
+        retry: bool = True,
     ) -> None:
         self.func = func
+        #: Whether a call that timed out may be made again (see ``Limits.max_retries``).
+        self.retry = retry
         self.name = name or func.__name__
         if not _NAME.match(self.name):
             raise SpecError(f"tool name {self.name!r} must match {_NAME.pattern}")
@@ -58,7 +99,8 @@ class FunctionTool:
             raise SpecError(
                 f"tool {self.name!r} needs a description: give the function a docstring"
             )
-        self.args_model = _args_model(func, self.name, arg_docs)
+        self.context_param = _context_param(func)
+        self.args_model = _args_model(func, self.name, arg_docs, skip=self.context_param)
         self.is_async = inspect.iscoroutinefunction(func)
         functools.update_wrapper(self, func)
 
@@ -84,18 +126,34 @@ class FunctionTool:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
 
-    async def invoke(self, arguments: dict[str, Any]) -> str:
-        """Validate the model's arguments, run the function off the event loop, render text."""
+    def bind(self, arguments: dict[str, Any], context: ToolContext | None = None) -> dict[str, Any]:
+        """The keyword arguments of a call: the model's, validated, and the context if asked."""
         try:
             parsed = self.args_model.model_validate(arguments)
         except ValidationError as exc:
             raise ToolInputError(_explain(self.name, exc)) from None
         kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        if self.context_param is not None:
+            kwargs[self.context_param] = context
+        return kwargs
+
+    async def invoke(
+        self,
+        arguments: dict[str, Any],
+        context: ToolContext | None = None,
+        pool: Executor | None = None,
+    ) -> str:
+        """Validate the model's arguments, run the function off the event loop, render text.
+
+        A sync function runs on ``pool`` (the default thread pool when None).
+        """
+        kwargs = self.bind(arguments, context)
         if self.is_async:
             result = await self.func(**kwargs)
         else:
             # A sync tool may block (files, HTTP, SQLite): keep it off the shared event loop.
-            result = await asyncio.to_thread(self.func, **kwargs)
+            call = functools.partial(self.func, **kwargs)
+            result = await asyncio.get_running_loop().run_in_executor(pool, call)
         return render_result(result)
 
     def __repr__(self) -> str:
@@ -103,14 +161,14 @@ class FunctionTool:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle as the function plus names, so a job's tools reach the Flink workers.
-        return (FunctionTool, (self.func, self.name, self.description))
+        return (FunctionTool, (self.func, self.name, self.description, self.retry))
 
 
 @overload
 def tool(func: Callable[..., Any], /) -> FunctionTool: ...
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None
+    *, name: str | None = None, description: str | None = None, retry: bool = True
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -120,11 +178,16 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    retry: bool = True,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """Make a function a tool: ``@tool`` or ``@tool(name=..., description=...)``."""
+    """Make a function a tool: ``@tool`` or ``@tool(name=..., description=..., retry=...)``.
+
+    ``retry=False`` marks a tool that is not safe to run twice (it creates a ticket, sends
+    a mail): a call of it that times out is reported to the model instead of made again.
+    """
     if func is not None:
         return FunctionTool(func)
-    return lambda f: FunctionTool(f, name=name, description=description)
+    return lambda f: FunctionTool(f, name=name, description=description, retry=retry)
 
 
 def render_result(result: Any) -> str:
@@ -136,10 +199,29 @@ def render_result(result: Any) -> str:
     return json.dumps(to_jsonable_python(result), ensure_ascii=False)
 
 
-def _args_model(func: Callable[..., Any], name: str, docs: dict[str, str]) -> type[BaseModel]:
-    hints = typing.get_type_hints(func)
+def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+    # ToolContext resolves even where the function's own globals lack it: a function
+    # shipped to a Flink worker by value keeps only the globals its body uses.
+    return typing.get_type_hints(func, localns={"ToolContext": ToolContext})
+
+
+def _context_param(func: Callable[..., Any]) -> str | None:
+    """The parameter annotated ``ToolContext``, if the function takes one."""
+    hints = _hints(func)
+    found = [name for name, hint in hints.items() if hint is ToolContext and name != "return"]
+    if len(found) > 1:
+        raise SpecError(f"tool {func.__name__!r}: more than one ToolContext parameter")
+    return found[0] if found else None
+
+
+def _args_model(
+    func: Callable[..., Any], name: str, docs: dict[str, str], skip: str | None = None
+) -> type[BaseModel]:
+    hints = _hints(func)
     fields: dict[str, Any] = {}
     for param in inspect.signature(func).parameters.values():
+        if param.name == skip:
+            continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise SpecError(f"tool {name!r}: *args and **kwargs cannot be described to a model")
         if param.name not in hints:

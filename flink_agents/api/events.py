@@ -238,7 +238,7 @@ class DeadLetter(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     v: int = SCHEMA_VERSION
-    kind: Literal["input.rejected", "task.failed", "tool.failed"]
+    kind: Literal["input.rejected", "task.failed", "tool.failed", "record.failed"]
     reason: str
     agent: str | None = None
     key: str | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import FlinkAgentsError
@@ -35,7 +36,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except FlinkAgentsError as exc:
-        errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        errors.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         errors.print("interrupted")

@@ -14,8 +14,7 @@ import typer
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.config import load_settings
 from flink_agents.errors import StackError
-from flink_agents.local import FlinkCluster, RemoteCluster
-from flink_agents.local._jobs import ClusterJobs
+from flink_agents.local import ClusterJobs, FlinkCluster, RemoteCluster
 
 Target = Annotated[
     str | None,

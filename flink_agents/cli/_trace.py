@@ -24,16 +24,47 @@ def trace(
 ) -> None:
     """Print every step of a conversation from the events topic, oldest first."""
     obj: Context = ctx.obj
+    topic = f"{app}.events"
+    seen: dict[str, None] = {}
     with user_errors():
         steps = (
             json.loads(record.value())
-            for record in _records(obj.settings.bootstrap_servers, f"{app}.events", follow)
-            if record.key() and record.key().decode() == conversation
+            for record in _records(obj.settings.bootstrap_servers, topic, follow)
+            if _key_of(record, seen) == conversation
         )
         # Results and the operator's events reach the log through different producers, so
         # log order can put an answer before its request: order by when each step happened.
+        shown = 0
         for event in steps if follow else sorted(steps, key=lambda e: e.get("at", 0)):
             console.print(describe(event, width), highlight=False)
+            shown += 1
+        if not shown:
+            raise ConfigError(no_events(conversation, topic, list(seen)))
+
+
+def no_events(conversation: str, topic: str, seen: list[str]) -> str:
+    """What to say when a conversation has no events: the form of a context id, and some
+    that the topic has.
+
+    >>> no_events("card-7", "fraud.events", ["triage/card-1", "triage/card-2"])
+    "no events for context id 'card-7' in fraud.events. A context id is <agent>/<key>, as in \
+the outputs' task.context_id; this topic has 2, e.g. triage/card-1, triage/card-2"
+    """
+    form = "A context id is <agent>/<key>, as in the outputs' task.context_id"
+    if not seen:
+        return f"no events for context id {conversation!r}: {topic} is empty. {form}"
+    examples = ", ".join(seen[:5])
+    return (
+        f"no events for context id {conversation!r} in {topic}. {form}; "
+        f"this topic has {len(seen)}, e.g. {examples}"
+    )
+
+
+def _key_of(record: Any, seen: dict[str, None]) -> str:
+    key: str = record.key().decode(errors="replace") if record.key() else ""
+    if key:
+        seen.setdefault(key)
+    return key
 
 
 def describe(event: dict[str, Any], width: int = 160) -> str:

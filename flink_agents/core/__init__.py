@@ -4,7 +4,7 @@ The Flink operator in ``flink_agents.runtime`` is a thin shell around it; tests 
 replay drive it directly.
 """
 
-from flink_agents.core._machine import AgentMachine, Effects
+from flink_agents.core._machine import AgentMachine, Effects, repair_prompt
 from flink_agents.core._state import (
     Call,
     InputRecord,
@@ -27,4 +27,5 @@ __all__ = [
     "PendingTool",
     "TaskState",
     "ToolCall",
+    "repair_prompt",
 ]

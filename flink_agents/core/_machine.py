@@ -56,7 +56,11 @@ class Effects:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     timers: list[float] = field(default_factory=list)
     cancelled_timers: list[float] = field(default_factory=list)
+    #: Ids of calls whose task ended while they were awaited: stop them.
+    cancelled_calls: list[str] = field(default_factory=list)
     ignored: int = 0
+    #: Inputs waiting in the key's queue after this transition put one there.
+    queued: int | None = None
 
 
 class AgentMachine:
@@ -85,10 +89,38 @@ class AgentMachine:
 
     def on_input(self, store: KeyStore, record: InputRecord, now: float) -> Effects:
         fx = Effects()
-        if store.has_task():
-            store.push(record)
-        else:
+        if not store.has_task():
             self._start(store, record, now, fx)
+            return fx
+        waiting = store.queued()
+        if waiting >= self.limits.max_queued_inputs:
+            reason = (
+                f"key {record.key!r} of agent {self.agent.name} already has {waiting} inputs "
+                "waiting behind its running task (Limits.max_queued_inputs); this one was "
+                "not queued"
+            )
+            fx.dead_letters.append(
+                DeadLetter(
+                    kind="input.rejected",
+                    reason=reason,
+                    agent=self.agent.name,
+                    key=record.key,
+                    source=record.source,
+                    payload=record.payload,
+                    at=now,
+                )
+            )
+            return fx
+        store.push(record)
+        fx.queued = waiting + 1
+        return fx
+
+    def on_error(self, store: KeyStore, reason: str, now: float) -> Effects:
+        """A record of the key's running task could not be handled: the task fails."""
+        fx = Effects()
+        task = store.task()
+        if task is not None:
+            self._fail(store, task, reason, now, fx)
         return fx
 
     # -- results -----------------------------------------------------------------------
@@ -135,16 +167,21 @@ class AgentMachine:
     # -- timers ------------------------------------------------------------------------
 
     def on_timer(self, store: KeyStore, now: float, in_flight: Callable[[str], bool]) -> Effects:
-        """A step's check: calls that no worker runs any more (lost) are issued again."""
+        """A step's check: calls that no worker runs any more (lost) are issued again.
+
+        A call still in flight (queued, running, or its result on the way back) is left
+        alone: the executor bounds it by its deadline from when it starts running, and a
+        result it wrote is read back.
+        """
         fx = Effects()
         task = store.task()
         if task is None or task.check_at == 0.0 or now < task.check_at:
             return fx
         task.check_at = 0.0
-        if now >= task.deadline:
+        lost = [c for c in self._awaited_calls(task) if not in_flight(c.id)]
+        if lost and now >= task.deadline:
             self._fail(store, task, f"no result for step {task.step} before its deadline", now, fx)
             return fx
-        lost = [c for c in self._awaited_calls(task) if not in_flight(c.id)]
         if lost:
             task.reissues += 1
             if task.reissues > MAX_REISSUES:
@@ -277,6 +314,7 @@ class AgentMachine:
 
     def _fail(self, store: KeyStore, task: TaskState, reason: str, now: float, fx: Effects) -> None:
         self._disarm(task, fx)
+        fx.cancelled_calls += [c.id for c in self._awaited_calls(task)]
         view = self._task_view(task, FAILED) | {"error": reason}
         fx.outputs.append((task.input.key, {**task.input.carry, "task": view}))
         fx.events.append(

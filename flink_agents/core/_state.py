@@ -111,6 +111,9 @@ class KeyStore(Protocol):
     def pop(self) -> InputRecord | None:
         """Take the oldest waiting input, if any."""
 
+    def queued(self) -> int:
+        """How many inputs wait in the key's queue."""
+
     def history(self) -> list[dict[str, Any]]: ...
     def set_history(self, messages: list[dict[str, Any]]) -> None: ...
 
@@ -144,6 +147,9 @@ class MemoryStore:
 
     def pop(self) -> InputRecord | None:
         return self._queue.popleft() if self._queue else None
+
+    def queued(self) -> int:
+        return len(self._queue)
 
     def waiting(self) -> list[InputRecord]:
         return list(self._queue)

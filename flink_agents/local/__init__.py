@@ -3,6 +3,7 @@ remote Flink cluster reached through its REST endpoint."""
 
 from flink_agents.local._flink import FlinkCluster, flink_home
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
+from flink_agents.local._jobs import ClusterJobs
 from flink_agents.local._kafka import KafkaBroker
 from flink_agents.local._process import free_port
 from flink_agents.local._remote import RemoteCluster
@@ -11,6 +12,7 @@ from flink_agents.local._status import PartStatus
 
 __all__ = [
     "Artifact",
+    "ClusterJobs",
     "FlinkCluster",
     "KafkaBroker",
     "LocalStack",

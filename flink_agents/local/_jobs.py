@@ -80,7 +80,13 @@ class ClusterJobs:
         return state
 
     def wait_running(self, job_id: str, timeout: float = 120.0) -> None:
-        """Wait until the job and every one of its tasks run (sources are reading)."""
+        """Wait until the job and every one of its tasks run (sources are reading).
+
+        A job that fails twice with the same root cause before it runs (a failing
+        ``open()``, a missing key) would restart forever on that mistake: it is cancelled,
+        and the error names the cause. A failure that does not repeat (a TaskManager lost
+        once) is left to Flink's restarts.
+        """
 
         def running() -> bool | None:
             job = self.cluster.rest(f"/jobs/{job_id}")
@@ -88,7 +94,17 @@ class ClusterJobs:
                 raise StackError(f"job {job_id} is {job['state']}: {self.exception(job_id)}")
             vertices = job.get("vertices", [])
             tasks_run = bool(vertices) and all(v["status"] == "RUNNING" for v in vertices)
-            return True if job["state"] == "RUNNING" and tasks_run else None
+            if job["state"] == "RUNNING" and tasks_run:
+                return True
+            cause = self._repeated_failure(job_id)
+            if cause is not None:
+                self.cancel(job_id)
+                raise StackError(
+                    f"job {job_id} failed twice as it started: {cause}\n(it was cancelled so "
+                    "that it does not restart on the same error; the TaskManager log under "
+                    "logs/flink has the whole trace)"
+                )
+            return None
 
         if poll(running, timeout) is None:
             raise StackError(
@@ -97,14 +113,22 @@ class ClusterJobs:
             )
 
     def exception(self, job_id: str) -> str:
-        """The root exception Flink recorded for the job, if any."""
+        """The root cause of the latest failure Flink recorded for the job, if any."""
+        return self._failure(job_id) or "(no exception recorded)"
+
+    def _failure(self, job_id: str) -> str | None:
+        causes = self._causes(job_id)
+        return causes[0] if causes else None
+
+    def _repeated_failure(self, job_id: str) -> str | None:
+        causes = self._causes(job_id)
+        return causes[0] if len(causes) > 1 and causes[0] == causes[1] else None
+
+    def _causes(self, job_id: str) -> list[str]:
+        """Root causes of the job's failures, newest first."""
         info = self.cluster.rest(f"/jobs/{job_id}/exceptions")
         entries = (info.get("exceptionHistory") or {}).get("entries") or []
-        if not entries:
-            return "(no exception recorded)"
-        lines: list[str] = entries[0]["stacktrace"].splitlines()
-        causes = [line for line in lines if line.startswith(("Caused by", "pemja"))]
-        return (causes or lines)[-1][:500]
+        return [root_cause(entry["stacktrace"]) for entry in entries[:2]]
 
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> str:
         """Stop the job after a savepoint; return the savepoint's location."""
@@ -170,13 +194,63 @@ class ClusterJobs:
         return state
 
 
+_FRAME = ("at ", "...")
+_PYTHON = re.compile(r"pemja\.core\.PythonException: <class '([\w.]+)'>: (.*)", re.S)
+
+
+def root_cause(stacktrace: str) -> str:
+    """The innermost exception of a Java stack trace, message whole, without its frames;
+    a Python exception raised in a TaskManager reads as it would in Python.
+
+    >>> root_cause(
+    ...     "org.apache.flink.runtime.JobException: Recovery is suppressed\\n"
+    ...     "\\tat org.apache.flink.Foo.bar(Foo.java:1)\\n"
+    ...     "Caused by: pemja.core.PythonException: <class 'flink_agents.errors.ConfigError'>: "
+    ...     "model m: the key is not set.\\nSet it for the TaskManagers.\\n"
+    ...     "\\tat /venv/flink_agents/runtime/_step.py.open(_step.py:130)\\n"
+    ...     "\\t... 23 more\\n"
+    ... )
+    'ConfigError: model m: the key is not set.\\nSet it for the TaskManagers.'
+    """
+    lines = stacktrace.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Caused by: ")] or [0]
+    message: list[str] = []
+    for line in lines[starts[-1] :]:
+        if message and (line.lstrip().startswith(_FRAME) or line.startswith("Caused by: ")):
+            break
+        message.append(line.removeprefix("Caused by: ") if not message else line)
+    text = "\n".join(message).strip()
+    python = _PYTHON.match(text)
+    if python:
+        text = f"{python.group(1).rsplit('.', 1)[-1]}: {python.group(2)}"
+    return text[:2000]
+
+
 def _last_lines(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def _python_error(output: str) -> str:
-    """The job script's traceback and the Java causes, without the Java stack frames."""
+    """The job script's traceback as Python prints it, without the Java exceptions that
+    ``flink run`` adds after it; without a traceback, the output without Java stack frames.
+
+    >>> print(_python_error(
+    ...     "Traceback (most recent call last):\\n  File \\"job.py\\", line 3, in <module>\\n"
+    ...     "    raise RuntimeError('wrong')\\nRuntimeError: wrong\\n"
+    ...     "org.apache.flink.client.program.ProgramAbortException: java.lang.RuntimeException\\n"
+    ...     "Caused by: java.lang.RuntimeException: Python process exits with code: 1\\n"))
+    Traceback (most recent call last):
+      File "job.py", line 3, in <module>
+        raise RuntimeError('wrong')
+    RuntimeError: wrong
+    """
     start = output.find("Traceback (most recent call last)")
-    lines = output[max(start, 0) :].splitlines()
-    kept = [line for line in lines if not line.lstrip().startswith(("at ", "..."))]
-    return _last_lines("\n".join(kept), 40)
+    if start < 0:
+        kept = [line for line in output.splitlines() if not line.lstrip().startswith(_FRAME)]
+        return _last_lines("\n".join(kept), 40)
+    python: list[str] = []
+    for line in output[start:].splitlines():
+        if line.startswith(("org.apache.flink.", "Caused by: java.")):
+            break
+        python.append(line)
+    return _last_lines("\n".join(python), 40)

@@ -28,9 +28,11 @@ class McpError(FlinkAgentsError):
             ...  # retry later: the pool reconnects by itself
     """
 
-    def __init__(self, message: str, *, server: str | None = None) -> None:
+    def __init__(self, message: str, *, server: str | None = None, sent: bool = True) -> None:
         super().__init__(message)
         self.server = server
+        #: False when the call never reached the server, so making it again is safe.
+        self.sent = sent
 
 
 class McpUnavailable(McpError, ToolUnavailable):

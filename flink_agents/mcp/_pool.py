@@ -141,11 +141,22 @@ class McpPool:
         """Whether ``name`` is an allowed tool of one of the servers."""
         return name in self._tools
 
+    def retry_safe(self, name: str) -> bool:
+        """Whether a call of tool ``name`` may be made again after a timeout or lost link."""
+        session = self._tools[name][0]
+        return name not in session.connection.no_retry
+
     def server_of(self, name: str) -> str:
         """The label of the server that offers tool ``name`` (``KeyError`` if none does)."""
         return self._tools[name][0].label
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], timeout: float) -> ToolOutcome:
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        timeout: float,
+        meta: dict[str, Any] | None = None,
+    ) -> ToolOutcome:
         """Call an allowed tool within ``timeout`` seconds (reconnecting included).
 
         A tool that is not allowed or does not exist gives an ``is_error`` outcome naming the
@@ -165,7 +176,7 @@ class McpPool:
                 latency_s=0.0,
                 server="",
             )
-        return await entry[0].call_tool(name, arguments, timeout)
+        return await entry[0].call_tool(name, arguments, timeout, meta)
 
     async def close(self) -> None:
         """Close every session; running calls get ``close_grace_s`` to finish."""

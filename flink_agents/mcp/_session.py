@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TextIO, TypeVar
+from typing import Any, Generic, Protocol, TextIO, TypeVar, cast
 
 import anyio
 import httpx2
@@ -42,6 +42,7 @@ from mcp.types import (
     REQUEST_TIMEOUT,
     CallToolResult,
     EmbeddedResource,
+    RequestParamsMeta,
     ResourceLink,
     TextContent,
     TextResourceContents,
@@ -99,6 +100,7 @@ class _Call:
     name: str
     arguments: dict[str, Any]
     future: asyncio.Future[CallToolResult | ToolOutcome]
+    meta: dict[str, Any] | None = None
     sent: bool = False
 
 
@@ -289,12 +291,14 @@ class _Link:
             self._end_reason = reason
         self._end.set()
 
-    def submit(self, name: str, arguments: dict[str, Any]) -> asyncio.Future[Any]:
+    def submit(
+        self, name: str, arguments: dict[str, Any], meta: dict[str, Any] | None = None
+    ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self._end.is_set():
             raise _NotSent
         try:
-            self._inbox_send.send_nowait(_Call(name, arguments, future))
+            self._inbox_send.send_nowait(_Call(name, arguments, future, meta))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             raise _NotSent from None
         return future
@@ -363,11 +367,11 @@ class _Link:
         if stderr is not None:
             assert conn.command is not None
             params = StdioServerParameters(
-                command=conn.command, args=list(conn.args), env=conn.env, cwd=conn.cwd
+                command=conn.command, args=list(conn.args), env=conn.environment(), cwd=conn.cwd
             )
             return _stdio_streams(params, stderr, on_end)
         assert conn.url is not None
-        return _http_streams(conn.url, conn.headers, on_end)
+        return _http_streams(conn.url, conn.http_headers(), on_end)
 
     async def _serve(self, client: Client, call: _Call) -> None:
         if call.future.done():
@@ -383,7 +387,11 @@ class _Link:
             call.sent = True
             outcome: CallToolResult | ToolOutcome | McpError
             try:
-                outcome = await client.call_tool(call.name, call.arguments)
+                outcome = await client.call_tool(
+                    call.name,
+                    call.arguments,
+                    meta=cast(RequestParamsMeta, call.meta) if call.meta else None,
+                )
             except MCPError as exc:
                 outcome = self._protocol_error(call, exc)
             except (RuntimeError, ValidationError) as exc:
@@ -479,6 +487,9 @@ class _Link:
         # server closing its side (which cancels the handshake before it can fail).
         detail = _describe(failure) if failure is not None else self._end_reason or "cancelled"
         leaves = _leaves(failure) if failure is not None else []
+        for leaf in leaves:
+            if isinstance(leaf, McpConfigError):  # a secret the worker does not have
+                return leaf
         if conn.transport == "stdio":
             for leaf in leaves:
                 spawn_error = isinstance(leaf, OSError) and not isinstance(leaf, ConnectionError)
@@ -561,6 +572,17 @@ def _select(label: str, tools: Iterable[Tool], allowed: tuple[str, ...] | None) 
     return [by_name[name] for name in dict.fromkeys(allowed)]
 
 
+def _check_no_retry(label: str, tools: list[Tool], no_retry: tuple[str, ...]) -> None:
+    names = {tool.name for tool in tools}
+    unknown = [name for name in no_retry if name not in names]
+    if unknown:
+        raise McpConfigError(
+            f"MCP server {label}: no_retry names {', '.join(map(repr, unknown))}, which is not "
+            f"one of the agent's tools from this server: {', '.join(sorted(names)) or 'none'}.",
+            server=label,
+        )
+
+
 @dataclass(repr=False)
 class McpSession:
     """One server's session, shared by every call of a worker and reopened when it breaks.
@@ -610,26 +632,44 @@ class McpSession:
         assert link.ready.done()
         try:
             self.tools = _select(self.label, link.ready.result(), self.connection.allowed_tools)
+            _check_no_retry(self.label, self.tools, self.connection.no_retry)
         except McpConfigError:
             await self.close()
             raise
         return self.tools
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], timeout: float) -> ToolOutcome:
-        """Call a tool; raises ``McpUnavailable`` or ``McpTimeout``, never for the tool's error."""
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        timeout: float,
+        meta: dict[str, Any] | None = None,
+    ) -> ToolOutcome:
+        """Call a tool; raises ``McpUnavailable`` or ``McpTimeout``, never for the tool's error.
+
+        ``meta`` goes to the server as the request's ``_meta``. An error raised before the
+        request went out has ``sent`` False: making the call again cannot run it twice.
+        """
         started = time.monotonic()
         phase = "connect to the server"
+        sent = False
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
                 while True:
-                    link = await self._live()
+                    try:
+                        link = await self._live()
+                    except McpError as exc:
+                        exc.sent = False
+                        raise
                     phase = f"answer tool {name!r}"
                     try:
-                        result = await link.submit(name, arguments)
+                        future = link.submit(name, arguments, meta)
+                        sent = True
+                        result = await future
                     except _NotSent:
                         # The link ended before the call went out: the next one may take it.
-                        phase = "reconnect to the server"
+                        phase, sent = "reconnect to the server", False
                         await asyncio.sleep(0)
                         continue
                     break
@@ -640,6 +680,7 @@ class McpSession:
                 f"MCP server {self.label}: did not {phase} within {timeout:g}s; the call was "
                 "cancelled. Raise the timeout or check the server.",
                 server=self.label,
+                sent=sent,
             ) from None
         latency = time.monotonic() - started
         if isinstance(result, ToolOutcome):

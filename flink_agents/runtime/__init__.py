@@ -1,8 +1,43 @@
-"""The Flink side: job environments, Kafka I/O, the agent operator and the call executor."""
+"""The Flink side: job environments, Kafka I/O, the agent operator and the call executor.
 
-from flink_agents.runtime._app import AgentApp
-from flink_agents.runtime._env import environments, job_configuration
-from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_WITH_HEADERS, SOURCE_ROW, KafkaTables
+PyFlink is imported by the names that need it, when they are first used: the toolbox (an
+agent's tools on a worker, which ``flink_agents.testing.run_agent`` also uses) does not.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from flink_agents.runtime._results import cut, failure
+from flink_agents.runtime._toolbox import Toolbox, ToolOutcome
+
+if TYPE_CHECKING:
+    from flink_agents.runtime._app import AgentApp
+    from flink_agents.runtime._env import environments, job_configuration
+    from flink_agents.runtime._kafka_io import (
+        SINK_ROW,
+        SINK_ROW_WITH_HEADERS,
+        SOURCE_ROW,
+        KafkaTables,
+    )
+
+_FLINK_NAMES = {
+    "AgentApp": "flink_agents.runtime._app",
+    "KafkaTables": "flink_agents.runtime._kafka_io",
+    "SINK_ROW": "flink_agents.runtime._kafka_io",
+    "SINK_ROW_WITH_HEADERS": "flink_agents.runtime._kafka_io",
+    "SOURCE_ROW": "flink_agents.runtime._kafka_io",
+    "environments": "flink_agents.runtime._env",
+    "job_configuration": "flink_agents.runtime._env",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FLINK_NAMES:
+        return getattr(importlib.import_module(_FLINK_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SINK_ROW",
@@ -10,6 +45,10 @@ __all__ = [
     "SOURCE_ROW",
     "AgentApp",
     "KafkaTables",
+    "ToolOutcome",
+    "Toolbox",
+    "cut",
     "environments",
+    "failure",
     "job_configuration",
 ]

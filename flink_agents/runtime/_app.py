@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
 
 from flink_agents.api._agent import Agent
 from flink_agents.api.events import RESULT_KINDS
@@ -52,6 +53,7 @@ class _Deployment:
     inputs: tuple[str, ...]
     output: str
     carry: tuple[str, ...]
+    prompt: str | None = None
 
 
 @dataclass
@@ -92,11 +94,13 @@ class AgentApp:
         outputs: str,
         inputs: str | list[str] | None = None,
         carry: list[str] | None = None,
+        prompt: str | None = None,
     ) -> AgentApp:
         """Run ``agent`` on ``inputs`` (default: every source) and write its results to ``outputs``.
 
         ``carry`` lists input fields copied into each result (ids that downstream joins need);
-        the key field is always carried.
+        the key field is always carried. ``prompt`` names the input field whose value is what
+        the model reads; by default it reads the whole input as JSON.
         """
         if any(d.agent.name == agent.name for d in self._deployments):
             raise ConfigError(f"agent {agent.name!r} was added twice to app {self.name!r}")
@@ -109,7 +113,9 @@ class AgentApp:
             )
         keys = tuple(dict.fromkeys(self._sources[t].key for t in chosen))
         self._deployments.append(
-            _Deployment(agent, chosen, outputs, tuple(dict.fromkeys([*keys, *(carry or [])])))
+            _Deployment(
+                agent, chosen, outputs, tuple(dict.fromkeys([*keys, *(carry or [])])), prompt
+            )
         )
         return self
 
@@ -117,14 +123,21 @@ class AgentApp:
         names = [*self._sources, *(d.output for d in self._deployments)]
         return list(dict.fromkeys([*names, str(self.events_topic), str(self.dead_letter_topic)]))
 
-    def build(self) -> StreamExecutionEnvironment:
-        """Declare the job on a Flink environment (creating missing topics); return it."""
+    def build(
+        self,
+        environment: tuple[StreamExecutionEnvironment, StreamTableEnvironment] | None = None,
+    ) -> StreamExecutionEnvironment:
+        """Declare the job on a Flink environment (creating missing topics); return it.
+
+        ``environment`` is one made by ``runtime._env.environments`` that other parts of the
+        same job (the SQL front's tables and queries) are declared on; by default a new one.
+        """
         if not self._deployments:
             raise ConfigError(f"app {self.name!r} has no agents: call app.add(agent, ...)")
         runtime = self.settings.runtime
         if self.create_topics:
             ensure_topics(self.settings.bootstrap_servers, self.topics(), runtime.parallelism)
-        env, t_env = environments(self.settings, self.name, _job_paths())
+        env, t_env = environment or environments(self.settings, self.name, _job_paths())
         kafka = KafkaTables(
             t_env,
             self.settings.bootstrap_servers,
@@ -136,11 +149,13 @@ class AgentApp:
             .key_by(router.route_key, Types.STRING())
             .process(
                 AgentStep(
-                    [AgentBinding(d.agent, d.output, d.carry) for d in self._deployments],
+                    [AgentBinding(d.agent, d.output, d.carry, d.prompt) for d in self._deployments],
                     ExecutorConfig(
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=str(self.events_topic),
                         linger_ms=runtime.producer_linger_ms,
+                        recovery_lookback_s=runtime.recovery_lookback_s,
+                        recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                     ),
                 ),
                 Types.STRING(),

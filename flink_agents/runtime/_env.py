@@ -22,10 +22,8 @@ def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]
     # cluster and the MiniCluster run this interpreter and import from its folders.
     remote = settings.cluster.target is not None
     python = settings.cluster.python if remote else client
-    jars = fetch("flink-connectors", settings.jar_cache, settings.maven_url)
     options = {
         "pipeline.name": job_name,
-        "pipeline.jars": ";".join(j.resolve().as_uri() for j in jars),
         "python.execution-mode": runtime.execution_mode,
         "python.executable": python,
         "python.client.executable": client,
@@ -39,6 +37,9 @@ def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]
         options["python.pythonpath"] = os.pathsep.join(_pythonenv.worker_pythonpath(extra_paths))
     elif settings.cluster.pythonpath:
         options["python.pythonpath"] = settings.cluster.pythonpath
+    if runtime.ship_jars:
+        jars = fetch("flink-connectors", settings.jar_cache, settings.maven_url)
+        options["pipeline.jars"] = ";".join(j.resolve().as_uri() for j in jars)
     if runtime.checkpoint_interval_s > 0:
         options["execution.checkpointing.interval"] = (
             f"{int(runtime.checkpoint_interval_s * 1000)} ms"

@@ -1,37 +1,57 @@
 """The call executor: model and tool calls of one Flink worker, on its own asyncio loop.
 
-The agent operator hands calls over and returns at once; it never waits on I/O. Each call
-runs on a long-lived event loop in a background thread (MCP sessions and HTTP connection
-pools live there), and its result is written to the agent events topic, from which the
-operator reads it back as the next step's input. A result already in that log (found by
-the start-up scan after a failure) is not requested again.
+The agent operator hands calls over and goes on; it never waits on I/O, except for room:
+an agent has at most ``Limits.max_in_flight`` calls queued or running on a worker, and
+``submit`` waits while that many are, so a backlog back-pressures the operator and Flink's
+Kafka sources (as the capacity of PyFlink's ``AsyncDataStream`` would) instead of piling
+up calls whose deadlines run out while they wait.
+
+Each call runs on a long-lived event loop in a background thread (MCP sessions and HTTP
+connection pools live there), within its deadline counted from when it starts running.
+Whatever happens inside a call ends as a result the task can read: an answer, or an error
+with the real reason. The result is written to the agent events topic, from which the
+operator reads it back as the next step's input; the call counts as in flight until the
+operator says it read the result (``settle``), so a check that fires while the result is
+on its way does not issue the call again. A result already in that log (found by the
+start-up scan after a failure) is not requested again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flink_agents.api._agent import Agent
+from flink_agents.api._tools import ToolContext
 from flink_agents.api.events import (
-    CallError,
     ModelResponse,
     ToolResult,
     routing_key,
 )
 from flink_agents.core import Call, ModelCall, ToolCall
-from flink_agents.errors import FlinkAgentsError, RetryableError
+from flink_agents.errors import FlinkAgentsError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._recorded import Location, RecordedResults
+from flink_agents.runtime._results import cut
+from flink_agents.runtime._results import failure as _failure
 from flink_agents.runtime._toolbox import Toolbox
 
 log = logging.getLogger(__name__)
+
+Result = ModelResponse | ToolResult
+
+#: How long a written result may take to be read back before its call counts as lost.
+#: Results wait behind inputs in a backlog for seconds, not minutes.
+DELIVERED_GRACE_S = 300.0
 
 
 @dataclass
@@ -42,31 +62,55 @@ class ExecutorConfig:
     start_timeout_s: float = 120.0
     #: How far back the start-up scan looks for results to replay instead of requesting.
     recovery_lookback_s: float = 300.0
+    #: How long the start-up scan may read; calls wait for it, ``open()`` does not.
+    recovery_scan_timeout_s: float = 60.0
     producer: dict[str, str] = field(default_factory=dict)
 
 
+class ExecutorClosed(RuntimeError):
+    """The executor stopped (or never started) while a call was being handed to it."""
+
+
 class CallExecutor:
-    """Runs calls for a set of agents; ``submit`` is safe from the Flink task thread."""
+    """Runs calls for a set of agents; ``submit``, ``settle`` and ``cancel`` are for the
+    Flink task thread, and safe there."""
 
     def __init__(self, agents: Iterable[Agent], config: ExecutorConfig) -> None:
         self.agents = {a.name: a for a in agents}
         self.config = config
         self._log = RecordedResults(config.bootstrap_servers, config.events_topic)
         self._recorded: dict[str, Location] = {}
-        self._running: set[str] = set()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        #: Calls handed over and not yet written, by id, with their agent.
+        self._running: dict[str, str] = {}
+        #: Calls whose result was handed to the producer and not yet read back, with when.
+        self._delivered: dict[str, float] = {}
+        self._admitted: Counter[str] = Counter()
+        self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="flink-agents-calls", daemon=True)
+        self._scanner: threading.Thread | None = None
+        self._scanned: asyncio.Event | None = None
         self._models: dict[str, ChatClient] = {}
         self._tools: dict[str, Toolbox] = {}
         self._gates: dict[str, asyncio.Semaphore] = {}
         self._producer: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._by_call: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle (task thread) ---------------------------------------------------------
 
     def start(self) -> CallExecutor:
-        """Open clients and MCP sessions, list tools, scan the log; raise what fails."""
+        """Open clients and MCP sessions and list tools; raise what fails, leaving nothing
+        running. The scan of the events log goes on in the background."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
         from confluent_kafka import Producer
 
         self._producer = Producer(
@@ -77,35 +121,43 @@ class CallExecutor:
                 # librdkafka's idempotent mode with a 1 ms linger cost ~1 ms of CPU per record
                 # (measured), ten times the plain producer.
                 "enable.idempotence": False,
+                # The partition the Java clients (Flink's sinks) choose for the same key.
+                "partitioner": "murmur2_random",
                 "client.id": "flink-agents-executor",
                 **self.config.producer,
             }
         )
-        self._recorded = self._log.scan(self.config.recovery_lookback_s)
-        if self._recorded:
-            log.info(
-                "%d recent results in %s can be replayed",
-                len(self._recorded),
-                self.config.events_topic,
-            )
         # Clients are built here, not on the loop: building one reads files (package
         # metadata, CA certificates), which would block the loop.
         for name, agent in self.agents.items():
             self._models[name] = ChatClient(agent.model, agent.limits, agent.output)
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
-        future.result(self.config.start_timeout_s)
-        return self
+        try:
+            future.result(self.config.start_timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(
+                f"the call executor did not open its MCP sessions within "
+                f"{self.config.start_timeout_s:g}s"
+            ) from None
+        self._scanner = threading.Thread(target=self._scan, name="flink-agents-scan", daemon=True)
+        self._scanner.start()
 
     def close(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(30)
-        except (TimeoutError, RuntimeError) as exc:
-            log.warning("call executor did not shut down cleanly: %s", exc)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        """Stop the calls, close sessions (stdio MCP servers end), flush the producer."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(30)
+            except Exception as exc:  # noqa: BLE001 - closing goes on whatever failed
+                log.warning("call executor did not shut down cleanly: %s", exc)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        if not self._loop.is_running():
+            self._loop.close()
         if self._producer is not None:
             self._producer.flush(10)
         self._log.close()
@@ -117,18 +169,63 @@ class CallExecutor:
         return toolbox.names if toolbox else ()
 
     def submit(self, calls: list[Call]) -> None:
-        """Start calls not already running; a call answered in the log replays that answer."""
-        with self._lock:
-            fresh = [c for c in calls if c.id not in self._running]
-            self._running.update(c.id for c in fresh)
-            replays = {c.id: self._recorded.pop(c.id) for c in fresh if c.id in self._recorded}
+        """Start calls not already in flight; wait while their agent has no room.
+
+        A call answered in the log replays that answer.
+        """
+        with self._cond:
+            fresh = [c for c in calls if not self._tracked(c.id)]
+            for agent in dict.fromkeys(c.agent for c in fresh):
+                limit = self.agents[agent].limits.max_in_flight
+                while self._admitted[agent] >= limit and not self._closed:
+                    self._cond.wait(1.0)
+                    if not self._thread.is_alive():
+                        break
+            if self._closed or not self._thread.is_alive():
+                raise ExecutorClosed("the call executor is not running; the job is stopping")
+            for call in fresh:
+                self._running[call.id] = call.agent
+                self._admitted[call.agent] += 1
         if fresh:
-            self._loop.call_soon_threadsafe(self._start_calls, fresh, replays)
+            self._loop.call_soon_threadsafe(self._start_calls, fresh)
 
     def in_flight(self, call_id: str) -> bool:
-        """True while this worker runs (or replays) the call."""
-        with self._lock:
-            return call_id in self._running
+        """True from ``submit`` until the operator settles the result (or cancels the call)."""
+        with self._cond:
+            return self._tracked(call_id)
+
+    def settle(self, call_ids: Iterable[str]) -> None:
+        """The operator read these results back: the calls are no longer in flight."""
+        with self._cond:
+            for call_id in call_ids:
+                self._delivered.pop(call_id, None)
+
+    def cancel(self, call_ids: Iterable[str]) -> None:
+        """Stop these calls (their task ended): queued ones never start, running ones stop."""
+        stopped = []
+        with self._cond:
+            for call_id in call_ids:
+                self._delivered.pop(call_id, None)
+                agent = self._running.pop(call_id, None)
+                if agent is not None:
+                    self._admitted[agent] -= 1
+                    stopped.append(call_id)
+            self._cond.notify_all()
+        if stopped and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._cancel_tasks, stopped)
+
+    def _tracked(self, call_id: str) -> bool:
+        if call_id in self._running:
+            return True
+        written = self._delivered.get(call_id)
+        if written is None:
+            return False
+        if time.monotonic() - written < DELIVERED_GRACE_S:
+            return True
+        # Written long ago and never read back (the record was unreadable, say): count the
+        # call as lost, so its task issues it again instead of waiting for ever.
+        del self._delivered[call_id]
+        return False
 
     # -- the loop (executor thread) -----------------------------------------------------
 
@@ -137,70 +234,107 @@ class CallExecutor:
         self._loop.run_forever()
 
     async def _open(self) -> None:
+        self._scanned = asyncio.Event()
         for name, agent in self.agents.items():
             toolbox = Toolbox(agent)
+            self._tools[name] = toolbox  # closed by _shutdown even if start fails half-way
             await toolbox.start()
-            self._tools[name] = toolbox
             self._gates[name] = asyncio.Semaphore(agent.limits.max_in_flight)
         self._spawn(self._poll_producer())
 
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        failures = []
         for toolbox in self._tools.values():
-            await toolbox.close()
+            try:
+                await toolbox.close()
+            except Exception as exc:  # noqa: BLE001 - close every toolbox, then report
+                failures.append(exc)
         for client in self._models.values():
             await client.close()
+        if failures:
+            raise failures[0]
 
-    def _spawn(self, coro: Any) -> None:
+    def _scan(self) -> None:
+        """Find recent results in the log (scan thread); calls wait for it, open() does not."""
+        try:
+            self._recorded = self._log.scan(
+                self.config.recovery_lookback_s, self.config.recovery_scan_timeout_s
+            )
+        except Exception as exc:  # noqa: BLE001 - without the scan, calls are made for real
+            log.warning("could not scan %s for recent results: %s", self.config.events_topic, exc)
+        if self._recorded:
+            log.info(
+                "%d recent results in %s can be replayed",
+                len(self._recorded),
+                self.config.events_topic,
+            )
+        if self._scanned is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._scanned.set)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    def _start_calls(self, calls: list[Call], replays: dict[str, Location]) -> None:
+    def _start_calls(self, calls: list[Call]) -> None:
         for call in calls:
-            where = replays.get(call.id)
-            self._spawn(self._replay(call, where) if where else self._execute(call))
+            task = self._spawn(self._run_call(call))
+            self._by_call[call.id] = task
+            task.add_done_callback(functools.partial(self._forget_task, call.id))
 
-    async def _replay(self, call: Call, where: Location) -> None:
-        """Write the recorded result again; make the call for real if it cannot be read."""
-        record = await asyncio.to_thread(self._log.fetch, where)
-        if record is None:
-            await self._execute(call)
-            return
-        try:
-            value, key = record
-            kind = call.id.rpartition("/")[2]  # the id names the result's kind
-            await self._send(value, key or routing_key(call.agent, call.key).encode(), kind)
-        finally:
-            with self._lock:
-                self._running.discard(call.id)
+    def _forget_task(self, call_id: str, _task: asyncio.Task[None]) -> None:
+        self._by_call.pop(call_id, None)
 
-    async def _execute(self, call: Call) -> None:
+    def _cancel_tasks(self, call_ids: list[str]) -> None:
+        for call_id in call_ids:
+            task = self._by_call.pop(call_id, None)
+            if task is not None:
+                task.cancel()
+
+    async def _run_call(self, call: Call) -> None:
+        assert self._scanned is not None
+        await self._scanned.wait()
+        where = self._recorded.pop(call.id, None)
+        if where is not None:
+            record = await asyncio.to_thread(self._log.fetch, where)
+            if record is not None:
+                value, key = record
+                kind = call.id.rpartition("/")[2]  # the id names the result's kind
+                self._hand_over(call, value, key or _key(call), kind)
+                return
+        async with self._gates[call.agent]:
+            event = await self._execute(call)
+        self._hand_over(call, event.model_dump_json().encode(), _key(call), event.kind)
+
+    async def _execute(self, call: Call) -> Result:
+        """Make the call within its deadline; every failure becomes an error result."""
+        deadline = self.agents[call.agent].limits.call_deadline().total_seconds()
+        timer = asyncio.timeout(deadline)
         try:
-            async with self._gates[call.agent]:
+            async with timer:
                 if isinstance(call, ModelCall):
-                    event: ModelResponse | ToolResult = await self._call_model(call)
-                else:
-                    event = await self._call_tool(call)
-            await self._produce(call, event)
-        finally:
-            with self._lock:
-                self._running.discard(call.id)
+                    return await self._call_model(call)
+                return await self._call_tool(call)
+        except TimeoutError as exc:
+            if not timer.expired():
+                return _failure(call, exc)
+            reason = f"the call ran past its deadline of {deadline:g}s (Limits.call_deadline())"
+            return _failure(call, TimeoutError(reason))
+        except FlinkAgentsError as exc:
+            return _failure(call, exc)  # a failure the client explained (after its retries)
+        except Exception as exc:
+            log.exception("call %s failed", call.id)
+            return _failure(call, exc)
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
-        base = {"agent": call.agent, "key": call.key, "task_id": call.task_id, "step": call.step}
-        try:
-            result = await self._models[call.agent].complete(
-                call.messages, self._tools[call.agent].schemas or None
-            )
-        except FlinkAgentsError as exc:
-            error = CallError(
-                type=type(exc).__name__, message=str(exc), retryable=isinstance(exc, RetryableError)
-            )
-            return ModelResponse(**base, error=error, at=time.time())
+        result = await self._models[call.agent].complete(
+            call.messages, self._tools[call.agent].schemas or None
+        )
         return ModelResponse(
-            **base,
+            **_about(call),
             message=result.message,
             usage=result.usage,
             latency_ms=result.latency_ms,
@@ -209,29 +343,46 @@ class CallExecutor:
         )
 
     async def _call_tool(self, call: ToolCall) -> ToolResult:
-        timeout = self.agents[call.agent].limits.call_timeout.total_seconds()
-        outcome = await self._tools[call.agent].call(call.tool, call.arguments, timeout)
+        limits = self.agents[call.agent].limits
+        context = ToolContext(call.agent, call.key, call.task_id, call.id)
+        outcome = await self._tools[call.agent].call(
+            call.tool, call.arguments, limits.call_timeout.total_seconds(), context
+        )
         return ToolResult(
-            agent=call.agent,
-            key=call.key,
-            task_id=call.task_id,
-            step=call.step,
+            **_about(call),
             call=call.call,
             call_id=call.call_id,
             tool=call.tool,
-            content=outcome.content,
+            content=cut(outcome.content, limits.max_result_bytes),
             is_error=outcome.is_error,
             latency_ms=outcome.latency_ms,
             attempts=outcome.attempts,
             at=time.time(),
         )
 
-    async def _produce(self, call: Call, event: ModelResponse | ToolResult) -> None:
-        key = routing_key(call.agent, call.key).encode()
-        await self._send(event.model_dump_json().encode(), key, event.kind)
+    def _hand_over(self, call: Call, value: bytes, key: bytes, kind: str) -> None:
+        """Write a result; from here until ``settle`` the call counts as delivered."""
+        with self._cond:
+            agent = self._running.pop(call.id, None)
+            if agent is None:
+                return  # cancelled meanwhile: its task ended
+            self._admitted[agent] -= 1
+            self._delivered[call.id] = time.monotonic()
+            self._cond.notify_all()
+        from confluent_kafka import KafkaException
 
-    async def _send(self, value: bytes, key: bytes, kind: str) -> None:
+        try:
+            self._produce(call, value, key, kind)
+        except KafkaException as exc:
+            reason = f"the result could not be written to {self.config.events_topic}: {exc}"
+            self._write_failure(call, reason)
+
+    def _produce(self, call: Call, value: bytes, key: bytes, kind: str) -> None:
         headers = [(KIND_HEADER, kind.encode())]
+
+        def report(error: Any, message: Any) -> None:
+            self._delivery_report(call, error, message)
+
         while True:
             try:
                 self._producer.produce(
@@ -239,13 +390,31 @@ class CallExecutor:
                     value=value,
                     key=key,
                     headers=headers,
-                    on_delivery=_delivery_report,
+                    on_delivery=report,
                 )
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports to make room, then retry.
-                self._producer.poll(0)
-                await asyncio.sleep(0.01)
+                self._producer.poll(0.01)
+
+    def _delivery_report(self, call: Call, error: Any, message: Any) -> None:
+        if error is None:
+            return
+        from confluent_kafka import KafkaError
+
+        if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            reason = f"the result was too large for {message.topic()}: {error.str()}"
+            self._write_failure(call, reason)
+            return
+        # Not written: the call is no longer in flight, so the step's check issues it again.
+        log.error("could not write a call result to %s: %s", message.topic(), error)
+        with self._cond:
+            self._delivered.pop(call.id, None)
+
+    def _write_failure(self, call: Call, reason: str) -> None:
+        log.error("call %s: %s", call.id, reason)
+        failed = _failure(call, RuntimeError(reason))
+        self._produce(call, failed.model_dump_json().encode(), _key(call), failed.kind)
 
     async def _poll_producer(self) -> None:
         while True:
@@ -253,7 +422,12 @@ class CallExecutor:
             await asyncio.sleep(0.05)
 
 
-def _delivery_report(error: Any, message: Any) -> None:
-    if error is not None:
-        # The step's check timer issues the call again when its result never arrives.
-        log.error("could not write a call result to %s: %s", message.topic(), error)
+def _about(call: Call) -> dict[str, Any]:
+    return {"agent": call.agent, "key": call.key, "task_id": call.task_id, "step": call.step}
+
+
+def _key(call: Call) -> bytes:
+    return routing_key(call.agent, call.key).encode()
+
+
+__all__ = ["CallExecutor", "ExecutorClosed", "ExecutorConfig", "cut"]

@@ -48,6 +48,8 @@ class KafkaTables:
     bootstrap_servers: str
     group_id: str
     linger_ms: int = 1
+    #: Start of the names of the tables it declares (two on one environment need two).
+    prefix: str = "kafka"
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _inserts: StatementSet | None = None
     _sources: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -141,7 +143,7 @@ class KafkaTables:
     def _declare(self, topic: str, columns: str, options: dict[str, str]) -> str:
         if not _NAME.match(topic):
             raise ValueError(f"invalid Kafka topic name {topic!r}: use letters, digits, . _ -")
-        name = f"kafka_{next(self._ids)}_{_safe(topic)}"
+        name = f"{self.prefix}_{next(self._ids)}_{_safe(topic)}"
         props = {
             "connector": "kafka",
             "topic": topic,

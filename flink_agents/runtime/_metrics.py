@@ -30,6 +30,7 @@ class AgentMetrics:
         self.dead_letters = scope.counter("deadLetters")
         self.model_latency = scope.distribution("modelLatencyMs")
         self.tool_latency = scope.distribution("toolLatencyMs")
+        self.queued = scope.distribution("queueDepth")
 
     def model_response(self, event: ModelResponse) -> None:
         self.model_calls.inc()
@@ -56,6 +57,10 @@ class AgentMetrics:
     def ignored(self, count: int) -> None:
         if count:
             self.duplicates.inc(count)
+
+    def queue_depth(self, waiting: int) -> None:
+        """Inputs waiting in a key's queue, sampled each time one joins it."""
+        self.queued.update(waiting)
 
     def reissued(self, count: int) -> None:
         if count:

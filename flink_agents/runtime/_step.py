@@ -57,6 +57,8 @@ class AgentBinding:
     agent: Agent
     output_topic: str
     carry: tuple[str, ...] = ()
+    #: The input field the model reads; None: the whole input, as JSON.
+    prompt_field: str | None = None
 
 
 class FlinkKeyStore:
@@ -103,6 +105,10 @@ class FlinkKeyStore:
         else:
             self._ends.update(f"{head + 1} {tail}")
         return InputRecord.model_validate_json(raw)
+
+    def queued(self) -> int:
+        head, tail = self._queue_ends()
+        return tail - head
 
     def _queue_ends(self) -> tuple[int, int]:
         raw = self._ends.value()
@@ -154,21 +160,71 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             return  # an event of an agent that this job does not host
         store = FlinkKeyStore(*self._stores[agent])
         now = time.time()
-        if row["topic"] == self.config.events_topic:
-            fx = self._on_result(agent, store, row, now)
-        else:
-            fx = machine.on_input(store, self._input(agent, key, row), now)
+        is_result = row["topic"] == self.config.events_topic
+        try:
+            if is_result:
+                fx = self._on_result(agent, store, row, now)
+            else:
+                fx = machine.on_input(store, self._input(agent, key, row), now)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not restart the job forever
+            fx = self._on_step_error(agent, key, store, row, exc, now, fails_task=is_result)
         yield from self._apply(agent, fx, ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        agent, _key = split_routing_key(ctx.get_current_key())
+        agent, key = split_routing_key(ctx.get_current_key())
         machine = self._machines.get(agent)
         if machine is None:
             return
         store = FlinkKeyStore(*self._stores[agent])
-        fx = machine.on_timer(store, time.time(), self._executor.in_flight)
+        now = time.time()
+        try:
+            fx = machine.on_timer(store, now, self._executor.in_flight)
+        except Exception as exc:  # noqa: BLE001 - as in process_element
+            fx = self._on_step_error(agent, key, store, None, exc, now, fails_task=True)
         self._metrics[agent].reissued(len(fx.calls))
         yield from self._apply(agent, fx, ctx)
+
+    def _on_step_error(
+        self,
+        agent: str,
+        key: str,
+        store: FlinkKeyStore,
+        row: Row | None,
+        exc: Exception,
+        now: float,
+        *,
+        fails_task: bool,
+    ) -> Effects:
+        """A record (or timer) made the step raise: dead-letter it, and end the task it was for.
+
+        Restarting the job would only meet the same record again, forever.
+        """
+        reason = f"the agent step raised {type(exc).__name__}: {exc}"
+        log.exception("agent %s, key %r: %s", agent, key, reason)
+        task, fx = None, Effects()
+        if fails_task:
+            try:
+                task = store.task()
+                fx = self._machines[agent].on_error(store, reason, now)
+            except Exception:  # the task's own state is what fails: drop it
+                log.exception("agent %s, key %r: the task could not be ended; dropped", agent, key)
+                store.set_task(None)
+        if row is not None:
+            fx.dead_letters.append(
+                DeadLetter(
+                    kind="record.failed",
+                    reason=reason[:2000],
+                    agent=agent,
+                    key=key,
+                    task_id=task.id if task is not None else None,
+                    source=SourceRef(
+                        topic=row["topic"], partition=row["partition"], offset=row["offset"]
+                    ),
+                    payload=row["value"],
+                    at=now,
+                )
+            )
+        return fx
 
     def _on_result(self, agent: str, store: FlinkKeyStore, row: Row, now: float) -> Effects:
         machine, metrics = self._machines[agent], self._metrics[agent]
@@ -179,9 +235,11 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             fx.dead_letters.append(_unreadable(agent, row, str(exc), now))
             return fx
         if isinstance(event, ModelResponse):
+            self._executor.settle((event.id,))
             metrics.model_response(event)
             fx = machine.on_model_response(store, event, now)
         elif isinstance(event, ToolResult):
+            self._executor.settle((event.id,))
             metrics.tool_result(event)
             fx = machine.on_tool_result(store, event, now)
         else:
@@ -190,18 +248,25 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         return fx
 
     def _input(self, agent: str, key: str, row: Row) -> InputRecord:
-        payload = json.loads(row["value"])
-        carry = self.bindings[agent].carry
+        record = json.loads(row["value"])
+        binding = self.bindings[agent]
+        payload = record
+        if binding.prompt_field is not None and isinstance(record, dict):
+            payload = record.get(binding.prompt_field)
         return InputRecord(
             payload=payload,
             key=key,
             source=SourceRef(topic=row["topic"], partition=row["partition"], offset=row["offset"]),
-            carry={f: payload[f] for f in carry if isinstance(payload, dict) and f in payload},
+            carry={f: record[f] for f in binding.carry if isinstance(record, dict) and f in record},
         )
 
     def _apply(self, agent: str, fx: Effects, ctx: Any) -> Iterator[Any]:
+        if fx.cancelled_calls:
+            self._executor.cancel(fx.cancelled_calls)
         if fx.calls:
-            self._executor.submit(fx.calls)
+            self._executor.submit(fx.calls)  # waits while the agent has no room: backpressure
+        if fx.queued is not None:
+            self._metrics[agent].queue_depth(fx.queued)
         for event in fx.events:
             headers = {KIND_HEADER: event.kind.encode()}
             yield EVENTS, Row(event.context_id, event.model_dump_json(), headers)

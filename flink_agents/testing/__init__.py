@@ -1,10 +1,19 @@
-"""Test support for flink-agents: the deterministic OpenAI-compatible model simulator.
+"""Test support for flink-agents: run an agent in-process, and the model simulator.
+
+``run_agent`` runs an agent's tasks on the job's own state machine and tools, without Kafka
+or Flink; ``default_model`` is the script it uses when none is given. ``ModelServer`` is the
+deterministic OpenAI-compatible model simulator that plays scripts over real HTTP;
+``TopicClient`` and ``JobProcess`` send and read Kafka records and run a job file as its own
+process (a MiniCluster).
 
 >>> reply = Reply.tool_calls([ToolCall("risk_score", {"merchant_id": "m1"})])
 >>> reply.to_dict(number=3)["choices"][0]["message"]["tool_calls"][0]["id"]
 'call_3_0'
 """
 
+from flink_agents.testing._default_model import default_model, sample_value
+from flink_agents.testing._jobs import JobProcess
+from flink_agents.testing._kafka import Record, TopicClient
 from flink_agents.testing._model_script import (
     ChatRequest,
     Fault,
@@ -14,19 +23,30 @@ from flink_agents.testing._model_script import (
     ToolResult,
     echo,
 )
-from flink_agents.testing._model_server import ModelServer, RecordedRequest
+from flink_agents.testing._model_server import ModelServer, RecordedRequest, fingerprint
 from flink_agents.testing._procs import first_line, stop_process
+from flink_agents.testing._run_agent import AgentRun, run_agent
+from flink_agents.testing._task_view import TaskView
 
 __all__ = [
+    "AgentRun",
     "ChatRequest",
     "Fault",
+    "JobProcess",
     "ModelServer",
+    "Record",
     "RecordedRequest",
     "Reply",
     "Script",
+    "TaskView",
     "ToolCall",
     "ToolResult",
+    "TopicClient",
+    "default_model",
     "echo",
+    "fingerprint",
     "first_line",
+    "run_agent",
+    "sample_value",
     "stop_process",
 ]

@@ -20,9 +20,12 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+if TYPE_CHECKING:
+    from flink_agents.testing._task_view import TaskView
 
 DEFAULT_MODEL = "sim-1"
 # A fixed timestamp keeps two runs of the same test byte-for-byte identical.
@@ -30,7 +33,7 @@ CREATED = 1_700_000_000
 _FINGERPRINT = "fp_sim"
 
 
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
     """The text of a message ``content``: a string, or the text parts of a list of parts."""
     if content is None:
         return ""
@@ -131,14 +134,14 @@ class ChatRequest(BaseModel):
         """Text of the last ``user`` message (text parts joined by newlines), or None if none."""
         for message in reversed(self.messages):
             if message.get("role") == "user":
-                return _text_of(message.get("content"))
+                return text_of(message.get("content"))
         return None
 
     @property
     def system_text(self) -> str | None:
         """Text of the ``system`` (and ``developer``) messages, one per line, or None."""
         texts = [
-            _text_of(m.get("content"))
+            text_of(m.get("content"))
             for m in self.messages
             if m.get("role") in ("system", "developer")
         ]
@@ -184,17 +187,32 @@ class ChatRequest(BaseModel):
             ToolResult(
                 name=names.get(m.get("tool_call_id")) or m.get("name"),
                 call_id=str(m.get("tool_call_id", "")),
-                content=_text_of(m.get("content")),
+                content=text_of(m.get("content")),
             )
             for m in self.messages[index + 1 :]
             if m.get("role") == "tool"
         ]
 
+    @property
+    def task(self) -> TaskView:
+        """The current task of an agent's request: its input, turns and tool results, apart
+        from the memory of earlier tasks that the conversation also holds.
+
+        >>> req = ChatRequest(messages=[
+        ...     {"role": "user", "content": "first"}, {"role": "assistant", "content": "done"},
+        ...     {"role": "user", "content": '{"n": 2}'}])
+        >>> req.turn, req.task.turn, req.task.input, len(req.task.memory)
+        (1, 0, {'n': 2}, 2)
+        """
+        from flink_agents.testing._task_view import task_of
+
+        return task_of(self.messages)
+
     def prompt_tokens(self) -> int:
         """Deterministic prompt size: words of every message and tool-call argument (at least 1)."""
         total = 0
         for message in self.messages:
-            total += _words(_text_of(message.get("content")))
+            total += _words(text_of(message.get("content")))
             for call in message.get("tool_calls") or ():
                 if isinstance(call, dict) and isinstance(call.get("function"), dict):
                     total += _words(str(call["function"].get("arguments") or ""))

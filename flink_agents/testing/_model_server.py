@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import http.client
 import importlib
 import importlib.util
@@ -46,7 +47,20 @@ _Scope = dict[str, Any]
 _Receive = Callable[[], Awaitable[dict[str, Any]]]
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-_SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+
+
+def fingerprint(secret: str) -> str:
+    """How the simulator records a credential header: a digest, never the value.
+
+    A test checks that the right key arrived by comparing fingerprints.
+
+    >>> fingerprint("Bearer sk-test")
+    'redacted:sha256:96018835490a'
+    """
+    return "redacted:sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
 _MALFORMED = b'{"id": "chatcmpl-broken", "choices": [{"message": '
 
 
@@ -54,13 +68,9 @@ _MALFORMED = b'{"id": "chatcmpl-broken", "choices": [{"message": '
 class RecordedRequest:
     """One request as the server received it, with the status it answered (None while pending).
 
-    ``number`` is the chat request's position (from 1; 0 for other endpoints). The repr hides
-    credentials so a failing assertion never prints an API key.
-
-    >>> rec = RecordedRequest(1, "POST", "/v1/chat/completions",
-    ...                       {"authorization": "Bearer sk-secret"}, {"messages": []}, 0.0, 200)
-    >>> "sk-secret" in repr(rec), rec.headers["authorization"]
-    (False, 'Bearer sk-secret')
+    ``number`` is the chat request's position (from 1; 0 for other endpoints). Credential
+    headers (``authorization``, ``api-key``, ...) are recorded as their ``fingerprint``, so
+    neither a script, nor ``GET /_sim/requests``, nor a failing assertion shows a key.
     """
 
     number: int
@@ -84,10 +94,10 @@ class RecordedRequest:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def __repr__(self) -> str:
-        shown = {k: ("<hidden>" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
         return (
             f"RecordedRequest(number={self.number}, method={self.method!r}, path={self.path!r}, "
-            f"status={self.status}, error={self.error!r}, headers={shown!r}, body={self.body!r})"
+            f"status={self.status}, error={self.error!r}, headers={self.headers!r}, "
+            f"body={self.body!r})"
         )
 
 
@@ -469,7 +479,10 @@ class ModelServer:
         await response.send(send)
 
     def _arrive(self, scope: _Scope, path: str, method: str) -> _Record:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = fingerprint(value) if name in _SECRET_HEADERS else value
         is_chat = path.endswith("/chat/completions")
         number = 0
         if is_chat:

@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 
-from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall, stop_process
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing import (
+    ChatRequest,
+    Fault,
+    JobProcess,
+    ModelServer,
+    Record,
+    Reply,
+    ToolCall,
+    TopicClient,
+    fingerprint,
+    stop_process,
+)
 from tests.jobs.scenarios import agents
 from tests.support import start_mcp_http
 
@@ -71,6 +80,8 @@ def script(req: ChatRequest) -> Reply:
         return Reply.json({"verdict": "ok"}) if fixed else Reply.text("certainly!")
     if name == "norepair":
         return Reply.text("no JSON here")
+    if name == "crash":
+        return Reply.json({"verdict": payload["say"]})
     return Reply.json({"verdict": "ok"})
 
 
@@ -304,12 +315,40 @@ def test_a_malformed_event_goes_to_the_dead_letters_while_others_succeed(scenari
     }
 
 
+def test_a_record_that_makes_the_step_raise_is_dead_lettered_and_the_job_goes_on(
+    scenarios: Scenarios,
+):
+    bad, good = scenarios.send("crash", {"k": "c-1", "say": "explode"}, {"k": "c-1", "say": "ok"})
+    failed, done = scenarios.outputs("crash", [bad, good])
+    reason = "the agent step raised RuntimeError: the output check crashed"
+    assert (failed["task"]["state"], failed["task"]["error"]) == ("TASK_STATE_FAILED", reason)
+    assert (done["verdict"], done["task"]["state"]) == ("ok", "TASK_STATE_COMPLETED")
+    task = failed["task"]["id"]
+    letters = scenarios.dead_letters(
+        until=lambda rs: (
+            {"record.failed", "task.failed"}
+            <= {r.value["kind"] for r in rs if r.value.get("task_id") == task}
+        )
+    )
+    [letter] = [
+        r.value
+        for r in letters
+        if r.value["kind"] == "record.failed" and r.value["task_id"] == task
+    ]
+    assert letter["reason"] == reason
+    assert json.loads(letter["payload"])["task_id"] == task  # the result record it could not apply
+    # The job did not restart: a restart would have asked the model again.
+    assert scenarios.job.alive
+    assert len(scenarios.requests("crash")) == 2
+
+
 def test_the_api_key_appears_in_no_event_output_dead_letter_or_log(scenarios: Scenarios):
     [tx] = scenarios.send("authfail", {"k": "a-1"})
     [out] = scenarios.outputs("authfail", [tx])
     assert "HTTP 401" in out["task"]["error"]
     assert "Incorrect API key provided: [redacted]" in out["task"]["error"]
-    assert any(r.headers.get("authorization") == f"Bearer {SECRET}" for r in scenarios.sim.requests)
+    key = fingerprint(f"Bearer {SECRET}")
+    assert any(r.headers.get("authorization") == key for r in scenarios.sim.requests)
     topics = [t for t in scenarios.topics.topics() if t.startswith(scenarios.prefix)]
     everything = _read_all(scenarios.topics, topics)
     assert everything, "nothing was read"

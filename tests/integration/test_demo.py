@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flink_agents.local import FlinkCluster
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import TopicClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,7 @@ from blockbuster import blockbuster_ctx
 from flink_agents import Agent, Limits, McpServer, OpenAIModel, tool
 from flink_agents.core import ModelCall, ToolCall
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
-from flink_agents.testing import ModelServer, Reply
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing import ModelServer, Record, Reply, TopicClient
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

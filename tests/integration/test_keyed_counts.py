@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flink_agents.local import FlinkCluster
-from flink_agents.local._jobs import ClusterJobs
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.local import ClusterJobs, FlinkCluster
+from flink_agents.testing import Record, TopicClient
 
 pytestmark = pytest.mark.integration
 JOB = "jobs/keyed_counts.py"

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench.workloads import event, script
-from flink_agents.local import FlinkCluster
-from flink_agents.local._jobs import ClusterJobs
-from flink_agents.testing import ModelServer
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.local import ClusterJobs, FlinkCluster
+from flink_agents.testing import ModelServer, TopicClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +74,21 @@ def test_killed_taskmanager_loses_nothing_and_repeats_only_unanswered_calls(
             jobs.cancel(job_id)
         requests = [r for r in sim.requests if r.finished is not None]
 
-    assert {r.value["id"] for r in answers} == set(range(total))
+    # Outputs per input id (a set would hide duplicates). Without exactly_once the sink is
+    # at least once: outputs written after the last checkpoint are written again after the
+    # restore, as copies of the same answer.
+    per_input = Counter(r.value["id"] for r in answers)
+    repeated_outputs = {i: n for i, n in per_input.items() if n > 1}
+    print(
+        f"recovery: {total} inputs, {len(answers)} outputs, "
+        f"{len(repeated_outputs)} inputs answered more than once: {sorted(repeated_outputs)}"
+    )
+    assert set(per_input) == set(range(total))
+    assert max(per_input.values()) <= 2, repeated_outputs
+    by_input: dict[object, set[str]] = {}
+    for r in answers:
+        by_input.setdefault(r.value["id"], set()).add(json.dumps(r.value["label"]))
+    assert all(len(labels) == 1 for labels in by_input.values()), "a repeat changed its answer"
     assert all(r.value["task"]["state"] == "TASK_STATE_COMPLETED" for r in answers)
     # A model call made twice is one that was in flight when the TaskManager died: its
     # answer never reached the log. Answers that did were replayed, not requested again.

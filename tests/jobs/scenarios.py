@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from flink_agents import Agent, AgentApp, Limits, McpServer, Memory, OpenAIModel, tool
 
@@ -42,6 +42,18 @@ class Handled(BaseModel):
 
 class Verdict(BaseModel):
     verdict: Literal["ok", "not ok"]
+
+
+class Checked(BaseModel):
+    """An output whose own check crashes on one value: user code that raises in the step."""
+
+    verdict: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Checked:
+        if self.verdict == "explode":
+            raise RuntimeError("the output check crashed")
+        return self
 
 
 @tool
@@ -103,6 +115,7 @@ def agents() -> list[Agent]:
         agent("repair", Verdict),
         agent("norepair", Verdict),
         agent("authfail", Verdict),
+        agent("crash", Checked),
     ]
 
 

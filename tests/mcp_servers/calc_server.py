@@ -67,6 +67,13 @@ def header(name: str, ctx: Context) -> str:
     return headers.get(name.lower(), "")
 
 
+@server.tool()
+def call_meta(ctx: Context) -> dict[str, object]:
+    """The ``flink-agents/*`` entries of the request's ``_meta``, as the server saw them."""
+    meta = ctx.request_context.meta or {}
+    return {k: v for k, v in dict(meta).items() if k.startswith("flink-agents/")}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")

@@ -7,11 +7,12 @@ import json
 import threading
 from pathlib import Path
 
+import cloudpickle
 import pytest
 from pydantic import BaseModel
 
 import flink_agents
-from flink_agents import Agent, Limits, McpServer, OpenAIModel, load_agent, tool
+from flink_agents import Agent, Limits, McpServer, OpenAIModel, ToolContext, load_agent, tool
 from flink_agents.api._tools import ToolInputError
 from flink_agents.errors import SpecError
 
@@ -37,7 +38,7 @@ class Verdict(BaseModel):
 def test_root_exports_exactly_the_public_api():
     public = sorted(
         name
-        for name in vars(flink_agents)
+        for name in dir(flink_agents)
         if not name.startswith("_")
         and name not in {"api", "core", "runtime", "errors", "config"}
         and not isinstance(getattr(flink_agents, name), type(flink_agents))
@@ -174,6 +175,35 @@ def test_json_spec_with_an_inline_output_schema(tmp_path: Path):
             "name: x\ninstructions: y\nmodel: {model: m}\nmemory: {ttl: soon}\n",
             r"memory.ttl: Value error, 'soon' is not a duration",
         ),
+        (
+            "name: x\ninstructions: y\nmodel: m\nmemory: {windw: 3}\n",
+            r"agent.yaml: memory.windw: unknown field; did you mean 'window'\?",
+        ),
+        (
+            "name: x\ninstrutions: y\nmodel: m\n",
+            r"agent.yaml: instrutions: unknown field; did you mean 'instructions'\?",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: {model: m, temprature: 0}\n",
+            r"model.temprature: unknown field; did you mean 'temperature'\?",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\n"
+            "tools:\n  - mcp: {stdio: [python], alowed_tools: []}\n",
+            r"tools.0.mcp.alowed_tools: unknown field; did you mean 'allowed_tools'\?",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\ntools:\n  - mcp: {http: ftp://h/mcp}\n",
+            r"tools.0.mcp: Value error, an http MCP connection needs an http\(s\) url",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\ntools:\n  - mcp: {stdio: [python], http: h}\n",
+            r"tools.0.mcp: give exactly one of stdio",
+        ),
+        (
+            "name: x\ninstructions: y\nmodel: m\ntools:\n  - mpc: {http: h}\n",
+            r"tools.0.mpc: unknown field; did you mean 'mcp'\?",
+        ),
         ("- just\n- a list\n", r"an agent spec is a mapping, not list"),
         ("name: [unclosed\n", r"is not valid YAML"),
     ],
@@ -183,3 +213,35 @@ def test_spec_file_errors_name_the_file_and_field(tmp_path: Path, text: str, mes
     spec.write_text(text)
     with pytest.raises(SpecError, match=message):
         load_agent(spec)
+
+
+def test_a_model_may_be_given_by_name_alone(tmp_path: Path):
+    spec = tmp_path / "agent.yaml"
+    spec.write_text("name: x\ninstructions: y\nmodel: gpt-4o-mini\n")
+    assert load_agent(spec).model == OpenAIModel(model="gpt-4o-mini")
+
+
+def test_the_model_label_never_shows_credentials_of_its_url():
+    model = OpenAIModel(model="m", base_url="https://user:s3cret@llm.example/v1?api_key=s3cret")
+    assert "s3cret" not in model.label
+    assert model.label == "m@https://llm.example/v1"
+
+
+@tool(retry=False)
+def create_ticket(summary: str, ctx: ToolContext) -> str:
+    """Open a ticket."""
+    return f"{summary} as {ctx.call_id} (attempt {ctx.attempt})"
+
+
+def test_a_tool_takes_its_call_context_without_showing_it_to_the_model():
+    context = ToolContext(agent="a", key="k", task_id="t", call_id="t/1.0/tool.result")
+    result = asyncio.run(create_ticket.invoke({"summary": "help"}, context))
+    assert result == "help as t/1.0/tool.result (attempt 1)"
+    assert list(create_ticket.parameters["properties"]) == ["summary"]
+    assert create_ticket.retry is False and lookup.retry is True
+    assert cloudpickle.loads(cloudpickle.dumps(create_ticket)).retry is False  # as PyFlink ships it
+
+
+def test_a_call_timeout_of_zero_is_refused():
+    with pytest.raises(ValueError, match="call_timeout must be longer than zero"):
+        Limits(call_timeout="0s")

@@ -58,3 +58,16 @@ def test_cluster_target_is_host_and_port_from_the_environment():
 def test_a_cluster_target_without_host_and_port_names_the_form(target: str):
     with pytest.raises(ConfigError, match=r"cluster\.target: .*HOST:PORT"):
         load_settings(environ={"FLINK_AGENTS_CLUSTER__TARGET": target}, file=None)
+
+
+def test_a_job_built_for_a_cluster_with_the_jars_downloads_none(tmp_path: Path):
+    from flink_agents.runtime import job_configuration
+
+    settings = load_settings(
+        {"cache": str(tmp_path / "empty"), "maven_url": "http://127.0.0.1:9/nothing"},
+        environ={"FLINK_AGENTS_RUNTIME__SHIP_JARS": "false"},
+        file=None,
+    )
+    conf = job_configuration(settings, "job", [])
+    assert conf.get_string("pipeline.jars", "") == ""
+    assert not (tmp_path / "empty").exists()

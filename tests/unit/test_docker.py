@@ -62,3 +62,13 @@ def test_the_build_context_sends_what_the_dockerfiles_copy():
         copies = re.findall(r"^COPY (.+) \S+$", (DOCKER / dockerfile).read_text(), re.M)
         for source in (s.rstrip("/") for line in copies for s in line.split()):
             assert any(source == k or source.startswith(k + "/") for k in kept), source
+
+
+def test_compose_listens_on_loopback_unless_told_otherwise():
+    services = compose()["services"]  # type: ignore[index]
+    loopback = "${HOST:-127.0.0.1}"
+    assert services["kafka"]["environment"]["KAFKA_HOST"] == loopback
+    assert services["jobmanager"]["environment"]["BIND_HOST"] == loopback
+    for name in ("tools", "model"):
+        command = services[name]["command"]
+        assert command[command.index("--host") + 1] == loopback

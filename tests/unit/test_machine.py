@@ -252,13 +252,46 @@ def test_a_lost_call_is_issued_again_at_its_check_and_a_live_one_is_left_alone()
     assert again == call  # same ids: a result of either attempt is applied once
 
 
-def test_a_step_without_result_by_its_deadline_fails():
+def test_a_step_whose_calls_are_lost_past_its_deadline_fails():
     limits = Limits(call_timeout="1s", max_retries=0)
     machine, store = AgentMachine(agent(limits=limits)), MemoryStore()
     machine.on_input(store, record(1), now=0.0)
     deadline = store.task().deadline  # type: ignore[union-attr]
-    fx = machine.on_timer(store, deadline, in_flight=lambda _id: True)
+    fx = machine.on_timer(store, deadline, in_flight=lambda _id: False)
     assert "before its deadline" in fx.outputs[0][1]["task"]["error"]
+
+
+def test_a_call_still_in_flight_past_the_deadline_is_waited_for_not_failed_or_reissued():
+    # The executor bounds a running call by its deadline from when it starts; a call that
+    # waited for room, or whose result is on its way back, is not lost.
+    limits = Limits(call_timeout="1s", max_retries=0)
+    machine, store = AgentMachine(agent(limits=limits)), MemoryStore()
+    machine.on_input(store, record(1), now=0.0)
+    deadline = store.task().deadline  # type: ignore[union-attr]
+    fx = machine.on_timer(store, deadline + 60, in_flight=lambda _id: True)
+    assert (fx.outputs, fx.calls) == ([], [])
+    assert fx.timers and store.task() is not None
+
+
+def test_a_failed_task_cancels_the_calls_it_awaited():
+    machine, store = AgentMachine(agent()), MemoryStore()
+    call = only_model_call(machine.on_input(store, record(1), now=0.0))
+    fx = machine.on_error(store, "the agent step raised RuntimeError: boom", now=1.0)
+    assert fx.cancelled_calls == [call.id]
+    assert fx.outputs[0][1]["task"]["error"] == "the agent step raised RuntimeError: boom"
+    assert store.task() is None
+
+
+def test_a_full_key_queue_dead_letters_the_input_and_keeps_the_rest():
+    machine, store = AgentMachine(agent(limits=Limits(max_queued_inputs=2))), MemoryStore()
+    machine.on_input(store, record(0), now=0.0)  # runs
+    depths = [machine.on_input(store, record(n), now=0.0).queued for n in (1, 2)]
+    full = machine.on_input(store, record(3), now=0.0)
+    assert depths == [1, 2]
+    [letter] = full.dead_letters
+    assert letter.kind == "input.rejected" and "max_queued_inputs" in letter.reason
+    assert letter.payload == record(3).payload
+    assert [r.source.offset for r in store.waiting()] == [1, 2]
 
 
 def test_free_text_agents_output_text():

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from flink_agents.api import Limits, OpenAIModel
 from flink_agents.errors import ModelRejected, ModelUnavailable
 from flink_agents.models import ChatClient
-from flink_agents.testing import Fault, ModelServer, Reply, ToolCall
+from flink_agents.testing import Fault, ModelServer, Reply, ToolCall, fingerprint
 
 FAST = Limits(call_timeout="2s", max_retries=3, backoff="10ms", backoff_max="50ms")
 SECRET = "sk-test-0123456789abcdefghijklmnop"
@@ -92,7 +92,7 @@ def test_a_rejected_request_is_not_retried_and_hides_the_key(
     with pytest.raises(ModelRejected) as caught:
         complete(client(server, api_key_env="SIM_KEY"))
     assert server.count() == 1
-    assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    assert server.requests[0].headers["authorization"] == fingerprint(f"Bearer {SECRET}")
     assert SECRET[:12] not in str(caught.value)
     assert "HTTP 401" in str(caught.value)
 

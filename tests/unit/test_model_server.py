@@ -16,7 +16,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall
+from flink_agents.testing import ChatRequest, Fault, ModelServer, Reply, ToolCall, fingerprint
 from tests.support import eventually
 
 USER = [{"role": "user", "content": "card c1 at merchant m1"}]
@@ -113,7 +113,7 @@ def test_script_sees_the_tool_results_of_its_calls(server: ModelServer, client: 
     ]
     assert (seen[0].turn, seen[1].turn) == (0, 1)
     assert seen[1].tool_names == ["risk_score", "profile"]
-    assert seen[1].headers["authorization"] == "Bearer sk-test-key"
+    assert seen[1].headers["authorization"] == fingerprint("Bearer sk-test-key")
 
 
 def test_given_tool_call_ids_and_raw_arguments_are_sent_verbatim(
@@ -379,7 +379,7 @@ def test_records_every_request_in_order(server: ModelServer, client: OpenAI) -> 
     assert [r.body["messages"][0]["content"] for r in recorded] == ["one", "two", "three"]
     assert [r.number for r in recorded] == [1, 2, 3]
     assert all(r.path == "/v1/chat/completions" and r.status == 200 for r in recorded)
-    assert all(r.headers["authorization"] == "Bearer sk-test-key" for r in recorded)
+    assert all(r.headers["authorization"] == fingerprint("Bearer sk-test-key") for r in recorded)
     assert before <= recorded[0].time <= recorded[1].time <= recorded[2].time
     assert recorded[1].chat.last_user_text == "two"
 
@@ -452,7 +452,7 @@ def test_control_endpoints_report_and_reset(server: ModelServer, client: OpenAI)
     assert stats["by_status"] == {"200": 1, "429": 1}
     assert stats["tokens"] == {"prompt": 2, "completion": 2, "total": 4}
     assert [r["status"] for r in recorded] == [429, 200]
-    assert recorded[0]["headers"]["authorization"] == "Bearer sk-test-key"
+    assert recorded[0]["headers"]["authorization"] == fingerprint("Bearer sk-test-key")
     assert after["requests"] == 0
     assert server.requests == []
 

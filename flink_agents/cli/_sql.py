@@ -1,0 +1,85 @@
+"""``flink-agents sql``: run a SQL file, or type statements in a shell."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from flink_agents.cli._context import Context, console, user_errors
+from flink_agents.sql import Result, SqlRun
+from flink_agents.sql._runner import job_name
+
+app = typer.Typer(
+    help="Agents in Flink SQL: run a file, or start a shell (no command).",
+    invoke_without_command=True,
+)
+
+
+def show(result: Result) -> None:
+    if result.headers:
+        table = Table(*result.headers)
+        for row in result.rows:
+            table.add_row(*(Text(cell) for cell in row))  # cells are data, not markup
+        console.print(table)
+    elif result.message:
+        console.print(result.message, highlight=False, markup=False)
+
+
+@app.callback()
+def _shell(ctx: typer.Context) -> None:
+    """Without a command: an interactive shell (history, completion), one statement at a time."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flink_agents.cli._shell import Shell
+
+    context: Context = ctx.obj
+    Shell(context.settings).loop()
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The .sql file to run.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything and print the plan; start no job.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option(help="Job name; its topics are <name>.events and so on.")
+    ] = None,
+) -> None:
+    """Run a SQL file: definitions go to the catalog, INSERT statements become one Flink job."""
+    context: Context = ctx.obj
+    with user_errors():
+        runner = SqlRun(context.settings, name or job_name(file))
+        runner.execute_file(file, show)
+        if not runner.has_job:
+            return
+        runner.job.build(create_topics=not dry_run)
+        console.print(runner.job.explain(), highlight=False, markup=False)
+        if dry_run:
+            console.print("dry run: no job started")
+            return
+        console.print(f"running job {runner.job.name} (Ctrl-C stops it)")
+        runner.job.run()
+
+
+def run_in_background(file: Path, log: Path, home: Path) -> subprocess.Popen[bytes]:
+    """``flink-agents sql run FILE`` as its own process, output in ``log``."""
+    command = [str(Path(sys.executable).with_name("flink-agents")), "--home", str(home)]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [*command, "sql", "run", str(file)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+__all__ = ["app", "run_in_background"]

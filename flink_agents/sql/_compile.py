@@ -1,0 +1,411 @@
+"""Catalog definitions into the same spec objects Python users write.
+
+A connection and a model become an ``OpenAIModel``; an MCP connection used by a tool becomes
+an ``McpServer``; a function tool becomes a ``FunctionTool`` (``@tool``); an agent becomes an
+``Agent``. Option values are checked here, so a bad value is reported where it was written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from flink_agents.api._agent import AGENT_NAME, Agent, Limits, Memory
+from flink_agents.api._loader import model_from_schema
+from flink_agents.api._mcp import McpServer
+from flink_agents.api._model import OpenAIModel
+from flink_agents.api._tools import FunctionTool
+from flink_agents.errors import SpecError, explain
+from flink_agents.sql._ast import Kind
+from flink_agents.sql._catalog import Catalog, Entry
+from flink_agents.sql._errors import Position, SqlError
+
+#: Options each kind accepts; the ones marked ``ours`` are this project's additions.
+OPTIONS: dict[str, dict[str, str]] = {
+    "connection": {
+        "type": "openai | mcp_server | a2a",
+        "endpoint": "base URL of the model API, MCP server URL, or (STDIO) the command line",
+        "api-key": "secret: the model API key (stored, shown redacted)",
+        "token": "secret: bearer token for an MCP server over HTTP",
+        "transport-type": "STREAMABLE_HTTP (default) | STDIO | SSE",
+        "api-key-env": "ours: environment variable of the workers that holds the key",
+        "cwd": "ours: working directory of a STDIO server",
+    },
+    "model": {
+        "provider": "openai",
+        "task": "text_generation",
+        "openai.connection": "the connection (type openai)",
+        "openai.model_version": "the model name, default gpt-4o-mini",
+        "openai.temperature": "0..2",
+        "openai.max_tokens": "a positive integer",
+        "openai.timeout": "ours: time per call, e.g. 30s",
+        "openai.structured_output": "ours: json_schema | json_object | prompt",
+    },
+    "tool_function": {
+        "type": "function",
+        "description": "what the model reads about the tool (default: the docstring)",
+    },
+    "tool_connection": {
+        "type": "mcp | a2a",
+        "allowed_tools": "comma-separated names of the server's tools the agent may call",
+        "request_timeout": "seconds a call may take",
+    },
+    "agent": {
+        "max_iterations": "model calls per task (Limits.max_steps)",
+        "max_consecutive_failures": "further attempts of a failing call (Limits.max_retries)",
+        "memory.window": "ours: past messages per memory key the prompt sees",
+        "memory.ttl": "ours: forget a key after this long without a task, e.g. 7d",
+        "output.schema": "ours: JSON Schema of the response (validated structured output)",
+        "call_timeout": "ours: time per model or tool call, e.g. 30s",
+        "max_in_flight": "ours: calls in flight for this agent per worker",
+    },
+}
+
+Where = Callable[[str], Position]
+
+
+@dataclass
+class CompiledAgent:
+    """An agent ready for ``AgentApp``, and the secrets its workers need, by variable name."""
+
+    agent: Agent
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+def option_table(entry_kind: Kind, using: str | None = None) -> dict[str, str]:
+    if entry_kind == "tool":
+        return OPTIONS["tool_function" if using == "function" else "tool_connection"]
+    return OPTIONS[entry_kind]
+
+
+def check_options(entry: Entry, where: Where) -> None:
+    """Unknown options are errors that list the known ones."""
+    known = option_table(entry.kind, entry.using)
+    for key in entry.options:
+        if key not in known:
+            raise SqlError(
+                f"unknown option '{key}' for a {entry.kind}; known: {', '.join(sorted(known))}",
+                where(f"key:{key}"),
+            )
+
+
+def agent_name(sql_name: str, where: Position) -> str:
+    """The runtime name of a SQL agent: lower case, ``_`` as ``-`` (``fraud_triage``
+    runs as ``fraud-triage``)."""
+    name = sql_name.lower().replace("_", "-")
+    if not re.match(AGENT_NAME, name):
+        raise SqlError(
+            f"agent name {sql_name!r} must be letters, digits, '_' or '-', at most 63 long",
+            where,
+        )
+    return name
+
+
+def secret_variable(connection: str) -> str:
+    """The worker environment variable that carries a connection's key to the workers."""
+    return "FLINK_AGENTS_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", connection).upper()
+
+
+def check_connection(entry: Entry, where: Where) -> None:
+    check_options(entry, where)
+    kind = entry.options.get("type")
+    if kind is None:
+        raise SqlError("a connection needs 'type' = 'openai' | 'mcp_server' | 'a2a'", where(""))
+    if kind == "a2a":
+        raise SqlError(
+            "connections of type 'a2a' are not supported yet: A2A peers are not available "
+            "from SQL in this version",
+            where("type"),
+        )
+    if kind not in ("openai", "mcp_server"):
+        raise SqlError(f"'type' must be openai, mcp_server or a2a, not {kind!r}", where("type"))
+    if not entry.options.get("endpoint"):
+        raise SqlError(f"a connection of type {kind!r} needs 'endpoint'", where(""))
+    if kind == "openai":
+        for key in ("token", "transport-type", "cwd"):
+            if key in entry.options:
+                raise SqlError(f"'{key}' is for mcp_server connections", where(key))
+    else:
+        for key in ("api-key", "api-key-env"):
+            if key in entry.options:
+                raise SqlError(f"'{key}' is for openai connections (MCP takes 'token')", where(key))
+        mcp_server(entry, where)
+
+
+def mcp_server(entry: Entry, where: Where, allowed: tuple[str, ...] | None = None) -> McpServer:
+    transport = entry.options.get("transport-type", "STREAMABLE_HTTP").upper()
+    endpoint = entry.options["endpoint"]
+    if transport == "SSE":
+        raise SqlError(
+            "'transport-type' = 'SSE' is not supported: use STREAMABLE_HTTP or STDIO",
+            where("transport-type"),
+        )
+    if transport == "STDIO":
+        if "token" in entry.options:
+            raise SqlError("'token' is for servers over HTTP, not STDIO", where("token"))
+        words = shlex.split(endpoint)
+        if not words:
+            raise SqlError("'endpoint' of a STDIO server is its command line", where("endpoint"))
+        return McpServer.stdio(
+            *words, cwd=entry.options.get("cwd"), allowed_tools=allowed, name=entry.name
+        )
+    if transport != "STREAMABLE_HTTP":
+        raise SqlError(
+            f"'transport-type' must be STREAMABLE_HTTP, STDIO or SSE, not {transport!r}",
+            where("transport-type"),
+        )
+    if "cwd" in entry.options:
+        raise SqlError("'cwd' is for STDIO servers", where("cwd"))
+    token = entry.options.get("token")
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        return McpServer.http(endpoint, headers=headers, allowed_tools=allowed, name=entry.name)
+    except ValidationError as exc:
+        raise SqlError(f"bad MCP connection: {explain(exc)}", where("endpoint")) from None
+
+
+def model_spec(model: Entry, catalog: Catalog, where: Where) -> tuple[OpenAIModel, dict[str, str]]:
+    """The model of an agent and the secrets it needs (variable name to value)."""
+    check_options(model, where)
+    opts = model.options
+    if opts.get("provider") != "openai":
+        raise SqlError("a model needs 'provider' = 'openai'", where("provider"))
+    if opts.get("task", "text_generation") != "text_generation":
+        raise SqlError("'task' must be 'text_generation' for an agent's model", where("task"))
+    for name, columns in (("INPUT", model.inputs), ("OUTPUT", model.outputs)):
+        for column, kind in columns:
+            if kind not in ("STRING", "VARCHAR"):
+                raise SqlError(
+                    f"{name} column {column} must be STRING (a model reads and writes text)",
+                    where(""),
+                )
+    conn_name = opts.get("openai.connection")
+    if not conn_name:
+        raise SqlError("a model needs 'openai.connection' = '<connection>'", where(""))
+    conn = catalog.get("connection", conn_name)
+    if conn is None:
+        raise SqlError(f"unknown connection '{conn_name}'", where("openai.connection"))
+    if conn.options.get("type") != "openai":
+        raise SqlError(
+            f"connection '{conn_name}' is of type {conn.options.get('type')!r}, not openai",
+            where("openai.connection"),
+        )
+    secrets: dict[str, str] = {}
+    key_env = conn.options.get("api-key-env", "OPENAI_API_KEY")
+    if "api-key" in conn.options:
+        key_env = secret_variable(conn_name)
+        secrets[key_env] = conn.options["api-key"]
+    spec: dict[str, Any] = {
+        "model": opts.get("openai.model_version", "gpt-4o-mini"),
+        "base_url": _base_url(conn.options["endpoint"]),
+        "api_key_env": key_env,
+    }
+    for option, field_name in (
+        ("openai.temperature", "temperature"),
+        ("openai.max_tokens", "max_tokens"),
+        ("openai.timeout", "timeout"),
+        ("openai.structured_output", "structured_output"),
+    ):
+        if option in opts:
+            spec[field_name] = opts[option]
+    try:
+        return OpenAIModel.model_validate(spec), secrets
+    except ValidationError as exc:
+        bad = exc.errors()[0]["loc"][0] if exc.errors() else ""
+        option = {"temperature": "openai.temperature", "max_tokens": "openai.max_tokens"}.get(
+            str(bad), f"openai.{bad}"
+        )
+        raise SqlError(f"bad model option: {explain(exc)}", where(option)) from None
+
+
+def _base_url(endpoint: str) -> str:
+    """Confluent's endpoints name the full path; the client wants the API's base URL."""
+    return re.sub(r"/chat/completions/?$", "", endpoint.rstrip("/"))
+
+
+def tool_spec(tool: Entry, catalog: Catalog, where: Where) -> FunctionTool | McpServer:
+    check_options(tool, where)
+    kind = tool.options.get("type", "function" if tool.using == "function" else "mcp")
+    if tool.using == "function":
+        if kind != "function":
+            raise SqlError("a tool USING FUNCTION has 'type' = 'function'", where("type"))
+        return _function_tool(tool, catalog, where)
+    if kind == "a2a":
+        raise SqlError(
+            "tools of type 'a2a' are not supported yet: A2A peers are not available from SQL "
+            "in this version",
+            where("type"),
+        )
+    if kind != "mcp":
+        raise SqlError(f"a tool USING CONNECTION has 'type' = 'mcp', not {kind!r}", where("type"))
+    conn = catalog.get("connection", tool.target or "")
+    if conn is None:
+        raise SqlError(f"unknown connection '{tool.target}'", where("@target"))
+    if conn.options.get("type") != "mcp_server":
+        raise SqlError(
+            f"connection '{tool.target}' is of type {conn.options.get('type')!r}: an MCP tool "
+            "needs a connection of type 'mcp_server'",
+            where("@target"),
+        )
+    if "request_timeout" in tool.options:
+        _seconds(tool.options["request_timeout"], where("request_timeout"))
+    allowed = tool.options.get("allowed_tools")
+    names = tuple(n.strip() for n in allowed.split(",") if n.strip()) if allowed else None
+    return mcp_server(conn, lambda _key: where("@target"), names)
+
+
+def _function_tool(tool: Entry, catalog: Catalog, where: Where) -> FunctionTool:
+    path = catalog.function(tool.target or "")
+    if path is None:
+        raise SqlError(
+            f"unknown function '{tool.target}': register it first with CREATE FUNCTION "
+            f"{tool.target} AS 'module.function' LANGUAGE PYTHON",
+            where("@target"),
+        )
+    func = import_function(path, where("@target"))
+    try:
+        return FunctionTool(
+            getattr(func, "func", func), name=tool.name, description=tool.options.get("description")
+        )
+    except SpecError as exc:
+        raise SqlError(f"function {path} cannot be a tool: {exc}", where("@target")) from None
+
+
+def import_function(path: str, where: Position) -> Callable[..., Any]:
+    """The Python function at ``module.function`` (or ``module:function``)."""
+    module_name, sep, attr = path.replace(":", ".").rpartition(".")
+    if not sep:
+        raise SqlError(f"{path!r} is not of the form 'module.function'", where)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SqlError(f"cannot import {module_name}: {exc}", where) from None
+    func = getattr(module, attr, None)
+    if not callable(func):
+        raise SqlError(f"{module_name} has no function {attr!r}", where)
+    return func  # type: ignore[no-any-return]
+
+
+def _seconds(text: str, where: Position) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SqlError(f"expected a number of seconds, got {text!r}", where) from None
+    if value <= 0:
+        raise SqlError(f"expected a positive number of seconds, got {text!r}", where)
+    return value
+
+
+def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
+    """The ``Agent`` of a catalog entry; every name it uses must resolve."""
+    check_options(entry, where)
+    if entry.agents:
+        raise SqlError(
+            "the reflection form (USING AGENTS) is not supported yet: give the agent a MODEL "
+            "and a PROMPT",
+            where("@agents"),
+        )
+    if entry.model is None or entry.prompt is None:
+        raise SqlError("an agent needs USING MODEL m and USING PROMPT '...'", where(""))
+    model_entry = catalog.get("model", entry.model)
+    if model_entry is None:
+        raise SqlError(f"unknown model '{entry.model}'", where("@model"))
+    model, secrets = model_spec(model_entry, catalog, lambda _key: where("@model"))
+    tools: list[FunctionTool | McpServer] = []
+    timeouts: list[float] = []
+    for name in entry.tools:
+        tool = catalog.get("tool", name)
+        if tool is None:
+            raise SqlError(f"unknown tool '{name}'", where(f"@tool:{name}"))
+        tools.append(tool_spec(tool, catalog, _fixed(where(f"@tool:{name}"))))
+        if "request_timeout" in tool.options:
+            timeouts.append(float(tool.options["request_timeout"]))
+    opts = entry.options
+    limits: dict[str, Any] = {}
+    if "max_iterations" in opts:
+        limits["max_steps"] = opts["max_iterations"]
+    if "max_consecutive_failures" in opts:
+        limits["max_retries"] = opts["max_consecutive_failures"]
+    if "call_timeout" in opts:
+        limits["call_timeout"] = opts["call_timeout"]
+    elif timeouts:
+        limits["call_timeout"] = timedelta(seconds=max(timeouts))
+    if "max_in_flight" in opts:
+        limits["max_in_flight"] = opts["max_in_flight"]
+    memory: dict[str, Any] = {}
+    if "memory.window" in opts:
+        memory["window"] = opts["memory.window"]
+    if "memory.ttl" in opts:
+        memory["ttl"] = opts["memory.ttl"]
+    output = None
+    if "output.schema" in opts:
+        output = _output_model(opts["output.schema"], where("output.schema"))
+    spec_name = agent_name(entry.name, where(""))
+    try:
+        agent = Agent(
+            name=spec_name,
+            description=entry.comment or "",
+            instructions=entry.prompt,
+            model=model,
+            tools=tuple(tools),
+            memory=_validated(Memory, memory, "memory.", where),
+            output=output,
+            limits=_validated(Limits, limits, "", where, _LIMIT_OPTIONS),
+        )
+    except ValidationError as exc:
+        raise SqlError(f"invalid agent: {explain(exc)}", where("")) from None
+    return CompiledAgent(agent, secrets)
+
+
+def _fixed(position: Position) -> Where:
+    """Every part of a definition read from the catalog is reported where it is used."""
+    return lambda _key: position
+
+
+_LIMIT_OPTIONS = {
+    "max_steps": "max_iterations",
+    "max_retries": "max_consecutive_failures",
+    "call_timeout": "call_timeout",
+    "max_in_flight": "max_in_flight",
+}
+
+
+def _validated(
+    model: Any,
+    values: dict[str, Any],
+    prefix: str,
+    where: Where,
+    names: dict[str, str] | None = None,
+) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        field_name = str(exc.errors()[0]["loc"][0])
+        option = (names or {}).get(field_name, prefix + field_name)
+        raise SqlError(
+            f"bad value for '{option}': {exc.errors()[0]['msg']}", where(option)
+        ) from None
+
+
+def _output_model(text: str, where: Position) -> Any:
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:
+        raise SqlError(f"'output.schema' is not JSON: {exc}", where) from None
+    if not isinstance(schema, dict):
+        raise SqlError("'output.schema' is a JSON object schema", where)
+    try:
+        return model_from_schema(schema)
+    except SpecError as exc:
+        raise SqlError(f"'output.schema': {exc}", where) from None
+
+
+__all__ = ["OPTIONS", "CompiledAgent", "agent_name", "compile_agent", "secret_variable"]

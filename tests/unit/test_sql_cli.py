@@ -1,0 +1,62 @@
+"""``flink-agents sql run`` as a user runs it, for files that need no Flink job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).with_name("flink-agents"))
+SECRET = "sk-proj-7d1e5c0b9a8f4e3d"
+
+
+def sql_run(tmp_path: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    file = tmp_path / "defs.sql"
+    file.write_text(text)
+    return subprocess.run(
+        [CLI, "--home", str(tmp_path / "home"), "sql", "run", str(file), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+def test_definitions_persist_across_runs_and_secrets_are_never_printed(tmp_path: Path):
+    first = sql_run(
+        tmp_path,
+        "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'http://127.0.0.1:9/v1',"
+        f" 'api-key' = '{SECRET}');\n"
+        "CREATE MODEL m WITH ('provider' = 'openai', 'openai.connection' = 'api');\n"
+        "CREATE AGENT helper USING MODEL m USING PROMPT 'Help.' COMMENT 'helps';",
+    )
+    assert first.returncode == 0, first.stderr
+    second = sql_run(tmp_path, "SHOW AGENTS;\nDESCRIBE CONNECTION api;")
+    assert second.returncode == 0, second.stderr
+    assert "helper" in second.stdout and "helps" in second.stdout
+    assert "[redacted]" in second.stdout
+    listed = subprocess.run(
+        [CLI, "--home", str(tmp_path / "home"), "agents", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "helper" in listed.stdout
+    for output in (first, second, listed):
+        assert SECRET[:8] not in output.stdout + output.stderr
+
+
+def test_an_error_names_the_file_line_and_column_and_runs_nothing(tmp_path: Path):
+    done = sql_run(
+        tmp_path,
+        "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'http://127.0.0.1:9/v1');\n"
+        "CREATE AGENT helper USING MODEL missing USING PROMPT 'Help.';\n"
+        "INSERT INTO out SELECT * FROM somewhere;",
+        "--dry-run",
+    )
+    assert done.returncode == 1
+    assert "defs.sql:2:33: unknown model 'missing'" in done.stderr.replace("\n", "")
+    assert "statements:" not in done.stdout  # no plan: it stopped at the error
