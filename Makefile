@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d' ' -f1)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: setup jars demo demo-maintenance test unit integration lint format up down status bench clean
+.PHONY: setup jars demo demo-maintenance test unit integration test-deploy images lint format up down status bench clean
 
 setup: $(STAMP) jars
 
@@ -35,12 +35,24 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 unit: $(STAMP)
-	$(PYTEST) -m "not integration" -q
+	$(PYTEST) -m "not integration and not deploy" -q
 
 integration: setup
 	$(PYTEST) -m integration -q
 
 test: setup lint unit integration
+
+# The Docker deployment, tested: a Docker engine from Debian's packages (installed and
+# started when missing), a base image made with debootstrap, the project's images on it,
+# then the compose deployment with a TaskManager killed under load.
+IMAGE_TAG ?= test
+images: setup
+	docker/engine.sh
+	docker/base-image.sh flink-agents-base:bookworm
+	docker/build.sh --base flink-agents-base:bookworm --tag $(IMAGE_TAG)
+
+test-deploy: images
+	FLINK_AGENTS_IMAGE_TAG=$(IMAGE_TAG) $(PYTEST) -m deploy tests/deploy -q
 
 up: setup
 	$(BIN)/flink-agents local up

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from flink_agents.errors import ConfigError, explain
 
@@ -59,6 +59,48 @@ class FlinkSettings(_Section):
     @property
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}"
+
+
+class ClusterSettings(_Section):
+    """The Flink cluster that ``submit``, ``jobs``, ``stop`` and ``savepoint`` talk to.
+
+    Without a ``target`` they use the local standalone cluster (``flink``); with one, any
+    Flink REST endpoint: a compose deployment, a Kubernetes session cluster, a remote host.
+
+    >>> ClusterSettings(target="flink.example.com:8081").rest_url
+    'http://flink.example.com:8081'
+    >>> ClusterSettings(target="http://10.0.0.5:8081/").host_port
+    ('10.0.0.5', 8081)
+    """
+
+    target: str | None = None
+    python: str = "python3"
+    pythonpath: str | None = None
+    savepoint_dir: str | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        bare = value.removeprefix("http://").rstrip("/")
+        host, _, port = bare.rpartition(":")
+        if "://" in bare or "/" in bare or not host or not port.isdigit():
+            raise ValueError(
+                f"{value!r} is not HOST:PORT (or http://HOST:PORT) of a Flink REST endpoint"
+            )
+        return f"{host}:{port}"
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        if not self.target:
+            return None
+        host, _, port = self.target.rpartition(":")
+        return host, int(port)
+
+    @property
+    def rest_url(self) -> str | None:
+        return f"http://{self.target}" if self.target else None
 
 
 class RuntimeSettings(_Section):
@@ -104,6 +146,7 @@ class Settings(_Section):
     startup_timeout_s: float = 90.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     flink: FlinkSettings = Field(default_factory=FlinkSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
 

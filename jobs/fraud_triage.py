@@ -10,7 +10,8 @@ jobs/compliance_review.py) over A2A; ``escalation`` holds the reviewer's verdict
 
 The model is OpenAI's ``gpt-4o-mini`` when ``OPENAI_API_KEY`` is set, any OpenAI-compatible
 server given by ``FRAUD_MODEL_BASE_URL`` (and ``FRAUD_MODEL``), or the model simulator that
-``make demo`` starts when neither is set.
+``make demo`` starts when neither is set. The customer tools are an MCP server the job starts
+over stdio, or the one at ``FRAUD_TOOLS_URL`` (streamable HTTP) when that is set.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def model() -> OpenAIModel:
 
 
 def customer_tools() -> McpServer:
+    tools = ["customer_profile", "recent_transactions", "merchant_risk"]
+    url = os.environ.get("FRAUD_TOOLS_URL")
+    if url:  # a running customer server over streamable HTTP (the compose deployment)
+        return McpServer.http(url, allowed_tools=tools)
     database = os.environ.get("FRAUD_DB", str(ROOT / ".flink-agents" / "demo" / "fraud.db"))
     return McpServer.stdio(
         sys.executable,
@@ -67,7 +72,7 @@ def customer_tools() -> McpServer:
         "--db",
         str(Path(database).resolve()),
         cwd=str(ROOT),
-        allowed_tools=["customer_profile", "recent_transactions", "merchant_risk"],
+        allowed_tools=tools,
     )
 
 

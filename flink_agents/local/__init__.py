@@ -1,10 +1,12 @@
-"""The local stack: a Kafka broker and a Flink standalone cluster on this machine."""
+"""The local stack (a Kafka broker and a Flink standalone cluster on this machine), and a
+remote Flink cluster reached through its REST endpoint."""
 
 from flink_agents.local._flink import FlinkCluster, flink_home
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
 from flink_agents.local._jobs import ClusterJobs
 from flink_agents.local._kafka import KafkaBroker
 from flink_agents.local._process import free_port
+from flink_agents.local._remote import RemoteCluster
 from flink_agents.local._stack import LocalStack
 from flink_agents.local._status import PartStatus
 
@@ -15,6 +17,7 @@ __all__ = [
     "KafkaBroker",
     "LocalStack",
     "PartStatus",
+    "RemoteCluster",
     "bundles",
     "fetch",
     "fetch_artifacts",

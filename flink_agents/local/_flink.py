@@ -8,12 +8,9 @@ inside the installed wheel is changed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +20,12 @@ import yaml
 from flink_agents import _pythonenv
 from flink_agents.config import Settings
 from flink_agents.errors import StackError
-from flink_agents.local import _jars, _process
+from flink_agents.local import _jars, _process, _rest
 from flink_agents.local._status import PartStatus
 
 _IDENT = "flink-agents"
 _UP = "`flink-agents local up` starts what is missing"
+PEKKO_STARTUP = "-Dpekko.remote.classic.startup-timeout=120s"
 
 
 def flink_home() -> Path:
@@ -223,23 +221,14 @@ class FlinkCluster:
 
     def rest(self, path: str, method: str = "GET", body: Any = None) -> Any:
         """Call the cluster's REST API and decode its JSON answer."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.settings.flink.rest_url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise StackError(
-                f"Flink REST {method} {path}: {exc.code} {exc.read()[:500]!r}"
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise StackError(f"Flink REST API not reachable at {path}: {exc}") from None
-        return json.loads(raw) if raw else None
+        return _rest.call(self.settings.flink.rest_url, path, method, body)
+
+    def worker_python(self) -> str:
+        """The Python the cluster's workers run: this interpreter (same machine)."""
+        return _pythonenv.python_executable()
+
+    def savepoint_target(self) -> str | None:
+        return self.savepoint_dir.as_uri()
 
     def _taskmanagers(self) -> int:
         return len(self._taskmanager_ids())
@@ -304,7 +293,10 @@ class FlinkCluster:
         flink = self.settings.flink
         python = _pythonenv.python_executable()
         return {
-            "env.java.opts.all": wheel["env"]["java"]["opts"]["all"],
+            # Pekko's remoting gives up after 10 s when a busy machine starts it slowly, and
+            # Flink's pekko.startup-timeout sets a key Pekko no longer reads; a system
+            # property reaches Pekko's own setting.
+            "env.java.opts.all": f"{wheel['env']['java']['opts']['all']} {PEKKO_STARTUP}",
             "env.log.dir": str(self.log_dir.resolve()),
             "env.pid.dir": str(self.pid_dir.resolve()),
             "jobmanager.bind-host": flink.host,

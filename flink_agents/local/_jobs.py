@@ -1,4 +1,9 @@
-"""Jobs on the local cluster: submit a Python job, wait for it, stop it with a savepoint, resume."""
+"""Jobs on a Flink cluster: submit a Python job, wait for it, savepoint it, stop it, resume.
+
+The cluster is the local standalone one (``FlinkCluster``) or any REST endpoint
+(``RemoteCluster``); both give the REST API, the ``bin/flink`` environment, the workers'
+Python and a savepoint folder.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,9 @@ import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from flink_agents import _pythonenv
 from flink_agents.errors import StackError
-from flink_agents.local._flink import FlinkCluster
 from flink_agents.local._process import poll
 
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
@@ -19,11 +22,25 @@ _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 TERMINAL = ("FAILED", "CANCELED", "FINISHED")
 
 
+class Cluster(Protocol):
+    """What ``ClusterJobs`` needs of a cluster."""
+
+    def rest(self, path: str, method: str = "GET", body: Any = None) -> Any: ...
+
+    def script(self, name: str) -> str: ...
+
+    def env(self) -> dict[str, str]: ...
+
+    def worker_python(self) -> str: ...
+
+    def savepoint_target(self) -> str | None: ...
+
+
 @dataclass
 class ClusterJobs:
-    """The jobs of one local cluster, driven through ``bin/flink`` and the REST API."""
+    """The jobs of one cluster, driven through ``bin/flink`` and the REST API."""
 
-    cluster: FlinkCluster
+    cluster: Cluster
 
     def submit(
         self,
@@ -37,7 +54,7 @@ class ClusterJobs:
         cmd = [self.cluster.script("flink"), "run", "-d"]
         if savepoint:
             cmd += ["-s", savepoint]
-        cmd += ["-py", str(script), "-pyexec", _pythonenv.python_executable(), *(args or [])]
+        cmd += ["-py", str(script), "-pyexec", self.cluster.worker_python(), *(args or [])]
         done = subprocess.run(
             cmd,
             env={**self.cluster.env(), **(env or {})},
@@ -115,21 +132,21 @@ class ClusterJobs:
 
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> str:
         """Stop the job after a savepoint; return the savepoint's location."""
-        target = self.cluster.savepoint_dir.as_uri()
-        trigger = self.cluster.rest(
-            f"/jobs/{job_id}/stop", "POST", {"targetDirectory": target, "drain": False}
-        )["request-id"]
-        return self._savepoint_location(job_id, trigger, timeout)
+        body = {"drain": False, **self._target("targetDirectory")}
+        trigger = self.cluster.rest(f"/jobs/{job_id}/stop", "POST", body)["request-id"]
+        return self._savepoint_done(job_id, trigger, timeout)
 
     def savepoint(self, job_id: str, timeout: float = 120.0) -> str:
-        """Take a savepoint of the job, which keeps running; return its location."""
-        target = self.cluster.savepoint_dir.as_uri()
-        trigger = self.cluster.rest(
-            f"/jobs/{job_id}/savepoints", "POST", {"target-directory": target, "cancel-job": False}
-        )["request-id"]
-        return self._savepoint_location(job_id, trigger, timeout)
+        """Take a savepoint and leave the job running; return the savepoint's location."""
+        body = {"cancel-job": False, **self._target("target-directory")}
+        trigger = self.cluster.rest(f"/jobs/{job_id}/savepoints", "POST", body)["request-id"]
+        return self._savepoint_done(job_id, trigger, timeout)
 
-    def _savepoint_location(self, job_id: str, trigger: str, timeout: float) -> str:
+    def _target(self, key: str) -> dict[str, str]:
+        target = self.cluster.savepoint_target()
+        return {key: target} if target else {}
+
+    def _savepoint_done(self, job_id: str, trigger: str, timeout: float) -> str:
         def completed() -> dict[str, Any] | None:
             status = self.cluster.rest(f"/jobs/{job_id}/savepoints/{trigger}")
             done = status["status"]["id"] == "COMPLETED"
@@ -140,7 +157,10 @@ class ClusterJobs:
             raise StackError(f"savepoint of job {job_id} did not complete in {timeout:.0f}s")
         if "failure-cause" in operation:
             cause = operation["failure-cause"].get("stack-trace", "").splitlines()
-            raise StackError(f"savepoint of job {job_id} failed: {cause[:1]}")
+            raise StackError(
+                f"savepoint of job {job_id} failed: {cause[:1]} (without a savepoint folder "
+                "configured on the cluster, set cluster.savepoint_dir)"
+            )
         location: str = operation["location"]
         return location
 

@@ -17,19 +17,26 @@ from flink_agents.local import fetch
 def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]) -> Configuration:
     """Flink options for a job of this project; a cluster's own config.yaml sits below them."""
     runtime = settings.runtime
-    python = _pythonenv.python_executable()
+    client = _pythonenv.python_executable()
+    # A remote cluster's workers run their own Python with their own packages; the local
+    # cluster and the MiniCluster run this interpreter and import from its folders.
+    remote = settings.cluster.target is not None
+    python = settings.cluster.python if remote else client
     options = {
         "pipeline.name": job_name,
         "python.execution-mode": runtime.execution_mode,
         "python.executable": python,
-        "python.client.executable": python,
-        "python.pythonpath": os.pathsep.join(_pythonenv.worker_pythonpath(extra_paths)),
+        "python.client.executable": client,
         "python.fn-execution.bundle.size": str(runtime.bundle_size),
         "python.fn-execution.bundle.time": str(runtime.bundle_time_ms),
         "execution.buffer-timeout.interval": f"{runtime.buffer_timeout_ms} ms",
         "parallelism.default": str(runtime.parallelism),
         "table.exec.resource.default-parallelism": str(runtime.parallelism),
     }
+    if not remote:
+        options["python.pythonpath"] = os.pathsep.join(_pythonenv.worker_pythonpath(extra_paths))
+    elif settings.cluster.pythonpath:
+        options["python.pythonpath"] = settings.cluster.pythonpath
     if runtime.ship_jars:
         jars = fetch("flink-connectors", settings.jar_cache, settings.maven_url)
         options["pipeline.jars"] = ";".join(j.resolve().as_uri() for j in jars)

@@ -47,6 +47,19 @@ def test_config_file_named_by_environment_must_exist():
         load_settings(environ={"FLINK_AGENTS_CONFIG": "/nonexistent/flink-agents.yaml"})
 
 
+def test_cluster_target_is_host_and_port_from_the_environment():
+    env = {"FLINK_AGENTS_CLUSTER__TARGET": "http://flink.internal:8081/"}
+    cluster = load_settings(environ=env, file=None).cluster
+    assert cluster.target == "flink.internal:8081"
+    assert cluster.rest_url == "http://flink.internal:8081"
+
+
+@pytest.mark.parametrize("target", ["flink.internal", "https://flink.internal:8081", ":8081"])
+def test_a_cluster_target_without_host_and_port_names_the_form(target: str):
+    with pytest.raises(ConfigError, match=r"cluster\.target: .*HOST:PORT"):
+        load_settings(environ={"FLINK_AGENTS_CLUSTER__TARGET": target}, file=None)
+
+
 def test_a_job_built_for_a_cluster_with_the_jars_downloads_none(tmp_path: Path):
     from flink_agents.runtime import job_configuration
 
