@@ -96,7 +96,7 @@ def savepoint(
     """Take a savepoint of a running job and print its location."""
     with user_errors():
         location = _jobs(ctx, target).savepoint(job_id)
-    console.print(f"job {job_id} savepoint {location}")
+    console.print(f"job {job_id} keeps running; savepoint {location}")
 
 
 def savepoints(ctx: typer.Context) -> None:

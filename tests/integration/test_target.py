@@ -57,7 +57,7 @@ def test_a_job_runs_is_savepointed_and_stopped_through_the_rest_endpoint_only(
 
         assert re.search(rf"^{job}  RUNNING ", cli("jobs", "--target", target), re.M)
         taken = cli("savepoint", "--target", target, job)
-        assert re.fullmatch(rf"job {job} savepoint file:/\S+\n", taken), taken
+        assert re.fullmatch(rf"job {job} keeps running; savepoint file:/\S+\n", taken), taken
         assert (settings.home / "savepoints").resolve() in _paths(taken)
         stopped = cli("stop", "--target", target, job)
     except BaseException:
