@@ -193,7 +193,8 @@ def test_jobs_savepoint_and_stop_reach_the_cluster_through_the_target(
     listed = cli(deployment, tmp_path, "jobs", "--target", target)
     assert re.search(rf"^{job}  RUNNING ", listed, re.M), listed
     taken = cli(deployment, tmp_path, "savepoint", "--target", target, job)
-    assert re.fullmatch(rf"job {job} keeps running; savepoint file:/data/savepoints/\S+\n", taken), taken
+    expected = rf"job {job} keeps running; savepoint file:/data/savepoints/\S+\n"
+    assert re.fullmatch(expected, taken), taken
     stopped = cli(deployment, tmp_path, "stop", "--target", target, job)
     assert re.fullmatch(rf"job {job} stopped; savepoint file:/data/savepoints/\S+\n", stopped)
     state = call(deployment.rest_url, f"/jobs/{job}")["state"]
