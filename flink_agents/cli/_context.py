@@ -18,7 +18,7 @@ from flink_agents.errors import FlinkAgentsError
 
 # soft_wrap: long lines (paths, ids, traces) stay whole when output is piped or parsed.
 console = Console(soft_wrap=True)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # paths and ids stay whole, copyable
 
 
 @dataclass

@@ -25,7 +25,9 @@ def triage(tmp_path_factory: pytest.TempPathFactory) -> Agent:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("FRAUD_DB", str(database))
         tools = fraud_triage.customer_tools()
-    return fraud_triage.triage.model_copy(update={"tools": (tools,)})
+    # run_agent runs one agent in-process; the escalation to compliance-review goes over
+    # Kafka and is tested with both jobs running (test_demo, test_peers).
+    return fraud_triage.triage.model_copy(update={"tools": (tools,), "peers": ()})
 
 
 def test_demo_agent_with_the_default_model_calls_each_tool_once_and_answers_validly(
