@@ -234,6 +234,30 @@ async def serve_http(
     await _AnnouncingServer(config, announcement).serve(sockets=[sock])
 
 
+def run(server: MCPServer[Any], transport: str, host: str, port: int, name: str) -> int:
+    """Serve over ``transport`` (stdio or http) until the client or a signal ends it; the exit
+    code of a server's ``main``. The demo's tool servers all end their ``main`` here."""
+    if transport == "stdio":
+        server.run("stdio")
+        return 0
+    try:
+        asyncio.run(serve_http(server, host, port, name=name))
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", host, port, exc)
+        return 1
+    return 0
+
+
+def log_to_stderr() -> None:
+    """Log to stderr: on stdio, stdout carries the protocol and nothing else."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m jobs.tools.customer_server", description=__doc__.splitlines()[0]
@@ -250,28 +274,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m jobs.tools.customer_server`."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    log_to_stderr()
     try:
         db = ensure_database(args.db or default_db_path())
     except (OSError, sqlite3.Error) as exc:
         log.error("cannot open or build the fraud database: %s", exc)
         return 1
     log.info("serving %s over %s", db, args.transport)
-    server = build_server(db)
-    if args.transport == "stdio":
-        server.run("stdio")
-        return 0
-    try:
-        asyncio.run(serve_http(server, args.host, args.port))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    return 0
+    return run(build_server(db), args.transport, args.host, args.port, "customer-server")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from typing_extensions import TypedDict
 
-from jobs.tools.customer_server import serve_http
+from jobs.tools.customer_server import log_to_stderr, run
 from jobs.tools.plant_data import ALLOWED_TABLES, build_warehouse
 
 log = logging.getLogger("warehouse_server")
@@ -226,27 +226,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m jobs.tools.warehouse_server`."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    log_to_stderr()
     if not args.db.exists():
         build_warehouse(args.db)
     tables = tuple(t.strip().lower() for t in args.tables.split(",") if t.strip())
     warehouse = Warehouse(args.db, tables, args.max_rows, args.timeout_s)
     log.info("serving %s (tables %s) over %s", args.db, ", ".join(tables), args.transport)
-    server = build_server(warehouse)
-    if args.transport == "stdio":
-        server.run("stdio")
-        return 0
-    try:
-        asyncio.run(serve_http(server, args.host, args.port, name="warehouse-server"))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    return 0
+    return run(build_server(warehouse), args.transport, args.host, args.port, "warehouse-server")
 
 
 if __name__ == "__main__":

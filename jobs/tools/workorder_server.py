@@ -18,7 +18,6 @@ stdout line ``workorder-server listening on http://HOST:PORT/mcp`` says it is re
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import inspect
 import json
@@ -36,7 +35,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from jobs.tools.customer_server import serve_http
+from jobs.tools.customer_server import log_to_stderr, run
 
 log = logging.getLogger("workorder_server")
 
@@ -348,12 +347,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m jobs.tools.workorder_server`."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    log_to_stderr()
     store = WorkOrders(args.db)
     try:
         store.setup()
@@ -361,16 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot open the work-order database %s: %s", args.db, exc)
         return 1
     log.info("serving %s (%s) over %s", args.db, ", ".join(args.allow), args.transport)
-    server = build_server(store, args.allow)
-    if args.transport == "stdio":
-        server.run("stdio")
-        return 0
-    try:
-        asyncio.run(serve_http(server, args.host, args.port, name="workorder-server"))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    return 0
+    return run(
+        build_server(store, args.allow), args.transport, args.host, args.port, "workorder-server"
+    )
 
 
 if __name__ == "__main__":
