@@ -1,0 +1,79 @@
+"""State across a stop with a savepoint: resumed at a higher parallelism, or with a changed
+job. Tasks are running and inputs are queued when the savepoint is taken; every input is
+answered once, and each key's answers show its memory whole (``seen`` counts 0, 1, 2, ...)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flink_agents.local import FlinkCluster, free_port
+from flink_agents.testing import ModelServer, TopicClient
+from tests.integration._ledger import COMPLETED, Ledger, per_input, seen_by_key
+from tests.jobs.ledger import INSTRUCTIONS, script
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+
+def stop_mid_stream(ledger: Ledger, sim: ModelServer, *options: str) -> str:
+    """Run the job at parallelism 1 over inputs 0..19, wait for a few answers, and stop it
+    with a savepoint while the rest run or wait in their keys' queues; return the savepoint."""
+    job_id = ledger.submit(sim.base_url, *options, env={"FLINK_AGENTS_RUNTIME__PARALLELISM": "1"})
+    ledger.send(0, 20)
+    ledger.outputs(range(4))
+    return ledger.jobs.stop_with_savepoint(job_id)
+
+
+def test_resumed_at_parallelism_two_keeps_every_keys_memory(
+    flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
+):
+    ledger = Ledger(topics, flink_cluster, job_env)
+    with ModelServer(script, latency_ms=150, port=free_port()) as sim:
+        savepoint = stop_mid_stream(ledger, sim)
+        ledger.send(20, 20)  # arrives while no job runs
+        resumed = ledger.submit(
+            sim.base_url, savepoint=savepoint, env={"FLINK_AGENTS_RUNTIME__PARALLELISM": "2"}
+        )
+        try:
+            vertices = ledger.jobs.cluster.rest(f"/jobs/{resumed}")["vertices"]
+            step = [v for v in vertices if "AgentStep" in v["name"]]
+            assert [v["parallelism"] for v in step] == [2]
+            answers = ledger.outputs(range(40))
+            subtasks = ledger.jobs.cluster.rest(f"/jobs/{resumed}/vertices/{step[0]['id']}")
+            busy = [s for s in subtasks["subtasks"] if s["metrics"]["read-records"] > 0]
+        finally:
+            ledger.jobs.cancel(resumed)
+
+    assert len(busy) == 2  # both workers served keys after the resume
+    assert sorted(per_input(answers).items()) == [(i, 1) for i in range(40)]
+    assert all(r.value["task"]["state"] == COMPLETED for r in answers)
+    for key, seen in seen_by_key(answers).items():
+        assert seen == list(range(10)), (key, seen)
+
+
+def test_changed_job_resumes_with_memory_running_tasks_and_queued_inputs(
+    flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
+):
+    ledger = Ledger(topics, flink_cluster, job_env)
+    audits = topics.create(f"{ledger.app}.audit")
+    with ModelServer(script, latency_ms=150, port=free_port()) as sim:
+        savepoint = stop_mid_stream(ledger, sim)
+        ledger.send(20, 8)
+        # A new prompt, a new tool, and a second agent reading the same input.
+        changed = ["--instructions", "Record each entry; be brief.", "--extra-tool"]
+        resumed = ledger.submit(sim.base_url, *changed, "--auditor", audits, savepoint=savepoint)
+        try:
+            answers = ledger.outputs(range(28))
+            audited = ledger.outputs(range(20, 28), topic=audits)
+        finally:
+            ledger.jobs.cancel(resumed)
+        prompts = {(r.chat.system_text or "").split("\n")[0] for r in sim.requests if r.body}
+
+    assert sorted(per_input(answers).items()) == [(i, 1) for i in range(28)]
+    assert all(r.value["task"]["state"] == COMPLETED for r in answers)
+    for key, seen in seen_by_key(answers).items():
+        assert seen == list(range(7)), (key, seen)
+    assert prompts == {INSTRUCTIONS, "Record each entry; be brief."}, prompts
+    # The added agent starts where the job resumed, with empty memory.
+    assert sorted(per_input(audited).items()) == [(i, 1) for i in range(20, 28)]
+    for key, seen in seen_by_key(audited).items():
+        assert seen == [0, 1], (key, seen)
