@@ -52,7 +52,11 @@ class Ledger:
             savepoint=savepoint,
             env={**self.env, **(env or {})},
         )
-        self.jobs.wait_running(job_id)
+        try:
+            self.jobs.wait_running(job_id, timeout=300)
+        except BaseException:
+            self.jobs.cancel(job_id)
+            raise
         return job_id
 
     def send(self, first: int, count: int) -> None:
