@@ -4,9 +4,12 @@ answered once, and each key's answers show its memory whole (``seen`` counts 0, 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flink_agents.local import FlinkCluster, free_port
+from flink_agents.runtime._inspect import KeyState, read_key_state
 from flink_agents.testing import ModelServer, TopicClient
 from tests.integration._ledger import COMPLETED, Ledger, per_input, seen_by_key
 from tests.jobs.ledger import INSTRUCTIONS, script
@@ -23,12 +26,24 @@ def stop_mid_stream(ledger: Ledger, sim: ModelServer, *options: str) -> str:
     return ledger.jobs.stop_with_savepoint(job_id)
 
 
+def held_inputs(state: KeyState) -> list[int]:
+    """Ids of the inputs a key's state holds: remembered, running, queued, in that order."""
+    remembered = [json.loads(m["content"])["id"] for m in state.memory if m["role"] == "user"]
+    running = [state.task["input"]["payload"]["id"]] if state.task else []
+    return [*remembered, *running, *(q["payload"]["id"] for q in state.queue)]
+
+
 def test_resumed_at_parallelism_two_keeps_every_keys_memory(
     flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
 ):
     ledger = Ledger(topics, flink_cluster, job_env)
     with ModelServer(script, latency_ms=150, port=free_port()) as sim:
         savepoint = stop_mid_stream(ledger, sim)
+        # What the savepoint holds per key, read offline: each of the key's five inputs
+        # once, the answered ones in memory, then the running task, then the queue.
+        k0 = read_key_state(flink_cluster.settings, savepoint, ledger.app, "ledger", "k0")
+        assert k0 is not None and k0.memory
+        assert held_inputs(k0) == [0, 4, 8, 12, 16]
         ledger.send(20, 20)  # arrives while no job runs
         resumed = ledger.submit(
             sim.base_url, savepoint=savepoint, env={"FLINK_AGENTS_RUNTIME__PARALLELISM": "2"}
