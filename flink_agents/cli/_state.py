@@ -26,7 +26,7 @@ def inspect(
     It runs a batch query over the savepoint with Flink's State Processor API in a local
     MiniCluster, so it needs no running cluster.
     """
-    from flink_agents.runtime._inspect import read_key_state
+    from flink_agents.runtime import read_key_state
 
     obj: Context = ctx.obj
     with user_errors():

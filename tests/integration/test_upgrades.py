@@ -9,7 +9,7 @@ import json
 import pytest
 
 from flink_agents.local import FlinkCluster, free_port
-from flink_agents.runtime._inspect import KeyState, read_key_state
+from flink_agents.runtime import KeyState, read_key_state
 from flink_agents.testing import ModelServer, TopicClient
 from tests.integration._ledger import COMPLETED, Ledger, per_input, seen_by_key
 from tests.jobs.ledger import INSTRUCTIONS, script
