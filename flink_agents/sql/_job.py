@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlglot.tokenizer_core import TokenType
 
+from flink_agents.a2a._binding import inbox_topic
 from flink_agents.api._agent import Agent
 from flink_agents.config import Settings
 from flink_agents.errors import ConfigError
@@ -190,8 +191,13 @@ class SqlJob:
                 tools = ", ".join(
                     [t.name for t in agent.function_tools] + [s.label for s in agent.mcp_servers]
                 )
+                a2a = f"; peers [{', '.join(agent.peers)}]" if agent.peers else ""
+                if agent.reflection is not None:
+                    a2a += f"; critic judges up to {agent.reflection.max_iterations} drafts"
+                if agent.callers:
+                    a2a += f"; accepts [{', '.join(agent.callers)}] on {inbox_topic(agent.name)}"
                 lines.append(
-                    f"  {agent.name}: model {agent.model.label}; tools [{tools}]; "
+                    f"  {agent.name}: model {agent.model.label}; tools [{tools}]{a2a}; "
                     f"max_steps {agent.limits.max_steps}; memory window {agent.memory.window}; "
                     f"reads {', '.join(d.inputs)}; writes {d.output}"
                 )
