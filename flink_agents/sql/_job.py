@@ -322,6 +322,7 @@ def _answer(agent: Agent) -> str:
     parts = []
     for name, prop in (schema.get("properties") or {}).items():
         path = _path(name)
+        prop = _not_null(prop)
         kind = prop.get("type") if "enum" not in prop else "string"
         if kind in _SCALAR_JSON:
             value = f"JSON_VALUE(`value`, '{literal(path)}' RETURNING {_SCALAR_JSON[kind]})"
@@ -329,6 +330,17 @@ def _answer(agent: Agent) -> str:
             value = f"JSON(JSON_QUERY(`value`, '{literal(path)}'))"
         parts.append(f"KEY '{literal(name)}' VALUE {value}")
     return f"JSON_OBJECT({', '.join(parts)} ABSENT ON NULL)" if parts else "'{}'"
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional property (``anyOf: [T, null]``, as pydantic writes a field that is not
+    required) as its type ``T``, so its value is read as a ``T`` and not lost.
+
+    >>> _not_null({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None})
+    {'type': 'string'}
+    """
+    options = [p for p in prop.get("anyOf", ()) if p.get("type") != "null"]
+    return dict(options[0]) if len(options) == 1 and "anyOf" in prop else prop
 
 
 def _column_from_json(name: str, kind: str, call: AgentCall) -> str:

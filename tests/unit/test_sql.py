@@ -492,3 +492,26 @@ def test_two_tools_asking_one_peer_and_a_dropped_connection_in_use_are_errors(ru
     assert "is used by tool review" in error_of(run, "DROP CONNECTION review_conn;")
     shown = execute(run, "DESCRIBE TOOL review;")[0].rows
     assert ["using connection", "review_conn"] in shown and ["option type", "a2a"] in shown
+
+
+def test_optional_fields_of_an_output_schema_keep_their_type_in_the_response():
+    from flink_agents.sql._job import _answer
+
+    schema = (
+        '{"type": "object", "properties": {"answer": {"type": "string"}, "n": {"type": "integer"}}}'
+    )
+    agent = Agent(
+        name="a",
+        instructions="Answer.",
+        model=OpenAIModel(model="m"),
+        output=compile_output(schema),
+    )
+    text = _answer(agent)
+    assert "JSON_VALUE(`value`, '$.answer' RETURNING STRING)" in text
+    assert "JSON_VALUE(`value`, '$.n' RETURNING BIGINT)" in text
+
+
+def compile_output(schema: str):  # type: ignore[no-untyped-def]
+    from flink_agents.api._loader import model_from_schema
+
+    return model_from_schema(json.loads(schema))
