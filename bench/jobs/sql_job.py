@@ -19,9 +19,8 @@ from pathlib import Path
 
 from bench.workloads import INSTRUCTIONS, KEY_FIELD, Label, add_workload_args
 from flink_agents.config import load_settings
-from flink_agents.runtime._kafka_io import literal
+from flink_agents.runtime import literal
 from flink_agents.sql import Catalog, SqlRun
-from flink_agents.sql._script import from_text
 
 SQL = """
 CREATE TABLE bench_in (id BIGINT, `{key}` STRING, amount DOUBLE) WITH ('topic' = '{input}');
@@ -59,10 +58,10 @@ def main() -> None:
         schema=literal(json.dumps(Label.model_json_schema())),
         capacity=args.capacity,
     )
-    catalog = Catalog(Path(tempfile.mkdtemp(prefix="bench-sql-")) / "catalog.json")
-    run = SqlRun(load_settings(), args.app, catalog)
-    for stmt in from_text(text, "bench.sql", run.variables, Path.cwd()):
-        run.execute(stmt, lambda _result: None)
+    folder = Path(tempfile.mkdtemp(prefix="bench-sql-"))
+    (folder / "bench.sql").write_text(text)
+    run = SqlRun(load_settings(), args.app, Catalog(folder / "catalog.json"))
+    run.execute_file(folder / "bench.sql", lambda _result: None)
     run.job.build()
     run.job.run()
 

@@ -13,7 +13,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from flink_agents.api._agent import Reflection
+from flink_agents.api import Reflection
 from flink_agents.errors import explain
 
 
