@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         for workload in ("classifier", "react"):
             if workload in args.only:
                 results[workload] = {}
-                for name in ("flink-agents", "asyncio"):
+                # The classifier also runs as the same agent defined in SQL.
+                sql = ("flink-agents-sql",) if workload == "classifier" else ()
+                for name in ("flink-agents", *sql, "asyncio"):
                     _say(f"{workload} on {name}")
                     results[workload][name] = _runs.workload_block(ctx, system(name), workload)
         if "capacity" in args.only:

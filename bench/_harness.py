@@ -256,6 +256,16 @@ class System:
                 model_url,
             ]
             self._submit("bench/jobs/agent_job.py", args)
+        elif self.name == "flink-agents-sql":
+            if exactly_once:
+                raise ValueError("the SQL job of the benchmark writes at least once")
+            self._submit(
+                "bench/jobs/sql_job.py",
+                [
+                    *("--workload", workload, "--capacity", str(capacity), "--app", app),
+                    *("--input", topic_in, "--output", topic_out, "--model-url", model_url),
+                ],
+            )
         elif self.name == "pass-through":
             self._submit(
                 "bench/jobs/passthrough.py",

@@ -88,6 +88,9 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     out["asyncio_events_per_s"] = {
         w: {f"{int(p['latency_ms'])}ms": p["events_per_s"] for p in base[w]["phases"]} for w in base
     }
+    sql = (results.get("classifier") or {}).get("flink-agents-sql")
+    if sql and "classifier" in flink:
+        out["sql_vs_python"] = sql_vs_python(flink["classifier"], sql)
     if "floor" in results:
         out["floor_events_per_s"] = results["floor"]["events_per_s"]
     recovery = results.get("recovery") or {}
@@ -102,6 +105,34 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def sql_vs_python(python: dict[str, Any], sql: dict[str, Any]) -> dict[str, Any]:
+    """The classifier defined in SQL against the same agent in Python: ratios SQL / Python
+    of CPU per step at each model latency and of the per-step overhead."""
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a is not None and b else None
+
+    cpu = {
+        f"{int(p['latency_ms'])}ms": ratio(
+            phase(sql, p["latency_ms"])["cpu_s_per_1k_steps"], p["cpu_s_per_1k_steps"]
+        )
+        for p in python["phases"]
+    }
+    return {
+        "cpu_per_step": cpu,
+        "overhead_p50": ratio(
+            sql["overhead"]["overhead_ms_p50"], python["overhead"]["overhead_ms_p50"]
+        ),
+        "overhead_p99": ratio(
+            sql["overhead"]["overhead_ms_p99"], python["overhead"]["overhead_ms_p99"]
+        ),
+    }
+
+
+def _systems(block: dict[str, Any]) -> list[str]:
+    return [s for s in ("flink-agents", "flink-agents-sql", "asyncio") if s in block]
+
+
 def table(results: dict[str, Any]) -> str:
     rows = [
         "| workload | model latency | system | events/s | share of Little bound | "
@@ -114,7 +145,7 @@ def table(results: dict[str, Any]) -> str:
         for latency in sorted(
             {p["latency_ms"] for p in results[workload]["flink-agents"]["phases"]}
         ):
-            for system in ("flink-agents", "asyncio"):
+            for system in _systems(results[workload]):
                 p = phase(results[workload][system], latency)
                 share = f"{p['little_bound_share']:.0%}" if p["little_bound_share"] else "-"
                 rows.append(
@@ -129,9 +160,7 @@ def table(results: dict[str, Any]) -> str:
     )
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for workload in ("classifier", "react"):
-        for system in ("flink-agents", "asyncio"):
-            if workload not in results:
-                continue
+        for system in _systems(results.get(workload) or {}):
             b = results[workload][system]
             o = b["overhead"]
             state = f"{b['state_bytes_per_key']:.0f} B" if b.get("state_bytes_per_key") else "-"
@@ -147,6 +176,16 @@ def table(results: dict[str, Any]) -> str:
             f"Pass-through floor (same Kafka -> Flink -> Kafka pipeline, no agent): "
             f"{f['events_per_s']} events/s saturated, latency p50 {f['latency_ms_p50']} ms, "
             f"p99 {f['latency_ms_p99']} ms at {results['plan']['overhead_rate']:g} events/s.",
+        ]
+    sql = (results.get("classifier") or {}).get("flink-agents-sql")
+    if sql:
+        r = sql_vs_python(results["classifier"]["flink-agents"], sql)
+        cpu = ", ".join(f"{k}: {v}" for k, v in r["cpu_per_step"].items())
+        lines += [
+            "",
+            f"The classifier defined in SQL against the same agent in Python (SQL / Python): "
+            f"CPU per step {cpu} (by model latency); overhead per step p50 "
+            f"{r['overhead_p50']}, p99 {r['overhead_p99']}.",
         ]
     if "capacity" in results:
         sweep = ", ".join(
@@ -198,7 +237,9 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
     if workloads:
         fig, axes = plt.subplots(1, len(workloads), figsize=(5 * len(workloads), 4))
         for ax, workload in zip(axes if len(workloads) > 1 else [axes], workloads, strict=True):
-            for system, style in (("flink-agents", "o-"), ("asyncio", "s--")):
+            styles = {"flink-agents": "o-", "flink-agents-sql": "^-", "asyncio": "s--"}
+            for system in _systems(results[workload]):
+                style = styles[system]
                 phases = results[workload][system]["phases"]
                 ax.plot(
                     [p["latency_ms"] for p in phases],

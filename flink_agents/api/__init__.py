@@ -1,6 +1,6 @@
 """What users write: agents, tools, models, MCP servers, and the events they produce."""
 
-from flink_agents.api._agent import AGENT_NAME, Agent, Limits, Memory
+from flink_agents.api._agent import AGENT_NAME, ANY_CALLER, Agent, Limits, Memory, Reflection
 from flink_agents.api._loader import agent_from_dict, load_agent, model_from_schema
 from flink_agents.api._mcp import McpServer
 from flink_agents.api._model import OpenAIModel
@@ -8,12 +8,14 @@ from flink_agents.api._tools import FunctionTool, ToolContext, ToolInputError, r
 
 __all__ = [
     "AGENT_NAME",
+    "ANY_CALLER",
     "Agent",
     "FunctionTool",
     "Limits",
     "McpServer",
     "Memory",
     "OpenAIModel",
+    "Reflection",
     "ToolContext",
     "ToolInputError",
     "agent_from_dict",

@@ -109,6 +109,26 @@ class Limits(BaseModel):
         return timedelta(seconds=total + 5)
 
 
+class Reflection(BaseModel):
+    """Drafts reviewed by a critic: the agent's instructions write a draft, ``critic`` judges
+    it, and the drafter revises with the critic's feedback, until the critic accepts or
+    ``max_iterations`` drafts were made (the last one is then the answer).
+
+    The critic answers each draft with ``{"accept": true|false, "feedback": "..."}``; both
+    use the agent's model. Each iteration costs two model calls, so ``Limits.max_steps``
+    must allow ``2 * max_iterations``.
+
+    >>> Reflection(critic="Accept only answers that cite a source.").max_iterations
+    3
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The critic's instructions (its system prompt).
+    critic: str = Field(min_length=1)
+    max_iterations: int = Field(default=3, ge=1, le=50)
+
+
 Tool = FunctionTool | McpServer
 
 
@@ -146,6 +166,8 @@ class Agent(BaseModel):
     #: A pydantic model the final answer must validate against; None means free text.
     output: type[BaseModel] | None = None
     limits: Limits = Field(default_factory=Limits)
+    #: Drafts reviewed by a critic before the answer is given; None answers at once.
+    reflection: Reflection | None = None
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -196,6 +218,24 @@ class Agent(BaseModel):
         clashes = sorted(set(self.peers) & {t.name for t in self.function_tools})
         if clashes:
             raise ValueError(f"peers {', '.join(clashes)} have the names of tools; rename one")
+        return self
+
+    @model_validator(mode="after")
+    def _reflection_fits(self) -> Agent:
+        if self.reflection is None:
+            return self
+        if self.tools or self.peers or self.output is not None:
+            raise ValueError(
+                "a reflection agent has no tools, peers or output schema (its drafts are text "
+                "the critic reads); give those to an agent that runs before or after it"
+            )
+        needed = 2 * self.reflection.max_iterations
+        if self.limits.max_steps < needed:
+            raise ValueError(
+                f"limits.max_steps ({self.limits.max_steps}) must allow two model calls per "
+                f"iteration: at least {needed} for max_iterations "
+                f"{self.reflection.max_iterations}"
+            )
         return self
 
     def accepts(self, caller: str) -> bool:

@@ -40,6 +40,12 @@ from flink_agents.core._peers import (
     answer_text,
     peer_tool_name,
 )
+from flink_agents.core._reflection import (
+    critic_system,
+    critique_request,
+    revision_request,
+    verdict,
+)
 from flink_agents.core._state import (
     Call,
     InputRecord,
@@ -102,6 +108,9 @@ class AgentMachine:
         self.tool_names = tool_names or (*(t.name for t in agent.function_tools), *self.peers)
         self.system = render_system(agent)
         self.system_digest = hashlib.sha256(self.system.encode()).hexdigest()[:16]
+        self.reflection = agent.reflection
+        self.critic = critic_system(agent.reflection) if agent.reflection else ""
+        self.critic_digest = hashlib.sha256(self.critic.encode()).hexdigest()[:16]
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -160,6 +169,8 @@ class AgentMachine:
             self._fail(store, task, reason, now, fx)
         elif event.message.tool_calls:
             self._call_tools(store, task, event, now, fx)
+        elif task.critique is not None:
+            self._judge(store, task, event.message.content or "", now, fx)
         else:
             self._finish(store, task, event.message.content or "", now, fx)
         return fx
@@ -295,17 +306,21 @@ class AgentMachine:
         task.awaiting, task.tools, task.reissues = "model", [], 0
         call = self._model_call(task)
         fx.calls.append(call)
+        if task.critique is not None:  # the critic's turn: its own prompt and conversation
+            digest, logged = self.critic_digest, task.critique
+        else:
+            digest, logged = self.system_digest, task.messages[task.logged :]
+            task.logged = len(task.messages)
         fx.events.append(
             ModelRequest(
                 **self._about(task),
                 model=self.agent.model.label,
-                system_digest=self.system_digest,
-                messages=task.messages[task.logged :],
+                system_digest=digest,
+                messages=logged,
                 tools=list(self.tool_names),
                 at=now,
             )
         )
-        task.logged = len(task.messages)
         self._arm(task, now, fx, extend=True)
         store.set_task(task)
 
@@ -365,6 +380,9 @@ class AgentMachine:
             ]
             self._ask_model_or_fail(store, task, now, fx)
             return
+        if self.reflection is not None and task.accepted is None:
+            self._critique(store, task, text, now, fx)
+            return
         record = {**task.input.carry, **output, "task": self._task_view(task, COMPLETED)}
         fx.outputs.append((task.input.key, record))
         self._reply(task, COMPLETED, fx, output=output)
@@ -384,6 +402,34 @@ class AgentMachine:
             ]
             store.set_history(remembered[-self.agent.memory.window :])
         self._next(store, now, fx)
+
+    # -- reflection --------------------------------------------------------------------
+
+    def _critique(
+        self, store: KeyStore, task: TaskState, text: str, now: float, fx: Effects
+    ) -> None:
+        """A draft is made: the critic judges it next."""
+        task.drafts += 1
+        task.draft = text
+        task.messages.append({"role": "assistant", "content": text})
+        task.critique = critique_request(render_input(task.input.payload), text)
+        self._ask_model_or_fail(store, task, now, fx)
+
+    def _judge(self, store: KeyStore, task: TaskState, text: str, now: float, fx: Effects) -> None:
+        """The critic's verdict: the draft is the answer, or goes back to the drafter."""
+        assert self.reflection is not None and task.draft is not None
+        try:
+            judged = verdict(text)
+        except ValueError as exc:
+            self._fail(store, task, f"the critic's answer is not a verdict: {exc}", now, fx)
+            return
+        task.critique = None
+        if judged.accept or task.drafts >= self.reflection.max_iterations:
+            task.accepted = judged.accept
+            self._finish(store, task, task.draft, now, fx)
+            return
+        task.messages.append(revision_request(judged.feedback))
+        self._ask_model_or_fail(store, task, now, fx)
 
     def _fail(self, store: KeyStore, task: TaskState, reason: str, now: float, fx: Effects) -> None:
         self._disarm(task, fx)
@@ -562,10 +608,11 @@ class AgentMachine:
         }
 
     def _model_call(self, task: TaskState) -> ModelCall:
-        return ModelCall(
-            **self._about(task),
-            messages=[{"role": "system", "content": self.system}, *task.messages],
-        )
+        if task.critique is not None:
+            messages = [{"role": "system", "content": self.critic}, *task.critique]
+        else:
+            messages = [{"role": "system", "content": self.system}, *task.messages]
+        return ModelCall(**self._about(task), messages=messages)
 
     def _tool_call(self, task: TaskState, pending: PendingTool) -> ToolCall:
         return ToolCall(
@@ -599,7 +646,7 @@ class AgentMachine:
             task.check_at = 0.0
 
     def _task_view(self, task: TaskState, state: str) -> dict[str, Any]:
-        return {
+        view = {
             "id": task.id,
             "context_id": routing_key(self.agent.name, task.input.key),
             "agent": self.agent.name,
@@ -607,6 +654,9 @@ class AgentMachine:
             "steps": task.step,
             "usage": task.usage.model_dump(),
         }
+        if self.reflection is not None:
+            view["reflection"] = {"drafts": task.drafts, "accepted": task.accepted}
+        return view
 
     def _dead_letter(self, task: TaskState, kind: Any, reason: str, now: float) -> DeadLetter:
         return DeadLetter(

@@ -68,6 +68,12 @@ class TaskState(BaseModel):
     #: When the current step gives up for good.
     deadline: float = 0.0
     reissues: int = 0
+    #: Reflection (``Agent.reflection``): drafts made so far, the latest one, the critic's
+    #: conversation while it judges that draft (None while the drafter works), and its verdict.
+    drafts: int = 0
+    draft: str | None = None
+    critique: list[dict[str, Any]] | None = None
+    accepted: bool | None = None
 
 
 class ModelCall(BaseModel):

@@ -20,14 +20,17 @@ from pydantic import ValidationError
 
 from flink_agents.api import (
     AGENT_NAME,
+    ANY_CALLER,
     Agent,
     FunctionTool,
     Limits,
     McpServer,
     Memory,
     OpenAIModel,
+    Reflection,
     model_from_schema,
 )
+from flink_agents.core import is_url
 from flink_agents.errors import SpecError, explain
 from flink_agents.sql._ast import Kind
 from flink_agents.sql._catalog import Catalog, Entry
@@ -37,7 +40,8 @@ from flink_agents.sql._errors import Position, SqlError
 OPTIONS: dict[str, dict[str, str]] = {
     "connection": {
         "type": "openai | mcp_server | a2a",
-        "endpoint": "base URL of the model API, MCP server URL, or (STDIO) the command line",
+        "endpoint": "base URL of the model API, MCP server URL, (STDIO) the command line, or "
+        "(a2a) an agent's name or a remote agent's URL",
         "api-key": "secret: the model API key (stored, shown redacted)",
         "token": "secret: bearer token for an MCP server over HTTP",
         "transport-type": "STREAMABLE_HTTP (default) | STDIO | SSE",
@@ -60,8 +64,8 @@ OPTIONS: dict[str, dict[str, str]] = {
     },
     "tool_connection": {
         "type": "mcp | a2a",
-        "allowed_tools": "comma-separated names of the server's tools the agent may call",
-        "request_timeout": "seconds a call may take",
+        "allowed_tools": "mcp: comma-separated names of the server's tools the agent may call",
+        "request_timeout": "seconds a call (mcp) or a request to the peer (a2a) may take",
     },
     "agent": {
         "max_iterations": "model calls per task (Limits.max_steps)",
@@ -71,6 +75,9 @@ OPTIONS: dict[str, dict[str, str]] = {
         "output.schema": "ours: JSON Schema of the response (validated structured output)",
         "call_timeout": "ours: time per model or tool call, e.g. 30s",
         "max_in_flight": "ours: calls in flight for this agent per worker",
+        "a2a.callers": "ours: comma-separated agents whose A2A requests it accepts, * for any",
+        "a2a.peer_timeout": "ours: how long a request to a peer may wait, e.g. 2m",
+        "a2a.max_delegation_depth": "ours: longest chain of requests a task may start",
     },
 }
 
@@ -126,11 +133,15 @@ def check_connection(entry: Entry, where: Where) -> None:
     if kind is None:
         raise SqlError("a connection needs 'type' = 'openai' | 'mcp_server' | 'a2a'", where(""))
     if kind == "a2a":
-        raise SqlError(
-            "connections of type 'a2a' are not supported yet: A2A peers are not available "
-            "from SQL in this version",
-            where("type"),
-        )
+        for key in ("api-key", "api-key-env", "token", "transport-type", "cwd"):
+            if key in entry.options:
+                raise SqlError(
+                    f"'{key}' is not an option of a2a connections (they take 'endpoint': an "
+                    "agent's name, or a remote agent's http(s) URL)",
+                    where(key),
+                )
+        a2a_peer(entry, where)
+        return
     if kind not in ("openai", "mcp_server"):
         raise SqlError(f"'type' must be openai, mcp_server or a2a, not {kind!r}", where("type"))
     if not entry.options.get("endpoint"):
@@ -144,6 +155,27 @@ def check_connection(entry: Entry, where: Where) -> None:
             if key in entry.options:
                 raise SqlError(f"'{key}' is for openai connections (MCP takes 'token')", where(key))
         mcp_server(entry, where)
+
+
+def a2a_peer(entry: Entry, where: Where) -> str:
+    """The peer an a2a connection names: a remote agent's URL as it is, or the runtime name
+    of an agent of this framework (``compliance_review`` is ``compliance-review``)."""
+    endpoint = entry.options.get("endpoint", "").strip()
+    if not endpoint:
+        raise SqlError(
+            "a connection of type 'a2a' needs 'endpoint': an agent's name, or a remote "
+            "agent's http(s) URL",
+            where(""),
+        )
+    if is_url(endpoint):
+        return endpoint
+    if "://" in endpoint:
+        raise SqlError(
+            f"'endpoint' {endpoint!r} of an a2a connection is an agent's name (asked over "
+            "Kafka) or an http:// or https:// URL (a remote agent)",
+            where("endpoint"),
+        )
+    return agent_name(endpoint, where("endpoint"))
 
 
 def mcp_server(entry: Entry, where: Where, allowed: tuple[str, ...] | None = None) -> McpServer:
@@ -239,32 +271,43 @@ def _base_url(endpoint: str) -> str:
     return re.sub(r"/chat/completions/?$", "", endpoint.rstrip("/"))
 
 
-def tool_spec(tool: Entry, catalog: Catalog, where: Where) -> FunctionTool | McpServer:
+@dataclass(frozen=True)
+class Peer:
+    """An a2a tool: the agent it asks (a name, or a remote agent's URL)."""
+
+    peer: str
+
+
+def tool_spec(tool: Entry, catalog: Catalog, where: Where) -> FunctionTool | McpServer | Peer:
     check_options(tool, where)
     kind = tool.options.get("type", "function" if tool.using == "function" else "mcp")
     if tool.using == "function":
         if kind != "function":
             raise SqlError("a tool USING FUNCTION has 'type' = 'function'", where("type"))
         return _function_tool(tool, catalog, where)
-    if kind == "a2a":
+    if kind not in ("mcp", "a2a"):
         raise SqlError(
-            "tools of type 'a2a' are not supported yet: A2A peers are not available from SQL "
-            "in this version",
-            where("type"),
+            f"a tool USING CONNECTION has 'type' = 'mcp' or 'a2a', not {kind!r}", where("type")
         )
-    if kind != "mcp":
-        raise SqlError(f"a tool USING CONNECTION has 'type' = 'mcp', not {kind!r}", where("type"))
     conn = catalog.get("connection", tool.target or "")
     if conn is None:
         raise SqlError(f"unknown connection '{tool.target}'", where("@target"))
-    if conn.options.get("type") != "mcp_server":
+    wanted = "mcp_server" if kind == "mcp" else "a2a"
+    if conn.options.get("type") != wanted:
         raise SqlError(
-            f"connection '{tool.target}' is of type {conn.options.get('type')!r}: an MCP tool "
-            "needs a connection of type 'mcp_server'",
+            f"connection '{tool.target}' is of type {conn.options.get('type')!r}: a tool of "
+            f"type '{kind}' needs a connection of type '{wanted}'",
             where("@target"),
         )
     if "request_timeout" in tool.options:
         _seconds(tool.options["request_timeout"], where("request_timeout"))
+    if kind == "a2a":
+        if "allowed_tools" in tool.options:
+            raise SqlError(
+                "'allowed_tools' is for mcp tools: an a2a tool is one agent",
+                where("allowed_tools"),
+            )
+        return Peer(a2a_peer(conn, lambda _key: where("@target")))
     allowed = tool.options.get("allowed_tools")
     names = tuple(n.strip() for n in allowed.split(",") if n.strip()) if allowed else None
     return mcp_server(conn, lambda _key: where("@target"), names)
@@ -316,11 +359,7 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
     """The ``Agent`` of a catalog entry; every name it uses must resolve."""
     check_options(entry, where)
     if entry.agents:
-        raise SqlError(
-            "the reflection form (USING AGENTS) is not supported yet: give the agent a MODEL "
-            "and a PROMPT",
-            where("@agents"),
-        )
+        return _reflection(entry, catalog, where)
     if entry.model is None or entry.prompt is None:
         raise SqlError("an agent needs USING MODEL m and USING PROMPT '...'", where(""))
     model_entry = catalog.get("model", entry.model)
@@ -328,21 +367,41 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
         raise SqlError(f"unknown model '{entry.model}'", where("@model"))
     model, secrets = model_spec(model_entry, catalog, lambda _key: where("@model"))
     tools: list[FunctionTool | McpServer] = []
+    peers: dict[str, str] = {}  # peer -> the tool that names it
     timeouts: list[float] = []
+    peer_timeouts: list[float] = []
     for name in entry.tools:
         tool = catalog.get("tool", name)
         if tool is None:
             raise SqlError(f"unknown tool '{name}'", where(f"@tool:{name}"))
-        tools.append(tool_spec(tool, catalog, _fixed(where(f"@tool:{name}"))))
+        spec = tool_spec(tool, catalog, _fixed(where(f"@tool:{name}")))
+        timeout = (
+            float(tool.options["request_timeout"]) if "request_timeout" in tool.options else None
+        )
+        if isinstance(spec, Peer):
+            if spec.peer in peers:
+                raise SqlError(
+                    f"tools {peers[spec.peer]} and {name} both ask {spec.peer}: use one",
+                    where(f"@tool:{name}"),
+                )
+            peers[spec.peer] = name
+            peer_timeouts += [timeout] if timeout is not None else []
+            continue
+        tools.append(spec)
         connection = (
             catalog.get("connection", tool.target or "") if tool.using != "function" else None
         )
         if connection is not None and "token" in connection.options:
             secrets[secret_variable(connection.name)] = f"Bearer {connection.options['token']}"
-        if "request_timeout" in tool.options:
-            timeouts.append(float(tool.options["request_timeout"]))
+        timeouts += [timeout] if timeout is not None else []
     opts = entry.options
     limits: dict[str, Any] = {}
+    if "a2a.peer_timeout" in opts:
+        limits["peer_timeout"] = opts["a2a.peer_timeout"]
+    elif peer_timeouts:
+        limits["peer_timeout"] = timedelta(seconds=max(peer_timeouts))
+    if "a2a.max_delegation_depth" in opts:
+        limits["max_delegation_depth"] = opts["a2a.max_delegation_depth"]
     if "max_iterations" in opts:
         limits["max_steps"] = opts["max_iterations"]
     if "max_consecutive_failures" in opts:
@@ -369,6 +428,8 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
             instructions=entry.prompt,
             model=model,
             tools=tuple(tools),
+            peers=tuple(peers),
+            callers=_callers(opts.get("a2a.callers"), where("a2a.callers")),
             memory=_validated(Memory, memory, "memory.", where),
             output=output,
             limits=_validated(Limits, limits, "", where, _LIMIT_OPTIONS),
@@ -378,16 +439,115 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
     return CompiledAgent(agent, secrets)
 
 
+def _reflection(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
+    """``USING AGENTS drafter, critic``: the drafter's prompt and model write, the critic's
+    prompt judges, in turns; ``max_iterations`` counts drafts."""
+    if entry.model is not None or entry.prompt is not None or entry.tools:
+        raise SqlError(
+            "an agent USING AGENTS takes its model and prompt from those agents: leave out "
+            "USING MODEL, USING PROMPT and USING TOOLS",
+            where("@agents"),
+        )
+    if len(entry.agents) != 2:
+        raise SqlError(
+            f"USING AGENTS names two agents, the drafter and the critic, not {len(entry.agents)}",
+            where("@agents"),
+        )
+    parts = []
+    for role, name in zip(("drafter", "critic"), entry.agents, strict=True):
+        part = catalog.get("agent", name)
+        if part is None:
+            raise SqlError(f"unknown agent '{name}' (the {role})", where(f"@agent:{name}"))
+        if part.agents:
+            raise SqlError(
+                f"the {role} {name} is itself a reflection agent: name agents with a MODEL and "
+                "a PROMPT",
+                where(f"@agent:{name}"),
+            )
+        if part.tools or "output.schema" in part.options:
+            raise SqlError(
+                f"the {role} {name} has tools or an 'output.schema': the agents of a reflection "
+                "write and judge text, without tools",
+                where(f"@agent:{name}"),
+            )
+        parts.append(compile_agent(part, catalog, _fixed(where(f"@agent:{name}"))))
+    drafter, critic = parts
+    if drafter.agent.model != critic.agent.model:
+        raise SqlError(
+            f"drafter {entry.agents[0]} and critic {entry.agents[1]} use different models "
+            f"({drafter.agent.model.label}, {critic.agent.model.label}): a reflection agent runs "
+            "both on one model",
+            where("@agents"),
+        )
+    opts = entry.options
+    for key in opts:
+        if key not in _REFLECTION_OPTIONS:
+            raise SqlError(
+                f"option '{key}' is not for a reflection agent (it has no tools, peers or "
+                f"output schema); it takes {', '.join(sorted(_REFLECTION_OPTIONS))}",
+                where(f"key:{key}"),
+            )
+    rounds = _validated(
+        Reflection,
+        {"critic": critic.agent.instructions, "max_iterations": opts.get("max_iterations", 3)},
+        "",
+        where,
+    )
+    limits: dict[str, Any] = {"max_steps": 2 * rounds.max_iterations}
+    for option, field_name in _LIMIT_OPTIONS.items():
+        if field_name in opts and field_name != "max_iterations":
+            limits[option] = opts[field_name]  # the options a reflection takes, checked above
+    memory = {k: opts[f"memory.{k}"] for k in ("window", "ttl") if f"memory.{k}" in opts}
+    try:
+        agent = Agent(
+            name=agent_name(entry.name, where("")),
+            description=entry.comment or "",
+            instructions=drafter.agent.instructions,
+            model=drafter.agent.model,
+            callers=_callers(opts.get("a2a.callers"), where("a2a.callers")),
+            memory=_validated(Memory, memory, "memory.", where),
+            limits=_validated(Limits, limits, "", where, _LIMIT_OPTIONS),
+            reflection=rounds,
+        )
+    except ValidationError as exc:
+        raise SqlError(f"invalid agent: {explain(exc)}", where("")) from None
+    return CompiledAgent(agent, {**drafter.secrets, **critic.secrets})
+
+
+def _callers(text: str | None, where: Position) -> tuple[str, ...]:
+    """``'a2a.callers' = 'fraud_triage, ops-bot'`` or ``'*'``: agents' names as they run."""
+    if text is None:
+        return ()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise SqlError("'a2a.callers' names at least one agent, or '*' for any", where)
+    return tuple(n if n == ANY_CALLER else agent_name(n, where) for n in names)
+
+
 def _fixed(position: Position) -> Where:
     """Every part of a definition read from the catalog is reported where it is used."""
     return lambda _key: position
 
+
+_REFLECTION_OPTIONS = frozenset(
+    {
+        "max_iterations",
+        "max_consecutive_failures",
+        "call_timeout",
+        "max_in_flight",
+        "memory.window",
+        "memory.ttl",
+        "a2a.callers",
+    }
+)
 
 _LIMIT_OPTIONS = {
     "max_steps": "max_iterations",
     "max_retries": "max_consecutive_failures",
     "call_timeout": "call_timeout",
     "max_in_flight": "max_in_flight",
+    "peer_timeout": "a2a.peer_timeout",
+    "max_delegation_depth": "a2a.max_delegation_depth",
 }
 
 
@@ -421,4 +581,11 @@ def _output_model(text: str, where: Position) -> Any:
         raise SqlError(f"'output.schema': {exc}", where) from None
 
 
-__all__ = ["OPTIONS", "CompiledAgent", "agent_name", "compile_agent", "secret_variable"]
+__all__ = [
+    "OPTIONS",
+    "CompiledAgent",
+    "Peer",
+    "agent_name",
+    "compile_agent",
+    "secret_variable",
+]

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlglot.tokenizer_core import TokenType
 
+from flink_agents.a2a import inbox_topic
 from flink_agents.api import Agent
 from flink_agents.config import Settings
 from flink_agents.errors import ConfigError
@@ -189,8 +190,13 @@ class SqlJob:
                 tools = ", ".join(
                     [t.name for t in agent.function_tools] + [s.label for s in agent.mcp_servers]
                 )
+                a2a = f"; peers [{', '.join(agent.peers)}]" if agent.peers else ""
+                if agent.reflection is not None:
+                    a2a += f"; critic judges up to {agent.reflection.max_iterations} drafts"
+                if agent.callers:
+                    a2a += f"; accepts [{', '.join(agent.callers)}] on {inbox_topic(agent.name)}"
                 lines.append(
-                    f"  {agent.name}: model {agent.model.label}; tools [{tools}]; "
+                    f"  {agent.name}: model {agent.model.label}; tools [{tools}]{a2a}; "
                     f"max_steps {agent.limits.max_steps}; memory window {agent.memory.window}; "
                     f"reads {', '.join(d.inputs)}; writes {d.output}"
                 )
@@ -315,6 +321,7 @@ def _answer(agent: Agent) -> str:
     parts = []
     for name, prop in (schema.get("properties") or {}).items():
         path = _path(name)
+        prop = _not_null(prop)
         kind = prop.get("type") if "enum" not in prop else "string"
         if kind in _SCALAR_JSON:
             value = f"JSON_VALUE(`value`, '{literal(path)}' RETURNING {_SCALAR_JSON[kind]})"
@@ -322,6 +329,17 @@ def _answer(agent: Agent) -> str:
             value = f"JSON(JSON_QUERY(`value`, '{literal(path)}'))"
         parts.append(f"KEY '{literal(name)}' VALUE {value}")
     return f"JSON_OBJECT({', '.join(parts)} ABSENT ON NULL)" if parts else "'{}'"
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional property (``anyOf: [T, null]``, as pydantic writes a field that is not
+    required) as its type ``T``, so its value is read as a ``T`` and not lost.
+
+    >>> _not_null({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None})
+    {'type': 'string'}
+    """
+    options = [p for p in prop.get("anyOf", ()) if p.get("type") != "null"]
+    return dict(options[0]) if len(options) == 1 and "anyOf" in prop else prop
 
 
 def _column_from_json(name: str, kind: str, call: AgentCall) -> str:

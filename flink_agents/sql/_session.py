@@ -218,6 +218,10 @@ def _where_in(stmt: Create) -> Callable[[str], Position]:
             return stmt.target.where
         if key == "@agents" and stmt.agents:
             return stmt.agents[0].where
+        if key.startswith("@agent:"):
+            for agent in stmt.agents:
+                if agent.text == key[7:]:
+                    return agent.where
         if key.startswith("@tool:"):
             for tool in stmt.tools:
                 if tool.text == key[6:]:

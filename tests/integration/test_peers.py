@@ -33,6 +33,7 @@ from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).with_name("flink-agents"))
 
 
 def script(req: ChatRequest) -> Reply:
@@ -47,8 +48,8 @@ def script(req: ChatRequest) -> Reply:
 
 
 class Peers:
-    def __init__(self, topics: TopicClient, prefix: str, sim: ModelServer) -> None:
-        self.topics, self.prefix, self.sim = topics, prefix, sim
+    def __init__(self, topics: TopicClient, prefix: str, sim: ModelServer, remote: str) -> None:
+        self.topics, self.prefix, self.sim, self.remote_url = topics, prefix, sim, remote
         self.jobs: list[JobProcess] = []
         self._sent = 0
 
@@ -96,7 +97,7 @@ def peers(
     with ModelServer(script) as sim:
         env = {**job_env, "PEERS_PREFIX": prefix, "MODEL_URL": sim.base_url}
         env["REMOTE_URL"] = remote_url
-        fixture = Peers(topics, prefix, sim)
+        fixture = Peers(topics, prefix, sim, remote_url)
         try:
             for side in ("reviewers", "callers"):
                 job = JobProcess(ROOT / "tests/jobs/peers.py", [side], env, logs / f"{side}.log")
@@ -252,3 +253,87 @@ def test_a_remote_a2a_agent_over_http_is_a_peer_too(peers: Peers):
     [tool] = first.tools or []
     assert tool["function"]["name"].startswith("a2a-127-0-0-1-")
     assert "remote-verdicts: Gives verdicts from outside Flink." in tool["function"]["description"]
+
+
+SQL_ASKERS = """
+CREATE TABLE asks (id STRING, k STRING) WITH ('topic' = '{prefix}.requests.sql');
+CREATE TABLE sql_answers (id STRING, agent STRING, status STRING, answer STRING)
+  WITH ('topic' = '{prefix}.sql-answers');
+CREATE CONNECTION llm WITH ('type' = 'openai', 'endpoint' = '{model_url}');
+CREATE MODEL asking WITH ('provider' = 'openai', 'openai.connection' = 'llm',
+                          'openai.model_version' = 'sql-asker');
+CREATE CONNECTION reviewer WITH ('type' = 'a2a', 'endpoint' = '{prefix}-reviewer');
+CREATE CONNECTION remote WITH ('type' = 'a2a', 'endpoint' = '{remote_url}');
+CREATE TOOL review USING CONNECTION reviewer WITH ('type' = 'a2a', 'request_timeout' = '60');
+CREATE TOOL remote_review USING CONNECTION remote WITH ('type' = 'a2a');
+CREATE AGENT `{prefix}-sql-asker` USING MODEL asking USING PROMPT 'Ask for a review.'
+  USING TOOLS review WITH ({options});
+CREATE AGENT `{prefix}-sql-remoter` USING MODEL asking USING PROMPT 'Ask for a review.'
+  USING TOOLS remote_review WITH ({options});
+INSERT INTO sql_answers
+SELECT a.id, 'asker', r.status, r.response FROM asks AS a,
+  LATERAL TABLE(AI_RUN_AGENT('{prefix}-sql-asker', JSON_OBJECT(KEY 'id' VALUE a.id), a.id,
+                             MAP['memory.key', a.k])) AS r(status, response);
+INSERT INTO sql_answers
+SELECT a.id, 'remoter', r.status, r.response FROM asks AS a,
+  LATERAL TABLE(AI_RUN_AGENT('{prefix}-sql-remoter', JSON_OBJECT(KEY 'id' VALUE a.id), a.id,
+                             MAP['memory.key', a.k])) AS r(status, response);
+"""
+ANSWER_SCHEMA = '{"type": "object", "properties": {"answer": {"type": "string"}}}'
+
+
+def test_a_sql_agent_asks_a_python_agent_by_name_and_a_remote_agent_by_url(
+    peers: Peers, job_env: dict[str, str], tmp_path: Path
+):
+    options = (
+        f"'output.schema' = '{ANSWER_SCHEMA}', 'call_timeout' = '5s', "
+        "'max_consecutive_failures' = '1'"
+    )
+    file = tmp_path / "askers.sql"
+    file.write_text(
+        SQL_ASKERS.format(
+            prefix=peers.prefix,
+            model_url=peers.sim.base_url,
+            remote_url=peers.remote_url,
+            options=options,
+        )
+    )
+    app = f"{peers.prefix}-sql"
+    peers.topics.create(f"{peers.prefix}.requests.sql", f"{peers.prefix}.sql-answers")
+    job = JobProcess(
+        CLI,
+        ["--home", str(tmp_path / "home"), "sql", "run", str(file), "--name", app],
+        job_env,
+        tmp_path / "sql.log",
+    )
+    try:
+        job.start()
+        peers.topics.produce(f"{peers.prefix}.requests.sql", [{"id": "sql-1", "k": "card-7"}])
+        got = peers.topics.consume(
+            f"{peers.prefix}.sql-answers",
+            until=lambda rs: {r.value["agent"] for r in rs} == {"asker", "remoter"},
+            timeout=600,
+        )
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{job.tail()}") from None
+    finally:
+        job.stop()
+    assert Counter(r.value["agent"] for r in got) == {"asker": 1, "remoter": 1}
+    answers = {r.value["agent"]: r.value for r in got}
+    assert {a["status"] for a in answers.values()} == {"TASK_STATE_COMPLETED"}
+    # By name: the Python reviewer of the other job answered over Kafka.
+    verdict = json.loads(json.loads(answers["asker"]["answer"])["answer"])
+    assert verdict == {"verdict": "approved", "seen": "please review sql-1"}
+    # By URL: the remote A2A agent answered over HTTP.
+    remote = json.loads(answers["remoter"]["answer"])["answer"]
+    assert remote == "remote verdict on: please review sql-1"
+    # The request went to the reviewer's inbox from the SQL agent, answer to the SQL job.
+    context = f"{peers.name('sql-asker')}/card-7"
+    inbox = peers.topics.consume(
+        inbox_topic(peers.name("reviewer")),
+        until=lambda rs: any(r.key == context for r in rs),
+        timeout=30,
+    )
+    [record] = [r for r in inbox if r.key == context]
+    assert record.header("a2a-caller") == peers.name("sql-asker")
+    assert record.header("a2a-reply-to") == f"{app}.events"

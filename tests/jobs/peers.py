@@ -61,7 +61,10 @@ def callers() -> AgentApp:
 def reviewers() -> AgentApp:
     app = AgentApp(f"{PREFIX}-reviewers")
     reviewer = agent(
-        "reviewer", Verdict, callers=[name("asker")], description="Gives a verdict on a request."
+        "reviewer",
+        Verdict,
+        callers=[name("asker"), name("sql-asker")],  # sql-asker: tests/integration/test_peers.py
+        description="Gives a verdict on a request.",
     )
     app.add(reviewer, inputs=[], outputs=f"{PREFIX}.reviews")
     return app

@@ -245,3 +245,13 @@ def test_a_tool_takes_its_call_context_without_showing_it_to_the_model():
 def test_a_call_timeout_of_zero_is_refused():
     with pytest.raises(ValueError, match="call_timeout must be longer than zero"):
         Limits(call_timeout="0s")
+
+
+def test_a_reflection_agent_needs_two_steps_per_draft_and_no_tools():
+    spec = dict(name="polish", instructions="Draft.", model=OpenAIModel(model="m"))
+    critic = flink_agents.Reflection(critic="Judge.", max_iterations=3)
+    assert Agent(**spec, reflection=critic).reflection == critic  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"max_steps \(4\) must allow two model calls"):
+        Agent(**spec, reflection=critic, limits=Limits(max_steps=4))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="a reflection agent has no tools, peers or output"):
+        Agent(**spec, reflection=critic, tools=[lookup])  # type: ignore[arg-type]

@@ -247,7 +247,7 @@ def test_drop_refuses_what_others_use_and_then_drops(run: SqlRun):
             "'{x'",
             "'output.schema' is not JSON",
         ),
-        ("CREATE AGENT a USING AGENTS b, c", "b, c", "reflection form"),
+        ("CREATE AGENT a USING AGENTS b, c", "b, c", "unknown agent 'b' (the drafter)"),
         (
             "CREATE MODEL m2 WITH ('provider' = 'openai', 'openai.connection' = 'crm')",
             "'crm'",
@@ -261,9 +261,29 @@ def test_drop_refuses_what_others_use_and_then_drops(run: SqlRun):
             "SSE",
         ),
         (
-            "CREATE CONNECTION x WITH ('type' = 'a2a', 'endpoint' = 'http://peer')",
-            "'a2a'",
-            "not supported yet",
+            "CREATE CONNECTION x WITH ('type' = 'a2a', 'endpoint' = 'kafka://h/inbox')",
+            "'kafka://h/inbox'",
+            "an agent's name (asked over Kafka) or an http:// or https:// URL",
+        ),
+        (
+            "CREATE CONNECTION x WITH ('type' = 'a2a', 'endpoint' = 'p', 'token' = 't')",
+            "'t')",
+            "'token' is not an option of a2a connections",
+        ),
+        (
+            "CREATE TOOL t USING CONNECTION crm WITH ('type' = 'a2a')",
+            "crm",
+            "a tool of type 'a2a' needs a connection of type 'a2a'",
+        ),
+        (
+            "CREATE AGENT a USING MODEL m USING PROMPT 'p' WITH ('a2a.callers' = 'bad name!')",
+            "'bad name!'",
+            "must be letters, digits",
+        ),
+        (
+            "CREATE AGENT a USING MODEL m USING PROMPT 'p' WITH ('a2a.peer_timeout' = 'soon')",
+            "'soon'",
+            "bad value for 'a2a.peer_timeout'",
         ),
         (
             "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'x')",
@@ -417,3 +437,81 @@ def test_a_table_without_connector_is_a_kafka_topic_of_its_name(run: SqlRun):
     assert servers in kafka_one and kafka_one.count("'connector'") == 1
     assert gen == "CREATE TABLE gen (a STRING) WITH ('connector' = 'datagen')"
     assert run.job._topics == ["plain", "other"]  # created when missing
+
+
+# -- A2A: peers and callers -------------------------------------------------------------------
+
+PEERS = """
+CREATE CONNECTION review_conn WITH ('type' = 'a2a', 'endpoint' = 'compliance_review');
+CREATE CONNECTION remote_conn WITH ('type' = 'a2a', 'endpoint' = 'http://10.0.0.5:8000/a2a');
+CREATE TOOL review USING CONNECTION review_conn COMMENT 'a reviewer'
+  WITH ('type' = 'a2a', 'request_timeout' = '45');
+CREATE TOOL remote USING CONNECTION remote_conn WITH ('type' = 'a2a');
+CREATE AGENT triage USING MODEL m USING PROMPT 'Decide; escalate when unsure.'
+  USING TOOLS crm_tools, review, remote
+  WITH ('a2a.callers' = 'ops_bot, front-desk', 'a2a.max_delegation_depth' = '2');
+"""
+
+
+def test_a2a_tools_become_the_agents_peers_by_name_or_by_url(run: SqlRun):
+    execute(run, DEFINITIONS + PEERS)
+    entry = run.catalog.get("agent", "triage")
+    assert entry is not None
+    agent = compile_agent(entry, run.catalog, lambda _key: None).agent  # type: ignore[arg-type,return-value]
+    assert agent.peers == ("compliance-review", "http://10.0.0.5:8000/a2a")
+    assert agent.callers == ("ops-bot", "front-desk")
+    assert [s.name for s in agent.mcp_servers] == ["crm"]  # the MCP tool stays a tool
+    assert agent.function_tools == ()
+    # A request to a peer waits as long as its tool's request_timeout allows.
+    assert agent.limits.peer_timeout.total_seconds() == 45
+    assert agent.limits.max_delegation_depth == 2
+    assert agent.accepts("ops-bot") and not agent.accepts("stranger")
+
+
+def test_an_agent_accepts_any_caller_with_a_star_and_sets_its_own_peer_timeout(run: SqlRun):
+    execute(run, DEFINITIONS + PEERS)
+    execute(
+        run,
+        "ALTER AGENT triage SET ('a2a.callers' = '*', 'a2a.peer_timeout' = '2m');\n"
+        "ALTER AGENT triage REMOVE TOOL remote;",
+    )
+    entry = run.catalog.get("agent", "triage")
+    agent = compile_agent(entry, run.catalog, lambda _key: None).agent  # type: ignore[arg-type,return-value]
+    assert agent.callers == ("*",) and agent.accepts("anyone")
+    assert agent.peers == ("compliance-review",)
+    assert agent.limits.peer_timeout.total_seconds() == 120
+
+
+def test_two_tools_asking_one_peer_and_a_dropped_connection_in_use_are_errors(run: SqlRun):
+    execute(run, DEFINITIONS + PEERS)
+    execute(run, "CREATE TOOL review_again USING CONNECTION review_conn WITH ('type' = 'a2a');")
+    text = "ALTER AGENT triage ADD TOOL review_again;"
+    message = error_of(run, text)
+    assert message.startswith(f"t.sql:{column(text, 'review_again')}: "), message
+    assert "tools review and review_again both ask compliance-review" in message
+    assert "is used by tool review" in error_of(run, "DROP CONNECTION review_conn;")
+    shown = execute(run, "DESCRIBE TOOL review;")[0].rows
+    assert ["using connection", "review_conn"] in shown and ["option type", "a2a"] in shown
+
+
+def test_optional_fields_of_an_output_schema_keep_their_type_in_the_response():
+    from flink_agents.sql._job import _answer
+
+    schema = (
+        '{"type": "object", "properties": {"answer": {"type": "string"}, "n": {"type": "integer"}}}'
+    )
+    agent = Agent(
+        name="a",
+        instructions="Answer.",
+        model=OpenAIModel(model="m"),
+        output=compile_output(schema),
+    )
+    text = _answer(agent)
+    assert "JSON_VALUE(`value`, '$.answer' RETURNING STRING)" in text
+    assert "JSON_VALUE(`value`, '$.n' RETURNING BIGINT)" in text
+
+
+def compile_output(schema: str):  # type: ignore[no-untyped-def]
+    from flink_agents.api._loader import model_from_schema
+
+    return model_from_schema(json.loads(schema))
