@@ -323,5 +323,5 @@ def test_a_cancel_record_reads_back_and_is_told_from_a_request():
     assert wire.parse_cancel(envelope) == Cancel(task_id="t9", caller="a2a-gateway")
     with pytest.raises(ValueError, match="needs the id"):
         wire.parse_cancel({"headers": envelope["headers"], "request": {}})
-    with pytest.raises(ValueError, match="version 0.3"):
+    with pytest.raises(ValueError, match=r"version 0\.3"):
         wire.parse_cancel({"headers": {"a2a-method": "CancelTask"}, "request": {"id": "t9"}})
