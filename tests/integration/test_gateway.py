@@ -51,8 +51,16 @@ class Gateway:
         port = free_port()
         command = [
             str(Path(sys.executable).parent / "flink-agents"),
-            "a2a", "serve", "--port", str(port), "--token-env", "GATEWAY_TOKEN",
-            "--max-request-bytes", "20000", "--wait", "120",
+            "a2a",
+            "serve",
+            "--port",
+            str(port),
+            "--token-env",
+            "GATEWAY_TOKEN",
+            "--max-request-bytes",
+            "20000",
+            "--wait",
+            "120",
         ]
         log = self.logs / f"gateway-{len(self.processes)}.log"
         with log.open("ab") as out:
@@ -81,7 +89,9 @@ class Gateway:
 
         eventually(completed, "the job answered a first message", timeout=300)
 
-    def rpc(self, url: str, method: str, params: dict[str, Any], headers: dict[str, str] = V1) -> Any:
+    def rpc(
+        self, url: str, method: str, params: dict[str, Any], headers: dict[str, str] = V1
+    ) -> Any:
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         return httpx.post(url, json=body, headers=headers, timeout=90)
 
@@ -116,7 +126,9 @@ async def _sdk_send(url: str, text: str, streaming: bool) -> list[Any]:
     from a2a.types import Message, Part, Role, SendMessageRequest
 
     http = httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
-    client = await create_client(url, client_config=ClientConfig(streaming=streaming, httpx_client=http))
+    client = await create_client(
+        url, client_config=ClientConfig(streaming=streaming, httpx_client=http)
+    )
     request = SendMessageRequest(
         message=Message(message_id=uuid.uuid4().hex, role=Role.ROLE_USER, parts=[Part(text=text)])
     )
@@ -155,8 +167,14 @@ def test_streaming_gives_the_task_then_its_updates_ending_completed(gateway):
 def test_plain_json_rpc_send_get_and_list(gateway):
     gw, url = gateway
     context = uuid.uuid4().hex
-    sent = gw.rpc(url, "SendMessage", {"message": message("plain", contextId=context),
-                                       "configuration": {"returnImmediately": True}}).json()
+    sent = gw.rpc(
+        url,
+        "SendMessage",
+        {
+            "message": message("plain", contextId=context),
+            "configuration": {"returnImmediately": True},
+        },
+    ).json()
     task = sent["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_SUBMITTED" and task["contextId"] == context
 
@@ -188,21 +206,28 @@ def test_list_tasks_pages_newest_first(gateway):
 
 def test_cancel_reaches_the_task_in_flink(gateway):
     gw, url = gateway
-    sent = gw.rpc(url, "SendMessage", {"message": message("slow one"),
-                                       "configuration": {"returnImmediately": True}}).json()
+    sent = gw.rpc(
+        url,
+        "SendMessage",
+        {"message": message("slow one"), "configuration": {"returnImmediately": True}},
+    ).json()
     task_id = sent["result"]["task"]["id"]
     events = f"{gw.prefix}-app.events"
     # Cancel once the model call is under way in Flink.
     gw.topics.consume(
         events,
-        until=lambda rs: any(r.value.get("task_id") == task_id and r.value.get("kind") == "model.request" for r in rs),
+        until=lambda rs: any(
+            r.value.get("task_id") == task_id and r.value.get("kind") == "model.request" for r in rs
+        ),
         timeout=60,
     )
     cancelled = gw.rpc(url, "CancelTask", {"id": task_id}).json()
     assert cancelled["result"]["status"]["state"] == "TASK_STATE_CANCELED", cancelled
     logged = gw.topics.consume(
         events,
-        until=lambda rs: any(r.value.get("task_id") == task_id and r.value.get("kind") == "task.canceled" for r in rs),
+        until=lambda rs: any(
+            r.value.get("task_id") == task_id and r.value.get("kind") == "task.canceled" for r in rs
+        ),
         timeout=30,
     )
     kinds = [r.value.get("kind") for r in logged if r.value.get("task_id") == task_id]
@@ -236,10 +261,16 @@ def test_refusals_are_clear_json_rpc_errors(gateway):
     assert unknown["error"]["code"] == -32001
     method = gw.rpc(url, "NoSuchMethod", {}).json()
     assert method["error"]["code"] == -32601
-    push = gw.rpc(url, "CreateTaskPushNotificationConfig", {"taskId": "t", "url": "http://x"}).json()
+    push = gw.rpc(
+        url, "CreateTaskPushNotificationConfig", {"taskId": "t", "url": "http://x"}
+    ).json()
     assert push["error"]["code"] == -32003
     card = httpx.get(f"{url}/.well-known/agent-card.json").json()
-    assert card["supportedInterfaces"][0] == {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    assert card["supportedInterfaces"][0] == {
+        "url": url,
+        "protocolBinding": "JSONRPC",
+        "protocolVersion": "1.0",
+    }
     assert card["capabilities"]["streaming"] is True and "bearer" in card["securitySchemes"]
     nobody = httpx.get(url.rsplit("/", 1)[0] + "/nobody/.well-known/agent-card.json")
     assert nobody.status_code == 404 and gw.agent in nobody.json()["error"]["message"]
