@@ -34,6 +34,8 @@ def script(req: ChatRequest) -> Reply:
     text = req.last_user_text or ""
     if "slow" in text:
         return Reply.text("too late", delay_ms=90_000)
+    if "medium" in text:
+        return Reply.text(f"echo: {text}", delay_ms=5_000)
     return Reply.text(f"echo: {text}")
 
 
@@ -236,16 +238,6 @@ def test_cancel_reaches_the_task_in_flink(gateway):
     assert again["error"]["code"] == -32002  # TaskNotCancelableError
 
 
-def test_a_second_gateway_answers_for_tasks_of_the_first(gateway):
-    gw, url = gateway
-    done = gw.rpc(url, "SendMessage", {"message": message("remember me")}).json()["result"]["task"]
-    assert done["status"]["state"] == "TASK_STATE_COMPLETED"
-    other = gw.start()
-    got = gw.rpc(other, "GetTask", {"id": done["id"]}).json()["result"]
-    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
-    assert got["artifacts"] == done["artifacts"]
-
-
 def test_refusals_are_clear_json_rpc_errors(gateway):
     gw, url = gateway
     params = {"message": message("x")}
@@ -274,3 +266,26 @@ def test_refusals_are_clear_json_rpc_errors(gateway):
     assert card["capabilities"]["streaming"] is True and "bearer" in card["securitySchemes"]
     nobody = httpx.get(url.rsplit("/", 1)[0] + "/nobody/.well-known/agent-card.json")
     assert nobody.status_code == 404 and gw.agent in nobody.json()["error"]["message"]
+
+
+def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gateway):
+    """Runs last: it kills the module's first gateway."""
+    gw, url = gateway
+    done = gw.rpc(url, "SendMessage", {"message": message("remember me")}).json()["result"]["task"]
+    assert done["status"]["state"] == "TASK_STATE_COMPLETED"
+    params = {"message": message("medium one"), "configuration": {"returnImmediately": True}}
+    pending = gw.rpc(url, "SendMessage", params).json()["result"]["task"]
+    gw.processes[0].kill()  # no goodbye: all it knew must be in Kafka
+    gw.processes[0].wait(30)
+    other = gw.start()
+    got = gw.rpc(other, "GetTask", {"id": done["id"]}).json()["result"]
+    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert got["artifacts"] == done["artifacts"]
+
+    def answered() -> bool:
+        task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
+        return bool(task["status"]["state"] == "TASK_STATE_COMPLETED")
+
+    eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
+    task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
+    assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
