@@ -184,7 +184,8 @@ def gateway_app(options: GatewayOptions) -> Any:
 
 
 def serve(options: GatewayOptions, host: str, port: int) -> None:
-    """Run the gateway until interrupted."""
+    """Run the gateway until interrupted; a Kafka that does not answer is a ``ConfigError``."""
     import uvicorn
 
+    ensure_topic(options.bootstrap_servers, REPLIES_TOPIC, compacted=False)
     uvicorn.run(gateway_app(options), host=host, port=port, log_level="warning")

@@ -165,11 +165,22 @@ def ensure_topic(
     from confluent_kafka.cimpl import KafkaError, KafkaException, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    try:
+        admin.list_topics(timeout=10)
+    except KafkaException as exc:
+        raise ConfigError(
+            f"Kafka at {bootstrap_servers} did not answer ({exc}): is it running "
+            "(`flink-agents local status`), and do the kafka settings point at it?"
+        ) from None
     config = {"cleanup.policy": "compact"} if compacted else {}
     try:
         admin.create_topics([NewTopic(topic, partitions, 1, config=config)])[topic].result(
             timeout=30
         )
+    except TimeoutError:
+        raise ConfigError(
+            f"Kafka at {bootstrap_servers} did not create {topic} within 30s"
+        ) from None
     except KafkaException as exc:
         error = exc.args[0] if exc.args else None
         if error is None or error.code() != KafkaError.TOPIC_ALREADY_EXISTS:

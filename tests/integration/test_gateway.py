@@ -48,8 +48,9 @@ class Gateway:
     def agent(self) -> str:
         return f"{self.prefix}-echo"
 
-    def start(self) -> str:
-        """Start a gateway process; return its agent URL once its card answers."""
+    def start(self, timeout: float = 120) -> str:
+        """Start a gateway process; return its agent URL once its card answers (the job
+        publishes the card when it is built, which takes minutes on a loaded machine)."""
         port = free_port()
         command = [
             str(Path(sys.executable).parent / "flink-agents"),
@@ -77,7 +78,7 @@ class Gateway:
             except httpx.HTTPError:
                 return False
 
-        eventually(card_served, "the gateway serves the agent's card", timeout=120)
+        eventually(card_served, "the gateway serves the agent's card", timeout=timeout)
         return url
 
     def warm_up(self, url: str) -> None:
@@ -110,7 +111,7 @@ def gateway(
         job = JobProcess(ROOT / "tests/jobs/gateway.py", [], env, logs / "job.log").start()
         fixture = Gateway(topics, prefix, env, logs)
         try:
-            url = fixture.start()
+            url = fixture.start(timeout=600)
             fixture.warm_up(url)
             yield fixture, url
         finally:
