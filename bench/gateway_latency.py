@@ -26,9 +26,7 @@ import httpx
 
 from flink_agents.config import load_settings
 from flink_agents.local import KafkaBroker, free_port
-from flink_agents.testing import ModelServer, Reply, stop_process
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import JobProcess, ModelServer, Reply, TopicClient, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADERS = {"A2A-Version": "1.0"}

@@ -21,7 +21,7 @@ from flink_agents.a2a._replies import REPLIES_TOPIC
 from flink_agents.a2a._tasks import TaskBook, is_final, state_name
 from flink_agents.a2a._wire import cancel_record, to_json
 from flink_agents.api.events import task_id_for_request
-from flink_agents.core._peers import TERMINAL
+from flink_agents.core import TERMINAL
 
 #: ListTasks' page size when the request names none, and the most it may ask for.
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 100

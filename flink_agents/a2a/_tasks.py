@@ -18,7 +18,7 @@ from google.protobuf import json_format
 
 from flink_agents.a2a._kafka import AsyncProducer, CompactedReader, ensure_topic
 from flink_agents.a2a._wire import to_json
-from flink_agents.core._peers import INTERRUPTED, TERMINAL
+from flink_agents.core import INTERRUPTED, TERMINAL
 
 #: The compacted topic of the gateway's tasks.
 TASKS_TOPIC = "a2a.tasks"

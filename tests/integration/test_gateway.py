@@ -19,9 +19,14 @@ import httpx
 import pytest
 
 from flink_agents.local import free_port
-from flink_agents.testing import ChatRequest, ModelServer, Reply, stop_process
-from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import TopicClient
+from flink_agents.testing import (
+    ChatRequest,
+    JobProcess,
+    ModelServer,
+    Reply,
+    TopicClient,
+    stop_process,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
