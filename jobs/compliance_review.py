@@ -45,7 +45,8 @@ reviewer = Agent(
     instructions=INSTRUCTIONS,
     model=model(),
     output=Review,
-    callers=["fraud-triage"],
+    # fraud-triage escalates over Kafka; a person asks through `flink-agents a2a serve`.
+    callers=["fraud-triage", "a2a-gateway"],
     limits=Limits(max_steps=3, call_timeout="30s"),
 )
 

@@ -26,9 +26,24 @@ CALLER = "a2a-caller"
 DEPTH = "a2a-depth"
 CHAIN = "a2a-chain"
 TRACEPARENT = "traceparent"
+#: Which operation an inbox record asks for: ``SendMessage`` (also when absent) or
+#: ``CancelTask`` (the value is then a ``CancelTaskRequest``).
+METHOD = "a2a-method"
+SEND_MESSAGE = "SendMessage"
+CANCEL_TASK = "CancelTask"
 
 #: Headers of a request, in the JSON object the inbox query puts beside the message.
-REQUEST_HEADERS = (VERSION, MESSAGE_ID, CORRELATION_ID, REPLY_TO, CALLER, DEPTH, CHAIN, TRACEPARENT)
+REQUEST_HEADERS = (
+    VERSION,
+    MESSAGE_ID,
+    CORRELATION_ID,
+    REPLY_TO,
+    CALLER,
+    DEPTH,
+    CHAIN,
+    TRACEPARENT,
+    METHOD,
+)
 
 
 def inbox_topic(agent: str) -> str:

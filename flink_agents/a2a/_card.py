@@ -40,6 +40,7 @@ def agent_card(agent: Agent, bootstrap_servers: str, gateway_url: str | None = N
                 protocol_version=PROTOCOL_VERSION,
             )
         )
+    # A skill needs at least one tag: the tools, or the agent's name when it has none.
     tools = [t.name for t in agent.function_tools]
     for server in agent.mcp_servers:
         tools += list(server.allowed_tools or [server.label])
@@ -57,7 +58,7 @@ def agent_card(agent: Agent, bootstrap_servers: str, gateway_url: str | None = N
                 id=agent.name,
                 name=agent.name,
                 description=agent.instructions,
-                tags=sorted(set(tools)),
+                tags=sorted(set(tools)) or [agent.name],
             )
         ],
     )

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message as ProtoMessage
 
 from flink_agents.a2a import _binding as b
-from flink_agents.core import FAILED, Delegation, PeerAnswer, Reply, ReplyTo
+from flink_agents.core import FAILED, Cancel, Delegation, PeerAnswer, Reply, ReplyTo
 
 Headers = dict[str, bytes]
 
@@ -58,6 +58,61 @@ def request_record(delegation: Delegation, reply_to: str) -> tuple[str, str, Hea
     return delegation.context_id, to_json(request), headers
 
 
+def cancel_record(context_id: str, task_id: str, caller: str) -> tuple[str, str, Headers]:
+    """The inbox record asking an agent to cancel its task ``task_id``: key, value, headers.
+
+    It goes to the inbox with the task's ``contextId`` as key, so it reaches the key (and
+    the Flink state) that runs the task, after the request that started it.
+
+    >>> key, value, headers = cancel_record("ctx-1", "t9", "a2a-gateway")
+    >>> key, json.loads(value), headers["a2a-method"]
+    ('ctx-1', {'id': 't9'}, b'CancelTask')
+    """
+    from a2a.types import CancelTaskRequest
+
+    headers = {
+        b.KIND: b.REQUEST_KIND.encode(),
+        b.VERSION: b.PROTOCOL_VERSION.encode(),
+        b.METHOD: b.CANCEL_TASK.encode(),
+        b.CALLER: caller.encode(),
+    }
+    return context_id, to_json(CancelTaskRequest(id=task_id)), headers
+
+
+def is_cancel(envelope: dict[str, Any]) -> bool:
+    """Whether an inbox record (as the inbox query hands it over) asks to cancel a task."""
+    headers = envelope.get("headers") or {}
+    return bool(headers.get(b.METHOD) == b.CANCEL_TASK)
+
+
+def parse_cancel(envelope: dict[str, Any]) -> Cancel:
+    """A ``CancelTask`` record of an inbox; raises ``ValueError`` when it is not one.
+
+    >>> parse_cancel({"headers": {"a2a-method": "CancelTask", "a2a-version": "1.0",
+    ...               "a2a-caller": "gw"}, "request": {"id": "t9"}})
+    Cancel(task_id='t9', caller='gw')
+    """
+    from a2a.types import CancelTaskRequest
+
+    headers = envelope.get("headers") or {}
+    _check_version(headers)
+    try:
+        request = json_format.ParseDict(
+            envelope.get("request"), CancelTaskRequest(), ignore_unknown_fields=True
+        )
+    except json_format.ParseError as exc:
+        raise ValueError(f"not an A2A CancelTaskRequest: {exc}") from None
+    if not request.id:
+        raise ValueError("an A2A CancelTaskRequest needs the id of the task to cancel")
+    return Cancel(task_id=request.id, caller=headers.get(b.CALLER) or "anonymous")
+
+
+def _check_version(headers: dict[str, Any]) -> None:
+    version = headers.get(b.VERSION) or "0.3"
+    if version.split(".")[0] != b.PROTOCOL_VERSION.split(".")[0]:
+        raise ValueError(f"A2A version {version} is not supported (supported: 1.0)")
+
+
 def parse_request(envelope: dict[str, Any]) -> tuple[Any, ReplyTo]:
     """A request as the inbox query hands it over: the input payload and whom to answer.
 
@@ -72,9 +127,7 @@ def parse_request(envelope: dict[str, Any]) -> tuple[Any, ReplyTo]:
         )
     except json_format.ParseError as exc:
         raise ValueError(f"not an A2A SendMessageRequest: {exc}") from None
-    version = headers.get(b.VERSION) or "0.3"
-    if version.split(".")[0] != b.PROTOCOL_VERSION.split(".")[0]:
-        raise ValueError(f"A2A version {version} is not supported (supported: 1.0)")
+    _check_version(headers)
     message = request.message
     message_id = message.message_id or headers.get(b.MESSAGE_ID)
     reply_to = headers.get(b.REPLY_TO)

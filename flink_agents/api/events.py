@@ -269,6 +269,14 @@ class TaskFailed(_Event):
     usage: Usage = Field(default_factory=Usage)
 
 
+class TaskCanceled(_Event):
+    """A task was cancelled by whoever asked for it (an A2A ``CancelTask``)."""
+
+    kind: Literal["task.canceled"] = "task.canceled"
+    reason: str
+    usage: Usage = Field(default_factory=Usage)
+
+
 Event = Annotated[
     TaskAccepted
     | ModelRequest
@@ -279,7 +287,8 @@ Event = Annotated[
     | PeerAnswered
     | RequestRejected
     | TaskCompleted
-    | TaskFailed,
+    | TaskFailed
+    | TaskCanceled,
     Field(discriminator="kind"),
 ]
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)

@@ -162,6 +162,8 @@ def _summary(event: dict[str, Any]) -> str:
         return json.dumps(event.get("output"), ensure_ascii=False)
     if kind == "task.failed":
         return f"FAILED {event.get('reason')}"
+    if kind == "task.canceled":
+        return f"CANCELED {event.get('reason')}"
     return json.dumps(event, ensure_ascii=False)
 
 

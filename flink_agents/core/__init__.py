@@ -6,7 +6,11 @@ replay drive it directly.
 
 from flink_agents.core._machine import COMPLETED, AgentMachine, Effects, repair_prompt
 from flink_agents.core._peers import (
+    CANCELED,
     FAILED,
+    INTERRUPTED,
+    TERMINAL,
+    Cancel,
     Delegation,
     PeerAnswer,
     Reply,
@@ -26,10 +30,14 @@ from flink_agents.core._state import (
 )
 
 __all__ = [
+    "CANCELED",
     "COMPLETED",
     "FAILED",
+    "INTERRUPTED",
+    "TERMINAL",
     "AgentMachine",
     "Call",
+    "Cancel",
     "Delegation",
     "Effects",
     "InputRecord",

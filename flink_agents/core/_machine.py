@@ -23,6 +23,7 @@ from flink_agents.api.events import (
     PeerRequested,
     RequestRejected,
     TaskAccepted,
+    TaskCanceled,
     TaskCompleted,
     TaskFailed,
     ToolRequest,
@@ -33,7 +34,9 @@ from flink_agents.api.events import (
     task_id_for_request,
 )
 from flink_agents.core._peers import (
+    CANCELED,
     REJECTED,
+    Cancel,
     Delegation,
     PeerAnswer,
     Reply,
@@ -150,6 +153,44 @@ class AgentMachine:
         task = store.task()
         if task is not None:
             self._fail(store, task, reason, now, fx)
+        return fx
+
+    def on_cancel(self, store: KeyStore, key: str, cancel: Cancel, now: float) -> Effects:
+        """A2A ``CancelTask``: the key's running task ends CANCELED and its calls are stopped.
+
+        Only the caller that asked for the task may cancel it. A cancel for a task that is
+        not running on this key (it ended, or waits behind another) is refused and logged.
+        """
+        fx = Effects()
+        task = store.task()
+        reply = task.input.reply if task is not None else None
+        if task is None or task.id != cancel.task_id or reply is None:
+            reason = f"task {cancel.task_id} is not running on this key: nothing to cancel"
+        elif reply.caller != cancel.caller:
+            reason = f"only {reply.caller}, which asked for task {task.id}, may cancel it"
+        else:
+            reason = f"cancelled by {cancel.caller}"
+            self._disarm(task, fx)
+            fx.cancelled_calls += [c.id for c in self._awaited_calls(task)]
+            view = self._task_view(task, CANCELED) | {"error": reason}
+            fx.outputs.append((task.input.key, {**task.input.carry, "task": view}))
+            self._reply(task, CANCELED, fx, error=reason)
+            fx.events.append(
+                TaskCanceled(**self._about(task), reason=reason, usage=task.usage, at=now)
+            )
+            self._next(store, now, fx)
+            return fx
+        fx.events.append(
+            RequestRejected(
+                agent=self.agent.name,
+                key=key,
+                task_id=cancel.task_id,
+                caller=cancel.caller,
+                message_id=f"{cancel.task_id}/cancel",
+                reason=reason,
+                at=now,
+            )
+        )
         return fx
 
     # -- results -----------------------------------------------------------------------

@@ -63,6 +63,15 @@ class ReplyTo(BaseModel):
     chain: tuple[str, ...] = ()
 
 
+class Cancel(BaseModel):
+    """A request to cancel a task this agent runs for another agent (A2A ``CancelTask``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    caller: str
+
+
 class Reply(BaseModel):
     """A peer's answer to a request: its task's (final) state, and the output or the error."""
 

@@ -21,7 +21,7 @@ from flink_agents.local import poll, tail
 from flink_agents.replay._reading import consumer, original_tasks
 from flink_agents.runtime import ReplayPlan
 
-_FINISHED = ("task.completed", "task.failed")
+_FINISHED = ("task.completed", "task.failed", "task.canceled")
 
 
 class ReplayError(FlinkAgentsError):

@@ -282,9 +282,18 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
     def _on_request(
         self, agent: str, key: str, store: FlinkKeyStore, row: Row, now: float
     ) -> Effects:
-        """Another agent's request (an A2A message in this agent's inbox)."""
+        """Another agent's request (an A2A message in this agent's inbox), or a cancel."""
+        envelope = json.loads(row["value"])
+        if wire.is_cancel(envelope):
+            try:
+                cancel = wire.parse_cancel(envelope)
+            except ValueError as exc:
+                fx = Effects()
+                fx.dead_letters.append(_unreadable(agent, row, f"A2A cancel: {exc}", now))
+                return fx
+            return self._machines[agent].on_cancel(store, key, cancel, now)
         try:
-            payload, reply = wire.parse_request(json.loads(row["value"]))
+            payload, reply = wire.parse_request(envelope)
         except ValueError as exc:
             fx = Effects()
             fx.dead_letters.append(_unreadable(agent, row, f"A2A request: {exc}", now))

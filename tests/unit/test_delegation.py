@@ -12,7 +12,15 @@ from flink_agents.a2a import _wire as wire
 from flink_agents.api import Agent, Limits, OpenAIModel
 from flink_agents.api.events import AssistantMessage, ModelResponse, SourceRef, ToolCallRequest
 from flink_agents.core._machine import AgentMachine, Effects
-from flink_agents.core._peers import COMPLETED, FAILED, REJECTED, PeerAnswer, ReplyTo
+from flink_agents.core._peers import (
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    REJECTED,
+    Cancel,
+    PeerAnswer,
+    ReplyTo,
+)
 from flink_agents.core._state import InputRecord, MemoryStore, ModelCall
 
 
@@ -262,3 +270,58 @@ def test_a_request_without_a_reply_topic_or_of_another_version_is_refused():
     envelope["headers"] = {"a2a-version": "0.3", "a2a-reply-to": "x"}
     with pytest.raises(ValueError, match=r"version 0\.3 is not supported"):
         wire.parse_request(envelope)
+
+
+def test_cancel_ends_the_running_request_canceled_and_stops_its_calls():
+    machine, store = AgentMachine(agent("review", callers=["*"])), MemoryStore()
+    fx = machine.on_input(store, request(), 0.0)
+    [call] = fx.calls
+    task = store.task()
+    assert task is not None
+    fx = machine.on_cancel(store, "triage/k", Cancel(task_id=task.id, caller="triage"), 1.0)
+    assert fx.cancelled_calls == [call.id]
+    [reply] = fx.replies
+    assert (reply.state, reply.task_id, reply.error) == (CANCELED, task.id, "cancelled by triage")
+    assert [e.kind for e in fx.events] == ["task.canceled"]
+    [(_, output)] = fx.outputs
+    assert output["task"]["state"] == CANCELED
+    assert store.task() is None
+    # The cancelled call's late result is not applied to anything.
+    late = ModelResponse(
+        agent="review",
+        key="triage/k",
+        task_id=task.id,
+        step=1,
+        message=AssistantMessage(content='{"verdict": "ok"}'),
+        at=2.0,
+    )
+    assert machine.on_model_response(store, late, 2.0).outputs == []
+
+
+def test_cancel_from_another_caller_or_of_a_task_not_running_is_refused_and_logged():
+    machine, store = AgentMachine(agent("review", callers=["*"])), MemoryStore()
+    machine.on_input(store, request(), 0.0)
+    task = store.task()
+    assert task is not None
+    fx = machine.on_cancel(store, "triage/k", Cancel(task_id=task.id, caller="mallory"), 1.0)
+    [event] = fx.events
+    assert event.kind == "a2a.rejected" and "only triage" in event.reason
+    assert fx.replies == [] and store.task() is not None
+    fx = machine.on_cancel(store, "triage/k", Cancel(task_id="other", caller="triage"), 1.0)
+    [event] = fx.events
+    assert "task other is not running" in event.reason
+    assert store.task() is not None
+
+
+def test_a_cancel_record_reads_back_and_is_told_from_a_request():
+    key, value, headers = wire.cancel_record("triage/k", "t9", "a2a-gateway")
+    envelope = {
+        "headers": {k: v.decode() for k, v in headers.items()},
+        "request": json.loads(value),
+    }
+    assert wire.is_cancel(envelope) and key == "triage/k"
+    assert wire.parse_cancel(envelope) == Cancel(task_id="t9", caller="a2a-gateway")
+    with pytest.raises(ValueError, match="needs the id"):
+        wire.parse_cancel({"headers": envelope["headers"], "request": {}})
+    with pytest.raises(ValueError, match=r"version 0\.3"):
+        wire.parse_cancel({"headers": {"a2a-method": "CancelTask"}, "request": {"id": "t9"}})
