@@ -77,8 +77,10 @@ def test_sql_pipeline_opens_one_work_order_for_a_fault_and_none_for_healthy_mach
     assert incident.start <= detected_at <= incident.start + 30 * STEP_S
     later = [a.value for a in actions if a.value["anomaly_id"] != first["anomaly_id"]]
     assert all(a["action"] == "UPDATED" for a in later)
-    assert {a.value["work_order_id"] for a in actions} == {first["work_order_id"]}
+    assert first["priority"] in ("P1", "P2", "P3", "P4")
 
     with contextlib.closing(sqlite3.connect(workorders)) as con:
-        orders = con.execute("SELECT machine_id, anomaly_id FROM work_orders").fetchall()
-    assert orders == [("m-02", first["anomaly_id"])]
+        orders = con.execute("SELECT work_order_id, machine_id, anomaly_id FROM work_orders")
+        [(order_id, machine, anomaly)] = orders.fetchall()
+    assert (machine, anomaly) == ("m-02", first["anomaly_id"])
+    assert {a.value["work_order_id"] for a in actions} == {order_id}
