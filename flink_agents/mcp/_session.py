@@ -412,9 +412,10 @@ class _Link:
         self._running.discard(call)
 
     def _protocol_error(self, call: _Call, exc: MCPError) -> ToolOutcome | McpError:
-        if exc.code == CONNECTION_CLOSED or (
-            exc.code == INVALID_REQUEST and "session terminated" in exc.message.lower()
-        ):
+        # The client reports transport failures as these codes: a closed stream, and an
+        # HTTP answer that is not one (the server forgot the session after a restart, a
+        # redirect, another content type). A new session is the remedy for each.
+        if exc.code in (CONNECTION_CLOSED, INVALID_REQUEST):
             self.end(f"the connection was lost ({exc.message})")
             return McpUnavailable(
                 f"MCP server {self.label}: the connection was lost while tool {call.name!r} "

@@ -4,8 +4,9 @@ When a job restarts from a checkpoint it processes again the inputs and results 
 after that checkpoint, in whatever order its sources deliver them. A call it issues again
 may already have its result in the log, and that result may even have been read back
 before the task reached the step (then it was ignored as early). So the executor scans
-the recent log once at start-up, remembers where each result is, and answers such a call
-by writing the recorded result again: the same answer, no second model or tool call.
+the log written since the last completed checkpoint once at start-up, remembers where
+each result is, and answers such a call by writing the recorded result again: the same
+answer, no second model or tool call.
 """
 
 from __future__ import annotations
@@ -35,28 +36,37 @@ class RecordedResults:
         self._lock = threading.Lock()
         self._reader: Any = None
 
-    def scan(self, lookback_s: float, timeout_s: float = 60.0) -> dict[str, Location]:
-        """Where each result event of the last ``lookback_s`` seconds is."""
+    def scan(
+        self, lookback_s: float, timeout_s: float = 60.0, group_id: str | None = None
+    ) -> dict[str, Location]:
+        """Where each result event written since the last completed checkpoint is.
+
+        A partition is read from the offset Flink committed for ``group_id`` at its last
+        completed checkpoint (the point a restarted job resumes from); a partition without
+        one, from ``lookback_s`` seconds ago.
+        """
         consumer = self._consumer()
         found: dict[str, Location] = {}
         try:
             metadata = consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
             if metadata is None or metadata.error is not None:
                 return found
-            todo, ends = self._start_positions(consumer, list(metadata.partitions), lookback_s)
+            partitions = list(metadata.partitions)
+            todo = self._start_positions(consumer, partitions, lookback_s, group_id)
             if todo:
                 consumer.assign(list(todo.values()))
             deadline = time.monotonic() + timeout_s
             while todo and time.monotonic() < deadline:
                 message = consumer.poll(0.5)
-                if message is None or message.error():
+                if message is None:
                     continue
-                partition, offset = message.partition() or 0, message.offset() or 0
-                if offset + 1 >= ends[partition]:
-                    todo.pop(partition, None)
+                if message.error():
+                    if message.error().code() == _partition_eof():
+                        todo.pop(message.partition(), None)
+                    continue
                 event_id = _result_id(message)
                 if event_id:
-                    found[event_id] = (partition, offset)
+                    found[event_id] = (message.partition() or 0, message.offset() or 0)
             if todo:
                 log.warning("stopped scanning %s after %.0fs", self.topic, timeout_s)
         finally:
@@ -97,20 +107,56 @@ class RecordedResults:
                 "group.id": f"flink-agents-scan-{uuid.uuid4().hex}",
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
+                "enable.partition.eof": True,
             }
         )
 
     def _start_positions(
-        self, consumer: Any, partitions: list[int], lookback_s: float
-    ) -> tuple[dict[int, Any], dict[int, int]]:
+        self, consumer: Any, partitions: list[int], lookback_s: float, group_id: str | None
+    ) -> dict[int, Any]:
+        """Per partition with records to read, where to start reading."""
         from confluent_kafka import TopicPartition
 
+        committed = self._committed(partitions, group_id)
         since = int((time.time() - lookback_s) * 1000)
-        wanted = [TopicPartition(self.topic, p, since) for p in partitions]
-        starts = consumer.offsets_for_times(wanted, timeout=10)
-        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in wanted}
-        todo = {s.partition: s for s in starts if 0 <= s.offset < ends[s.partition]}
-        return todo, ends
+        by_time = [TopicPartition(self.topic, p, since) for p in partitions if p not in committed]
+        starts = {
+            **{p: TopicPartition(self.topic, p, offset) for p, offset in committed.items()},
+            **{s.partition: s for s in consumer.offsets_for_times(by_time, timeout=10)},
+        }
+        todo = {}
+        for partition, start in starts.items():
+            end = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), 10)[1]
+            if 0 <= start.offset < end:
+                todo[partition] = start
+        return todo
+
+    def _committed(self, partitions: list[int], group_id: str | None) -> dict[int, int]:
+        """The offsets ``group_id`` committed (Flink commits them when a checkpoint completes)."""
+        if group_id is None:
+            return {}
+        from confluent_kafka import Consumer, TopicPartition
+
+        # Only asks the group coordinator; it neither joins the group nor commits.
+        reader = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            wanted = [TopicPartition(self.topic, p) for p in partitions]
+            offsets = reader.committed(wanted, timeout=10)
+        finally:
+            reader.close()
+        return {tp.partition: tp.offset for tp in offsets if tp.offset >= 0}
+
+
+def _partition_eof() -> int:
+    from confluent_kafka import KafkaError
+
+    return int(KafkaError._PARTITION_EOF)
 
 
 def _result_id(message: Any) -> str | None:
