@@ -5,7 +5,8 @@ One import line covers an agent file::
     from flink_agents import Agent, AgentApp, Limits, McpServer, Memory, OpenAIModel, tool
 
 ``AgentApp`` loads PyFlink when it is first used, so code that only describes or tests
-agents (``flink_agents.testing.run_agent``) does not.
+agents (``flink_agents.testing.run_agent``) does not; ``AnomalyDetector`` loads numpy the
+same way.
 """
 
 import typing as _typing
@@ -21,9 +22,9 @@ from flink_agents.api import (
     load_agent,
     tool,
 )
-from flink_agents.detect import AnomalyDetector
 
 if _typing.TYPE_CHECKING:
+    from flink_agents.detect import AnomalyDetector
     from flink_agents.runtime import AgentApp
 
 
@@ -32,11 +33,15 @@ def __getattr__(name: str) -> _typing.Any:
         from flink_agents.runtime import AgentApp
 
         return AgentApp
+    if name == "AnomalyDetector":  # the detector's package loads numpy
+        from flink_agents.detect import AnomalyDetector
+
+        return AnomalyDetector
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "AgentApp"})
+    return sorted({*globals(), "AgentApp", "AnomalyDetector"})
 
 
 __all__ = [

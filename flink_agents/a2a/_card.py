@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flink_agents.a2a._binding import BINDING_URI, PROTOCOL_VERSION, inbox_topic
-from flink_agents.api._agent import Agent
+from flink_agents.api import Agent
 
 
 def agent_card(agent: Agent, bootstrap_servers: str, gateway_url: str | None = None) -> Any:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from flink_agents.a2a._wire import to_json
-from flink_agents.core._peers import FAILED, Delegation
+from flink_agents.core import FAILED, Delegation
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message as ProtoMessage
 
 from flink_agents.a2a import _binding as b
-from flink_agents.core._peers import FAILED, Delegation, PeerAnswer, Reply, ReplyTo
+from flink_agents.core import FAILED, Delegation, PeerAnswer, Reply, ReplyTo
 
 Headers = dict[str, bytes]
 

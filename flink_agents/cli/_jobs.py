@@ -15,8 +15,7 @@ import typer
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.config import load_settings
 from flink_agents.errors import StackError
-from flink_agents.local import ClusterJobs, FlinkCluster, RemoteCluster
-from flink_agents.local._savepoints import list_savepoints
+from flink_agents.local import ClusterJobs, FlinkCluster, RemoteCluster, list_savepoints
 
 Target = Annotated[
     str | None,

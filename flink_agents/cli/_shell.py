@@ -18,13 +18,21 @@ from flink_agents.cli._context import console, errors
 from flink_agents.cli._sql import run_in_background, show
 from flink_agents.config import Settings
 from flink_agents.errors import FlinkAgentsError
-from flink_agents.sql import Catalog, Session, SqlError, SqlRun
-from flink_agents.sql._ast import Flink, Parsed, PythonFunction, SetOption
-from flink_agents.sql._catalog import KINDS
-from flink_agents.sql._parser import parse
-from flink_agents.sql._runner import variables
-from flink_agents.sql._script import from_text
-from flink_agents.sql._session import Result
+from flink_agents.sql import (
+    KINDS,
+    Catalog,
+    Flink,
+    Parsed,
+    PythonFunction,
+    Result,
+    Session,
+    SetOption,
+    SqlError,
+    SqlRun,
+    from_text,
+    parse,
+    variables,
+)
 
 _WORDS = (
     "CREATE",

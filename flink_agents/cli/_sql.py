@@ -12,8 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flink_agents.cli._context import Context, console, user_errors
-from flink_agents.sql import Result, SqlRun
-from flink_agents.sql._runner import job_name
+from flink_agents.sql import Result, SqlRun, job_name
 
 app = typer.Typer(
     help="Agents in Flink SQL: run a file, or start a shell (no command).",

@@ -4,7 +4,16 @@ The Flink operator in ``flink_agents.runtime`` is a thin shell around it; tests 
 replay drive it directly.
 """
 
-from flink_agents.core._machine import AgentMachine, Effects, repair_prompt
+from flink_agents.core._machine import COMPLETED, AgentMachine, Effects, repair_prompt
+from flink_agents.core._peers import (
+    FAILED,
+    Delegation,
+    PeerAnswer,
+    Reply,
+    ReplyTo,
+    is_url,
+    peer_tool_name,
+)
 from flink_agents.core._state import (
     Call,
     InputRecord,
@@ -17,15 +26,23 @@ from flink_agents.core._state import (
 )
 
 __all__ = [
+    "COMPLETED",
+    "FAILED",
     "AgentMachine",
     "Call",
+    "Delegation",
     "Effects",
     "InputRecord",
     "KeyStore",
     "MemoryStore",
     "ModelCall",
+    "PeerAnswer",
     "PendingTool",
+    "Reply",
+    "ReplyTo",
     "TaskState",
     "ToolCall",
+    "is_url",
+    "peer_tool_name",
     "repair_prompt",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flink_agents.api._agent import Agent
+from flink_agents.api import Agent
 from flink_agents.api.events import (
     DeadLetter,
     Event,

@@ -5,8 +5,9 @@ from flink_agents.local._flink import FlinkCluster, flink_home
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
 from flink_agents.local._jobs import ClusterJobs
 from flink_agents.local._kafka import KafkaBroker
-from flink_agents.local._process import free_port
+from flink_agents.local._process import free_port, poll, tail
 from flink_agents.local._remote import RemoteCluster
+from flink_agents.local._savepoints import list_savepoints
 from flink_agents.local._stack import LocalStack
 from flink_agents.local._status import PartStatus
 
@@ -23,5 +24,8 @@ __all__ = [
     "fetch_artifacts",
     "flink_home",
     "free_port",
+    "list_savepoints",
     "missing",
+    "poll",
+    "tail",
 ]

@@ -23,8 +23,7 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from flink_agents._redact import redact
-from flink_agents.api._agent import Limits
-from flink_agents.api._model import OpenAIModel
+from flink_agents.api import Limits, OpenAIModel
 from flink_agents.api.events import AssistantMessage, ToolCallRequest, Usage
 from flink_agents.errors import ModelRejected, ModelUnavailable
 

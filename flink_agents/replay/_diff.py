@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from flink_agents.config import Settings
 from flink_agents.errors import ConfigError
 from flink_agents.replay._reading import outputs
-from flink_agents.runtime._replay import ReplayPlan
+from flink_agents.runtime import ReplayPlan
 
 Status = Literal["changed", "unchanged", "failed"]
 COMPLETED = "TASK_STATE_COMPLETED"

@@ -8,8 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flink_agents.runtime._kafka_io import KIND_HEADER
-from flink_agents.runtime._replay import ReplayPlan
+from flink_agents.runtime import KIND_HEADER, ReplayPlan
 
 
 def consumer(bootstrap_servers: str) -> Any:

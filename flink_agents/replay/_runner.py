@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from flink_agents.config import Settings
 from flink_agents.errors import FlinkAgentsError
-from flink_agents.local._process import poll, tail
+from flink_agents.local import poll, tail
 from flink_agents.replay._reading import consumer, original_tasks
-from flink_agents.runtime._replay import ReplayPlan
+from flink_agents.runtime import ReplayPlan
 
 _FINISHED = ("task.completed", "task.failed")
 

@@ -11,20 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 from flink_agents.runtime._results import cut, failure
 from flink_agents.runtime._toolbox import Toolbox, ToolOutcome
+from flink_agents.runtime._topics import ensure_topics
 
 if TYPE_CHECKING:
     from flink_agents.runtime._app import AgentApp
     from flink_agents.runtime._env import environments, job_configuration
     from flink_agents.runtime._kafka_io import (
+        KIND_HEADER,
         SINK_ROW,
         SINK_ROW_WITH_HEADERS,
         SOURCE_ROW,
         KafkaTables,
+        literal,
     )
+    from flink_agents.runtime._replay import ReplayPlan
 
 _FLINK_NAMES = {
     "AgentApp": "flink_agents.runtime._app",
+    "KIND_HEADER": "flink_agents.runtime._kafka_io",
     "KafkaTables": "flink_agents.runtime._kafka_io",
+    "ReplayPlan": "flink_agents.runtime._replay",
+    "literal": "flink_agents.runtime._kafka_io",
     "SINK_ROW": "flink_agents.runtime._kafka_io",
     "SINK_ROW_WITH_HEADERS": "flink_agents.runtime._kafka_io",
     "SOURCE_ROW": "flink_agents.runtime._kafka_io",
@@ -40,15 +47,19 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "KIND_HEADER",
     "SINK_ROW",
     "SINK_ROW_WITH_HEADERS",
     "SOURCE_ROW",
     "AgentApp",
     "KafkaTables",
+    "ReplayPlan",
     "ToolOutcome",
     "Toolbox",
     "cut",
+    "ensure_topics",
     "environments",
     "failure",
     "job_configuration",
+    "literal",
 ]

@@ -23,10 +23,10 @@ from pyflink.table import StreamTableEnvironment
 from flink_agents.a2a._binding import inbox_topic
 from flink_agents.a2a._card import agent_card, card_summary
 from flink_agents.a2a._registry import publish_cards, read_cards
-from flink_agents.api._agent import Agent
+from flink_agents.api import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
-from flink_agents.core._peers import is_url
+from flink_agents.core import is_url
 from flink_agents.detect import AnomalyDetector
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router

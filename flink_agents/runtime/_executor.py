@@ -32,15 +32,13 @@ from typing import Any
 from flink_agents.a2a._binding import CORRELATION_ID, REPLY_KIND
 from flink_agents.a2a._card import card_summary
 from flink_agents.a2a._remote import RemotePeers
-from flink_agents.api._agent import Agent
-from flink_agents.api._tools import ToolContext
+from flink_agents.api import Agent, ToolContext
 from flink_agents.api.events import (
     ModelResponse,
     ToolResult,
     routing_key,
 )
-from flink_agents.core import Call, ModelCall, ToolCall
-from flink_agents.core._peers import Delegation, is_url, peer_tool_name
+from flink_agents.core import Call, Delegation, ModelCall, ToolCall, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError
 from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flink_agents.api.events import ModelResponse, ToolResult
-from flink_agents.core._machine import COMPLETED
+from flink_agents.core import COMPLETED
 
 
 class AgentMetrics:

@@ -27,7 +27,7 @@ from pyflink.datastream.state import (
 
 from flink_agents.a2a import _wire as wire
 from flink_agents.a2a._binding import inbox_topic
-from flink_agents.api._agent import Agent
+from flink_agents.api import Agent
 from flink_agents.api.events import (
     DeadLetter,
     ModelResponse,
@@ -37,8 +37,7 @@ from flink_agents.api.events import (
     routing_key,
     split_routing_key,
 )
-from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState
-from flink_agents.core._peers import is_url
+from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState, is_url
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
 from flink_agents.runtime._kafka_io import (
     KIND_HEADER,

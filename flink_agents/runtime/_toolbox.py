@@ -25,9 +25,8 @@ from typing import Any
 
 from flink_agents._redact import redact
 from flink_agents.a2a._tool import peer_tool_schema
-from flink_agents.api._agent import Agent
-from flink_agents.api._tools import FunctionTool, ToolContext, ToolInputError, render_result
-from flink_agents.core._peers import peer_tool_name
+from flink_agents.api import Agent, FunctionTool, ToolContext, ToolInputError, render_result
+from flink_agents.core import peer_tool_name
 from flink_agents.errors import SpecError
 from flink_agents.mcp import McpConfigError, McpError, McpPool
 

@@ -8,21 +8,31 @@ reference of every statement and option is ``docs/sql.md``.
 ["CREATE AGENT a USING MODEL m USING PROMPT 'x;y'", 'SHOW AGENTS']
 """
 
-from flink_agents.sql._catalog import Catalog, Entry
+from flink_agents.sql._ast import Flink, Parsed, PythonFunction, SetOption
+from flink_agents.sql._catalog import KINDS, Catalog, Entry
 from flink_agents.sql._errors import Position, SqlError
 from flink_agents.sql._parser import parse
-from flink_agents.sql._runner import SqlRun
+from flink_agents.sql._runner import SqlRun, job_name, variables
+from flink_agents.sql._script import from_text
 from flink_agents.sql._session import Result, Session
 from flink_agents.sql._tokens import split
 
 __all__ = [
+    "KINDS",
     "Catalog",
     "Entry",
+    "Flink",
+    "Parsed",
     "Position",
+    "PythonFunction",
     "Result",
     "Session",
+    "SetOption",
     "SqlError",
     "SqlRun",
+    "from_text",
+    "job_name",
     "parse",
     "split",
+    "variables",
 ]

@@ -18,11 +18,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flink_agents.api._agent import AGENT_NAME, Agent, Limits, Memory
-from flink_agents.api._loader import model_from_schema
-from flink_agents.api._mcp import McpServer
-from flink_agents.api._model import OpenAIModel
-from flink_agents.api._tools import FunctionTool
+from flink_agents.api import (
+    AGENT_NAME,
+    Agent,
+    FunctionTool,
+    Limits,
+    McpServer,
+    Memory,
+    OpenAIModel,
+    model_from_schema,
+)
 from flink_agents.errors import SpecError, explain
 from flink_agents.sql._ast import Kind
 from flink_agents.sql._catalog import Catalog, Entry

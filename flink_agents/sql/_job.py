@@ -26,11 +26,10 @@ from typing import Any
 
 from sqlglot.tokenizer_core import TokenType
 
-from flink_agents.api._agent import Agent
+from flink_agents.api import Agent
 from flink_agents.config import Settings
 from flink_agents.errors import ConfigError
-from flink_agents.runtime._app import AgentApp
-from flink_agents.runtime._kafka_io import KafkaTables, literal
+from flink_agents.runtime import AgentApp, KafkaTables, literal
 from flink_agents.sql._ast import Flink, Parsed, PythonFunction, SetOption
 from flink_agents.sql._catalog import Catalog
 from flink_agents.sql._compile import CompiledAgent, compile_agent
@@ -134,7 +133,7 @@ class SqlJob:
 
     def build(self, *, create_topics: bool = True) -> None:
         """Declare everything on one Flink environment (no job starts)."""
-        from flink_agents.runtime._env import environments
+        from flink_agents.runtime import environments
 
         for step in self.steps:
             if step.compiled is not None:
@@ -151,7 +150,7 @@ class SqlJob:
         self._inserts = self._t_env.create_statement_set()
         self._app = AgentApp(self.name, settings=self.settings, create_topics=create_topics)
         if create_topics and self._topics:
-            from flink_agents.runtime._topics import ensure_topics
+            from flink_agents.runtime import ensure_topics
 
             ensure_topics(self.settings.bootstrap_servers, self._topics, runtime.parallelism)
         inserts = 0

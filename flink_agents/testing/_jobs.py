@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flink_agents.local._process import tail
+from flink_agents.local import tail
 
 
 class JobProcess:

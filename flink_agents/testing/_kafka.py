@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from flink_agents.local._process import poll
+from flink_agents.local import poll
 
 Headers = Mapping[str, str | bytes]
 _COORDINATOR_NOT_READY = (

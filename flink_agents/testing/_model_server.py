@@ -68,7 +68,8 @@ _MALFORMED = b'{"id": "chatcmpl-broken", "choices": [{"message": '
 class RecordedRequest:
     """One request as the server received it, with the status it answered (None while pending).
 
-    ``number`` is the chat request's position (from 1; 0 for other endpoints). Credential
+    ``number`` is the chat request's position (from 1; 0 for other endpoints); ``delay_ms``
+    the latency the simulator added before answering it (None where it added none). Credential
     headers (``authorization``, ``api-key``, ...) are recorded as their ``fingerprint``, so
     neither a script, nor ``GET /_sim/requests``, nor a failing assertion shows a key.
     """
@@ -82,6 +83,7 @@ class RecordedRequest:
     status: int | None = None
     finished: float | None = None
     error: str | None = None
+    delay_ms: float | None = None
 
     @property
     def chat(self) -> ChatRequest:
@@ -114,6 +116,7 @@ class _Record:
     status: int | None = None
     finished: float | None = None
     error: str | None = None
+    delay_ms: float | None = None
     generation: int = 0
 
     def freeze(self) -> RecordedRequest:
@@ -549,6 +552,7 @@ class ModelServer:
             return _error(500, message, "script_error")
         delay = reply.delay_ms / 1000 if reply.delay_ms is not None else self._next_latency()
         if delay > 0:
+            record.delay_ms = delay * 1000
             await asyncio.sleep(delay)
         if reply.status != 200:
             return _error(reply.status, reply.error_message, reply.error_code, reply.retry_after)

@@ -296,10 +296,10 @@ def test_timeout_fault_trips_a_short_client_timeout(server: ModelServer) -> None
     server.add_fault(Fault.timeout(3, times=1))
     impatient = OpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=0.3)
 
-    started = time.monotonic()
+    # The server holds the request for 3 s and then answers: only a client that gave up
+    # before that raises (no retries).
     with pytest.raises(openai.APITimeoutError):
         ask(impatient)
-    assert time.monotonic() - started < 2.0
     assert ask(impatient, "next").choices[0].message.content == "next"
     impatient.close()
 
@@ -323,15 +323,15 @@ def test_concurrent_requests_overlap_their_latency(server: ModelServer) -> None:
         await sdk.close()
         return [r.choices[0].message.content for r in replies]
 
-    started = time.monotonic()
     contents = asyncio.run(hundred())
-    elapsed = time.monotonic() - started
 
     assert contents == [f"n{i}" for i in range(100)]
-    # One after another they would take 20 s; overlapping, a fraction of that even on a
-    # loaded machine. The bound checks overlap, not speed.
-    serial = 100 * 0.2
-    assert 0.2 <= elapsed < serial / 2, f"100 requests at 200 ms took {elapsed:.2f} s"
+    # The server held requests at the same time: at the moment the last one arrived, the
+    # first ones (200 ms each) were still being answered, unless the client sent one at
+    # a time.
+    spans = [(r.time, r.finished or 0.0) for r in server.requests]
+    busiest = max(sum(start <= at < end for start, end in spans) for at, _ in spans)
+    assert busiest > 10, f"at most {busiest} of 100 requests were in flight together"
 
 
 def test_latency_delays_each_answer(server: ModelServer, client: OpenAI) -> None:
@@ -357,14 +357,15 @@ def test_jitter_spreads_latency_deterministically() -> None:
             for _ in range(5):
                 ask(sdk)
             sdk.close()
-            return [(r.finished or 0) - r.time for r in server.requests]
+            requests = server.requests
+            assert all((r.finished or 0) - r.time >= (r.delay_ms or 0) / 1000 for r in requests)
+            return [r.delay_ms or 0.0 for r in requests]
 
     first, second = durations(), durations()
 
-    assert all(0.0 <= d < 0.5 for d in first)
-    assert max(first) - min(first) > 0.01
-    # Same seed, same draws: the order of short and long answers repeats.
-    assert sorted(range(5), key=first.__getitem__) == sorted(range(5), key=second.__getitem__)
+    assert all(10.0 <= d <= 110.0 for d in first)  # 60 ms, 50 either side
+    assert max(first) - min(first) > 10.0
+    assert first == second  # same seed, same draws
 
 
 # -- recording and control ---------------------------------------------------------------------

@@ -44,7 +44,7 @@ class CliServer:
             text=True,
         )
 
-    def read_line(self, timeout: float = 20.0) -> str:
+    def read_line(self, timeout: float = 90.0) -> str:
         """The first stdout line, waiting for it until a deadline."""
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
@@ -55,7 +55,7 @@ class CliServer:
             if ready:
                 return self.proc.stdout.readline().rstrip("\n")
 
-    def finish(self, timeout: float = 20.0) -> tuple[int, str, str]:
+    def finish(self, timeout: float = 90.0) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out, err
 
