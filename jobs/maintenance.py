@@ -5,9 +5,13 @@ temperature, pressure, current, rpm), finds anomalies per machine with the packa
 multivariate detector, writes them to ``<app>.anomalies``, and runs the maintenance
 planner on each: it reads the machine's record, history and spare parts from the warehouse
 (read-only SQL over MCP) and opens or updates a work order (MCP), remembering the machine's
-earlier anomalies and work orders. Its decisions go to ``<app>.actions``:
-``{"anomaly_id", "machine_id", "action": CREATED|UPDATED|NONE, "work_order_id", "priority",
-"reason", "task": {...}}``. ``<app>`` is ``maintenance`` unless ``MAINT_APP`` names another.
+earlier anomalies and work orders. Before it opens a work order it asks the
+``parts-planner`` agent (same job, over the A2A Kafka binding) for a parts plan: which spare
+part, whether it is in stock, when it can be there; the work order carries the plan. The
+planner's decisions go to ``<app>.actions``: ``{"anomaly_id", "machine_id", "action":
+CREATED|UPDATED|NONE, "work_order_id", "priority", "parts_plan", "reason", "task": {...}}``;
+the parts planner's answers to ``<app>.parts-plans``. ``<app>`` is ``maintenance`` unless
+``MAINT_APP`` names another.
 
     python jobs/maintenance.py                     # a local MiniCluster
     flink run -d -py jobs/maintenance.py           # a Flink cluster (`make demo-maintenance`)
@@ -43,11 +47,21 @@ overheating, falling pressure with rising current to a leak.
    (criticality A is most critical), its maintenance history and the spare parts for the
    likely failure mode (stock and lead time).
 2. If an earlier anomaly of this machine in this conversation already opened a work order,
-   update that work order (`update_work_order`: a note, a higher priority if it got worse);
-   otherwise open one with `create_work_order`, using the anomaly_id as request_id.
+   update that work order (`update_work_order`: a note, a higher priority if it got worse).
+   Otherwise ask `parts-planner` for a parts plan (send the machine id, the likely failure
+   mode and the anomaly id), then open a work order with `create_work_order`, using the
+   anomaly_id as request_id and putting the parts plan in its description.
 3. Priority: P1 for criticality A, P2 for B, P3 for C; one step more urgent when the part
    is out of stock.
-Answer with the action taken, the work order id, its priority and a one-sentence reason."""
+Answer with the action taken, the work order id, its priority, the parts plan and a
+one-sentence reason."""
+
+PARTS_INSTRUCTIONS = """\
+You plan spare parts for maintenance. Each request names a machine, its likely failure mode
+and the anomaly behind it. With the warehouse `query` tool (read-only SQL) find the parts
+that fit the machine's model for that failure mode, with their stock and lead time. Plan:
+take a part from stock when there is one; otherwise order it now, and say when it arrives.
+Answer with the part, its stock, its lead time and the plan in one sentence."""
 
 DETECTOR = AnomalyDetector(
     key="machine_id", metrics=list(METRICS), time_field="ts", window=10, warmup=20
@@ -58,7 +72,17 @@ class MaintenanceAction(BaseModel):
     action: Literal["CREATED", "UPDATED", "NONE"]
     work_order_id: str | None = None
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
+    parts_plan: str | None = Field(
+        default=None, description="The parts planner's plan, for a new work order."
+    )
     reason: str = Field(description="One sentence naming the facts behind the action.")
+
+
+class PartsPlan(BaseModel):
+    part_id: str | None = None
+    stock: int = 0
+    lead_time_days: int | None = None
+    plan: str = Field(description="One sentence: which part, from stock or ordered, and when.")
 
 
 def model() -> OpenAIModel:
@@ -86,13 +110,26 @@ def _server(module: str, db_variable: str, default: Path, *args: str) -> McpServ
     )
 
 
+WAREHOUSE = _server("jobs.tools.warehouse_server", "MAINT_WAREHOUSE", DEMO / "plant.duckdb")
+
+parts_planner = Agent(
+    name="parts-planner",
+    description="Plans spare parts for a machine's failure mode: from stock, or ordered and when.",
+    instructions=PARTS_INSTRUCTIONS,
+    model=model(),
+    tools=[WAREHOUSE],
+    output=PartsPlan,
+    callers=["maintenance-planner"],
+    limits=Limits(max_steps=4, call_timeout="30s", max_in_flight=64),
+)
+
 planner = Agent(
     name="maintenance-planner",
     description="Opens and updates work orders for machines whose sensors show an anomaly.",
     instructions=INSTRUCTIONS,
     model=model(),
     tools=[
-        _server("jobs.tools.warehouse_server", "MAINT_WAREHOUSE", DEMO / "plant.duckdb"),
+        WAREHOUSE,
         _server(
             "jobs.tools.workorder_server",
             "MAINT_WORKORDERS",
@@ -101,6 +138,7 @@ planner = Agent(
             "create,update,lookup",
         ),
     ],
+    peers=["parts-planner"],
     memory=Memory(window=20, ttl="30d"),
     output=MaintenanceAction,
     limits=Limits(max_steps=6, call_timeout="30s", max_in_flight=64),
@@ -118,6 +156,7 @@ def app(name: str | None = None) -> AgentApp:
         outputs=f"{name}.actions",
         carry=["anomaly_id", "machine_id"],
     )
+    plant.add(parts_planner, inputs=[], outputs=f"{name}.parts-plans")
     return plant
 
 

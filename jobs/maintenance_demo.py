@@ -3,7 +3,8 @@
 Starts Kafka and Flink (unless they already run) and the model simulator (unless a real
 model is configured), builds the warehouse, submits jobs/maintenance.py, replays simulated
 sensor readings of a fleet with faults injected into some machines, waits until the job has
-read them all, and ends with one line that starts ``maintenance demo ok:`` with the counts,
+read them all, and ends with one line that starts ``maintenance demo ok:`` with the counts
+(readings, anomalies, actions, parts plans the parts-planner agent gave over A2A, work orders),
 the precision and recall of the detector and of the agent's actions against the injected
 faults, and the detection delay and latency. Everything it started is stopped at the end;
 ``--keep`` leaves the stack up.
@@ -40,7 +41,10 @@ from jobs.tools.sensors import STEP_S, Fault, fleet, machine_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "maintenance"
-TOPICS = tuple(f"{APP}.{t}" for t in ("readings", "anomalies", "actions", "events", "dlq"))
+TOPICS = (
+    *(f"{APP}.{t}" for t in ("readings", "anomalies", "actions", "parts-plans", "events", "dlq")),
+    "a2a.inbox.parts-planner",
+)
 FAULT_KINDS = ("bearing_wear", "overheating", "leak")
 
 
@@ -127,6 +131,8 @@ def run(
             f"{a['machine_id']}: {a.get('action', 'FAILED')} {a.get('work_order_id') or ''} "
             f"{a.get('priority') or ''} {a.get('reason') or a['task'].get('error', '')}"
         )
+        if a.get("parts_plan"):
+            console.print(f"  parts plan (from parts-planner over A2A): {a['parts_plan']}")
     return summary(readings, truth, anomalies, actions, topics, workorders)
 
 
@@ -152,15 +158,16 @@ def summary(
         ],
     )
     kinds = Counter(r.value.get("action", "FAILED") for r in actions)
+    plans = sum(1 for r in actions if r.value.get("parts_plan"))
     latency = detection_latency(topics, anomalies)
     delay = statistics.median(detected.delays) / STEP_S if detected.delays else float("nan")
     return (
         f"{len(readings)} readings, {len(anomalies)} anomalies, {len(actions)} actions ("
         + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-        + f"), {len(orders)} work orders; detector precision {detected.precision:.2f} "
-        f"recall {detected.recall:.2f}; actions precision {acted.precision:.2f} "
-        f"recall {acted.recall:.2f}; detection delay {delay:.0f} readings (median), "
-        f"latency {latency}"
+        + f"), {plans} parts plans, {len(orders)} work orders; "
+        f"detector precision {detected.precision:.2f} recall {detected.recall:.2f}; "
+        f"actions precision {acted.precision:.2f} recall {acted.recall:.2f}; "
+        f"detection delay {delay:.0f} readings (median), latency {latency}"
     )
 
 

@@ -1,10 +1,12 @@
-"""The simulated planner behind the maintenance demo when no real model is configured.
+"""The simulated planners behind the maintenance demo when no real model is configured.
 
-Played by the model simulator over real HTTP, so the agent runs as it would against a real
-model: first it reads the warehouse (the machine's record and history, the parts for the
-likely failure mode), then it opens a work order, or updates the one an earlier anomaly of
-the same machine opened (it sees that in the prompt: the agent's memory, in Flink state),
-then it answers.
+Played by the model simulator over real HTTP, so the agents run as they would against a
+real model. The maintenance planner first reads the machine's record from the warehouse and
+asks the parts planner (another agent, over A2A) for a parts plan, then opens a work order
+that carries the plan; or, when an earlier anomaly of the same machine opened one (it sees
+that in the prompt: the agent's memory, in Flink state), reads the parts itself and updates
+that work order; then it answers. The parts planner reads the parts for the failure mode
+and plans: from stock, or ordered now with its lead time.
 
     python -m flink_agents.testing.model_server --script jobs.maintenance_model:script
 """
@@ -19,10 +21,16 @@ from flink_agents.testing import ChatRequest, Reply, ToolCall
 #: The failure mode a metric points to when it leads an anomaly.
 MODES = {"vibration": "bearing_wear", "temperature": "overheating", "pressure": "leak"}
 PRIORITY = {"A": 1, "B": 2, "C": 3}
+#: The agent the planner asks for a parts plan (A2A over Kafka), when it has that peer.
+PARTS_PLANNER = "parts-planner"
 
 
 def script(req: ChatRequest) -> Reply:
-    """Turn one: read the warehouse. Turn two: act on a work order. Turn three: answer."""
+    """Turn one: read the machine's record, and ask the parts planner for a plan (or read the
+    parts itself when it will only update a work order, or has no parts planner). Turn two:
+    act on a work order. Turn three: answer. The parts planner's turns are `parts_plan`'s."""
+    if (req.system_text or "").startswith("You plan spare parts"):
+        return parts_plan(req)
     anomaly = _current_anomaly(req)
     if anomaly is None:
         return Reply.json({"action": "NONE", "reason": "no anomaly in the request"})
@@ -30,26 +38,57 @@ def script(req: ChatRequest) -> Reply:
     machine = anomaly["machine_id"]
     mode = failure_mode(anomaly)
     if not results:
-        return Reply.tool_calls(
-            [
-                ToolCall("query", {"sql": _asset_sql(machine)}),
-                ToolCall("query", {"sql": _parts_sql(machine, mode)}),
-            ]
-        )
+        delegate = PARTS_PLANNER in req.tool_names and _earlier_work_order(req) is None
+        parts = ToolCall("query", {"sql": _parts_sql(machine, mode)})
+        if delegate:
+            request = {
+                "machine_id": machine,
+                "failure_mode": mode,
+                "anomaly_id": anomaly["anomaly_id"],
+            }
+            parts = ToolCall(PARTS_PLANNER, {"message": json.dumps(request)})
+        return Reply.tool_calls([ToolCall("query", {"sql": _asset_sql(machine)}), parts])
     if "query" in results:
-        return _act(req, anomaly, mode)
+        return _act(req, anomaly, mode, results.get(PARTS_PLANNER))
     order = results.get("create_work_order") or results.get("update_work_order")
     if not isinstance(order, dict):
         return Reply.json({"action": "NONE", "reason": f"the work-order call failed: {order}"})
     action = "CREATED" if "create_work_order" in results else "UPDATED"
+    answer = {
+        "action": action,
+        "work_order_id": order["work_order_id"],
+        "priority": order["priority"],
+        "reason": f"{mode.replace('_', ' ')} suspected on {machine} "
+        f"({_lead(anomaly)}); work order {order['work_order_id']} {action.lower()}",
+    }
+    plan = _task_results(req).get(PARTS_PLANNER)
+    if plan is not None:
+        answer["parts_plan"] = _plan_text(plan)
+    return Reply.json(answer)
+
+
+def parts_plan(req: ChatRequest) -> Reply:
+    """The parts planner: turn one reads the parts for the failure mode, turn two plans."""
+    request = _json(req.last_user_text)
+    if not isinstance(request, dict) or "machine_id" not in request:
+        return Reply.json({"plan": f"no machine named in the request: {req.last_user_text}"})
+    mode = str(request.get("failure_mode") or "unknown")
+    if not req.tool_results:
+        return Reply.tool_calls(
+            [ToolCall("query", {"sql": _parts_sql(str(request["machine_id"]), mode)})]
+        )
+    table = _json(req.tool_results[0].content)
+    if not isinstance(table, dict) or not table.get("rows"):
+        return Reply.json({"plan": f"no spare part is listed for {mode.replace('_', ' ')}"})
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+    part = max(rows, key=lambda p: (p.get("stock", 0), -p.get("lead_time_days", 0)))
+    stock, lead = int(part.get("stock") or 0), int(part.get("lead_time_days") or 0)
+    if stock > 0:
+        plan = f"take {part['part_id']} ({part['name']}) from stock ({stock} left)"
+    else:
+        plan = f"order {part['part_id']} ({part['name']}) now: none in stock, {lead} days lead time"
     return Reply.json(
-        {
-            "action": action,
-            "work_order_id": order["work_order_id"],
-            "priority": order["priority"],
-            "reason": f"{mode.replace('_', ' ')} suspected on {machine} "
-            f"({_lead(anomaly)}); work order {order['work_order_id']} {action.lower()}",
-        }
+        {"part_id": part["part_id"], "stock": stock, "lead_time_days": lead, "plan": plan}
     )
 
 
@@ -62,8 +101,10 @@ def failure_mode(anomaly: dict[str, Any]) -> str:
     return "unknown"
 
 
-def _act(req: ChatRequest, anomaly: dict[str, Any], mode: str) -> Reply:
+def _act(req: ChatRequest, anomaly: dict[str, Any], mode: str, plan: Any) -> Reply:
     asset, parts = _query_rows(req)
+    if isinstance(plan, dict) and plan.get("part_id"):
+        parts = [plan]
     level = PRIORITY.get(str(asset.get("criticality")), 3)
     if parts and all(p.get("stock", 0) == 0 for p in parts):
         level = max(1, level - 1)
@@ -84,6 +125,7 @@ def _act(req: ChatRequest, anomaly: dict[str, Any], mode: str) -> Reply:
             ]
         )
     part = parts[0] if parts else {}
+    planned = f"; parts plan: {_plan_text(plan)}" if plan is not None else ""
     return Reply.tool_calls(
         [
             ToolCall(
@@ -96,7 +138,7 @@ def _act(req: ChatRequest, anomaly: dict[str, Any], mode: str) -> Reply:
                     "description": f"{_lead(anomaly)}; part {part.get('part_id', 'unknown')} "
                     f"(stock {part.get('stock', '?')}, lead time "
                     f"{part.get('lead_time_days', '?')} days); "
-                    f"{asset.get('repairs', 0)} earlier repairs",
+                    f"{asset.get('repairs', 0)} earlier repairs{planned}",
                     "anomaly_id": anomaly["anomaly_id"],
                 },
             )
@@ -134,6 +176,26 @@ def _query_rows(req: ChatRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]
         else:
             parts = rows
     return asset, parts
+
+
+def _plan_text(plan: Any) -> str:
+    """The parts planner's answer as one sentence (its reason when it could not answer)."""
+    if isinstance(plan, dict):
+        return str(plan.get("plan"))
+    return f"none ({plan})"
+
+
+def _task_results(req: ChatRequest) -> dict[str, Any]:
+    """Every tool result of the current task (since the last user message), by tool name."""
+    last_user = max(i for i, m in enumerate(req.messages) if m.get("role") == "user")
+    names: dict[Any, str] = {}
+    found: dict[str, Any] = {}
+    for message in req.messages[last_user + 1 :]:
+        for call in message.get("tool_calls") or ():
+            names[call.get("id")] = (call.get("function") or {}).get("name", "")
+        if message.get("role") == "tool":
+            found[names.get(message.get("tool_call_id"), "")] = _json(message.get("content"))
+    return found
 
 
 def _lead(anomaly: dict[str, Any]) -> str:

@@ -321,8 +321,7 @@ def _answer(agent: Agent) -> str:
     parts = []
     for name, prop in (schema.get("properties") or {}).items():
         path = _path(name)
-        prop = _not_null(prop)
-        kind = prop.get("type") if "enum" not in prop else "string"
+        kind = _json_type(prop)
         if kind in _SCALAR_JSON:
             value = f"JSON_VALUE(`value`, '{literal(path)}' RETURNING {_SCALAR_JSON[kind]})"
         else:
@@ -331,15 +330,17 @@ def _answer(agent: Agent) -> str:
     return f"JSON_OBJECT({', '.join(parts)} ABSENT ON NULL)" if parts else "'{}'"
 
 
-def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
-    """An optional property (``anyOf: [T, null]``, as pydantic writes a field that is not
-    required) as its type ``T``, so its value is read as a ``T`` and not lost.
+def _json_type(prop: dict[str, Any]) -> str | None:
+    """A property's JSON type; an optional one (``anyOf`` the type and null) has its type.
 
-    >>> _not_null({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None})
-    {'type': 'string'}
+    >>> _json_type({"anyOf": [{"type": "string"}, {"type": "null"}], "default": None})
+    'string'
+    >>> _json_type({"enum": ["P1", "P2"]}), _json_type({"type": "array"})
+    ('string', 'array')
     """
-    options = [p for p in prop.get("anyOf", ()) if p.get("type") != "null"]
-    return dict(options[0]) if len(options) == 1 and "anyOf" in prop else prop
+    options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+    one = options[0] if len(options) == 1 else {}
+    return "string" if "enum" in one else one.get("type")
 
 
 def _column_from_json(name: str, kind: str, call: AgentCall) -> str:

@@ -37,6 +37,7 @@ class Plant:
     job: JobProcess
     sim: ModelServer
     workorders: Path
+    warehouse: Path
 
     def processed(self, topic: str, timeout: float = 900) -> None:
         """Wait until the job has read, and checkpointed, everything on ``topic``."""
@@ -89,7 +90,7 @@ def plant(
         }
         job = JobProcess(ROOT / "jobs/maintenance.py", [], env, folder / "job.log").start()
         try:
-            yield Plant(app, topics, job, sim, workorders)
+            yield Plant(app, topics, job, sim, workorders, warehouse)
         finally:
             job.stop()
 
@@ -120,6 +121,17 @@ def test_a_fault_on_one_machine_gives_exactly_one_work_order(plant: Plant):
     created = [a for a in plant.audit() if a["operation"] == "create"]
     assert Counter(a["machine_id"] for a in created)["m-02"] == 1
 
+    # The parts plan came from the parts-planner agent over A2A, and the work order has it.
+    plans = plant.topics.consume(
+        f"{plant.app}.parts-plans",
+        until=lambda rs: any(r.value.get("plan") == action["parts_plan"] for r in rs),
+        timeout=30,
+    )
+    [plan] = [r.value for r in plans if r.value.get("plan") == action["parts_plan"]]
+    assert plan["task"]["state"] == "TASK_STATE_COMPLETED"
+    assert plan["part_id"] in _parts_for(plant.warehouse, "m-02", "bearing_wear")
+    assert f"parts plan: {plan['plan']}" in orders[0]["description"]
+
     letters = plant.topics.consume(f"{plant.app}.dlq", until=lambda rs: len(rs) >= 2, timeout=30)
     reasons = {r.value["reason"] for r in letters}
     assert reasons >= {"unusable reading: metric 'vibration' is not a number: 'high'", "not JSON"}
@@ -144,8 +156,22 @@ def test_memory_of_an_earlier_incident_turns_the_next_into_an_update(plant: Plan
     assert (updated["action"], updated["work_order_id"]) == ("UPDATED", created["work_order_id"])
     fresh = actions[other["anomaly_id"]]
     assert fresh["action"] == "CREATED" and fresh["work_order_id"] != created["work_order_id"]
+    assert created["parts_plan"] and fresh["parts_plan"] and updated.get("parts_plan") is None
     orders = [o for o in plant.work_orders() if o["machine_id"] == "m-05"]
     assert len(orders) == 1 and again["anomaly_id"] in orders[0]["notes"]
+
+
+def _parts_for(warehouse: Path, machine: str, mode: str) -> set[str]:
+    """The warehouse's spare parts that fit ``machine`` for ``mode``."""
+    import duckdb
+
+    with contextlib.closing(duckdb.connect(str(warehouse), read_only=True)) as con:
+        rows = con.execute(
+            "SELECT p.part_id FROM parts p JOIN assets a ON p.fits_model = a.model "
+            "WHERE a.machine_id = ? AND p.failure_mode = ?",
+            [machine, mode],
+        ).fetchall()
+    return {r[0] for r in rows}
 
 
 def _anomaly(machine: str, window: int, metric: str) -> dict[str, Any]:
