@@ -337,6 +337,9 @@ class _Link:
         except Exception as exc:  # noqa: BLE001 - whatever ended the link is reported, not raised
             failure = exc
         finally:
+            # However it ended (an error of the transport included), this link takes no more
+            # calls: the next call connects again instead of finding it usable.
+            self._end.set()
             try:
                 if stderr is not None:
                     stderr.close()

@@ -376,6 +376,35 @@ async def test_http_reconnects_after_server_restart(http_server: HttpCalcServer)
         assert result_of(await pool.call_tool("pid", {}, timeout=20)) != first_pid
 
 
+async def test_http_server_killed_while_calls_run_is_reached_again_after_its_restart(
+    http_server: HttpCalcServer,
+) -> None:
+    conn = McpConnection(transport="http", url=http_server.url)
+    async with McpPool([conn], backoff_s=0.05) as pool:
+        first_pid = result_of(await pool.call_tool("pid", {}, timeout=10))
+        running = [
+            asyncio.ensure_future(pool.call_tool("slow", {"seconds": 30}, timeout=60))
+            for _ in range(3)
+        ]
+        await wait_for(lambda: pool.sessions[0].running == 3, "the slow calls run")
+        killed = http_server.process
+        assert killed is not None
+        killed.kill()  # mid-call: the connection breaks under the calls
+        for call in running:
+            with pytest.raises(McpUnavailable):
+                await call
+        await anyio.to_thread.run_sync(killed.wait)
+        await anyio.to_thread.run_sync(http_server.start)
+        # A link that broke under running calls is not offered again: these reconnect.
+        pids = [
+            result_of(o)
+            for o in await asyncio.gather(
+                *(pool.call_tool("pid", {}, timeout=20) for _ in range(3))
+            )
+        ]
+        assert len(set(pids)) == 1 and pids[0] != first_pid
+
+
 async def test_duplicate_tool_names_across_servers_are_rejected(
     http_server: HttpCalcServer,
 ) -> None:
