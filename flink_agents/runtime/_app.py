@@ -249,7 +249,6 @@ class AgentApp:
                         events_topic=self._written(str(self.events_topic)),
                         linger_ms=runtime.producer_linger_ms,
                         peers=self._peer_cards(),
-                        group_id=self._written(f"flink-agents.{self.name}"),
                         recovery_lookback_s=runtime.recovery_lookback_s,
                         recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                         recorded=recorded,

@@ -63,10 +63,7 @@ class ExecutorConfig:
     events_topic: str
     linger_ms: int = 1
     start_timeout_s: float = 120.0
-    #: The job's consumer group: the start-up scan reads from the offsets Flink committed
-    #: for it at the last completed checkpoint.
-    group_id: str | None = None
-    #: How far back the start-up scan looks where the group committed no offset.
+    #: How far back the start-up scan looks for results to replay instead of requesting.
     recovery_lookback_s: float = 300.0
     #: How long the start-up scan may read; calls wait for it, ``open()`` does not.
     recovery_scan_timeout_s: float = 60.0
@@ -323,9 +320,7 @@ class CallExecutor:
         """Find recent results in the log (scan thread); calls wait for it, open() does not."""
         try:
             self._recorded = self._log.scan(
-                self.config.recovery_lookback_s,
-                self.config.recovery_scan_timeout_s,
-                self.config.group_id,
+                self.config.recovery_lookback_s, self.config.recovery_scan_timeout_s
             )
         except Exception as exc:  # noqa: BLE001 - without the scan, calls are made for real
             log.warning("could not scan %s for recent results: %s", self.config.events_topic, exc)

@@ -4,9 +4,8 @@ When a job restarts from a checkpoint it processes again the inputs and results 
 after that checkpoint, in whatever order its sources deliver them. A call it issues again
 may already have its result in the log, and that result may even have been read back
 before the task reached the step (then it was ignored as early). So the executor scans
-the log written since the last completed checkpoint once at start-up, remembers where
-each result is, and answers such a call by writing the recorded result again: the same
-answer, no second model or tool call.
+the recent log once at start-up, remembers where each result is, and answers such a call
+by writing the recorded result again: the same answer, no second model or tool call.
 """
 
 from __future__ import annotations
@@ -36,15 +35,8 @@ class RecordedResults:
         self._lock = threading.Lock()
         self._reader: Any = None
 
-    def scan(
-        self, lookback_s: float, timeout_s: float = 60.0, group_id: str | None = None
-    ) -> dict[str, Location]:
-        """Where each result event written since the last completed checkpoint is.
-
-        A partition is read from the offset Flink committed for ``group_id`` at its last
-        completed checkpoint (the point a restarted job resumes from); a partition without
-        one, from ``lookback_s`` seconds ago.
-        """
+    def scan(self, lookback_s: float, timeout_s: float = 60.0) -> dict[str, Location]:
+        """Where each result event of the last ``lookback_s`` seconds is."""
         consumer = self._consumer()
         found: dict[str, Location] = {}
         try:
@@ -52,7 +44,7 @@ class RecordedResults:
             if metadata is None or metadata.error is not None:
                 return found
             partitions = list(metadata.partitions)
-            todo = self._start_positions(consumer, partitions, lookback_s, group_id)
+            todo = self._start_positions(consumer, partitions, lookback_s)
             if todo:
                 consumer.assign(list(todo.values()))
             deadline = time.monotonic() + timeout_s
@@ -112,45 +104,20 @@ class RecordedResults:
         )
 
     def _start_positions(
-        self, consumer: Any, partitions: list[int], lookback_s: float, group_id: str | None
+        self, consumer: Any, partitions: list[int], lookback_s: float
     ) -> dict[int, Any]:
         """Per partition with records to read, where to start reading."""
         from confluent_kafka import TopicPartition
 
-        committed = self._committed(partitions, group_id)
         since = int((time.time() - lookback_s) * 1000)
-        by_time = [TopicPartition(self.topic, p, since) for p in partitions if p not in committed]
-        starts = {
-            **{p: TopicPartition(self.topic, p, offset) for p, offset in committed.items()},
-            **{s.partition: s for s in consumer.offsets_for_times(by_time, timeout=10)},
-        }
+        wanted = [TopicPartition(self.topic, p, since) for p in partitions]
+        starts = {s.partition: s for s in consumer.offsets_for_times(wanted, timeout=10)}
         todo = {}
         for partition, start in starts.items():
             end = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), 10)[1]
             if 0 <= start.offset < end:
                 todo[partition] = start
         return todo
-
-    def _committed(self, partitions: list[int], group_id: str | None) -> dict[int, int]:
-        """The offsets ``group_id`` committed (Flink commits them when a checkpoint completes)."""
-        if group_id is None:
-            return {}
-        from confluent_kafka import Consumer, TopicPartition
-
-        # Only asks the group coordinator; it neither joins the group nor commits.
-        reader = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap_servers,
-                "group.id": group_id,
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            wanted = [TopicPartition(self.topic, p) for p in partitions]
-            offsets = reader.committed(wanted, timeout=10)
-        finally:
-            reader.close()
-        return {tp.partition: tp.offset for tp in offsets if tp.offset >= 0}
 
 
 def _partition_eof() -> int:

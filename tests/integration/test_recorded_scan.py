@@ -1,5 +1,5 @@
-"""The start-up scan of the events log: it starts where the last checkpoint left each
-partition and finishes on partitions whose last record is a transaction marker."""
+"""The start-up scan of the events log: every partition from its lookback, and it ends on
+partitions whose last record is a transaction marker."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._recorded import RecordedResults
@@ -26,37 +26,25 @@ def _results(topics: TopicClient, topic: str, partition: int, ids: list[str]) ->
     assert producer.flush(30) == 0
 
 
-def _commit(topics: TopicClient, group: str, topic: str, partition: int, offset: int) -> None:
-    """What Flink's Kafka source does when a checkpoint completes."""
-    consumer = Consumer({"bootstrap.servers": topics.bootstrap_servers, "group.id": group})
-    try:
-        consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
-    finally:
-        consumer.close()
-
-
-def test_scan_starts_at_the_checkpointed_offsets(topics: TopicClient) -> None:
+def test_scan_reads_every_partition_from_the_lookback(topics: TopicClient) -> None:
     topic = topics.create(topics.unique("scan.events"), partitions=2)
-    group = topics.unique("scan.group")
-    _results(topics, topic, 0, ["p0-a", "p0-b", "p0-c"])
-    _results(topics, topic, 1, ["p1-a", "p1-b"])
-    _commit(topics, group, topic, 0, 2)  # the last checkpoint had read p0-a and p0-b
+    _results(topics, topic, 0, ["p0-a", "p0-b"])
+    _results(topics, topic, 1, ["p1-a"])
 
-    found = RecordedResults(topics.bootstrap_servers, topic).scan(3600, 30, group)
+    found = RecordedResults(topics.bootstrap_servers, topic).scan(3600, 30)
 
-    # Partition 0 from its committed offset; partition 1 (nothing committed) by lookback.
-    assert sorted(found) == ["p0-c", "p1-a", "p1-b"]
-    assert found["p0-c"] == (0, 2)
+    assert sorted(found) == ["p0-a", "p0-b", "p1-a"]
+    assert found["p0-b"] == (0, 1)
 
 
-def test_scan_without_a_checkpoint_looks_back_in_time(topics: TopicClient) -> None:
+def test_scan_looks_back_only_as_far_as_its_lookback(topics: TopicClient) -> None:
     topic = topics.create(topics.unique("scan.events"))
     _results(topics, topic, 0, ["old"])
 
     reader = RecordedResults(topics.bootstrap_servers, topic)
 
-    assert sorted(reader.scan(3600, 30, topics.unique("scan.fresh"))) == ["old"]
-    assert reader.scan(0, 30, None) == {}  # nothing written within the last 0 s
+    assert sorted(reader.scan(3600, 30)) == ["old"]
+    assert reader.scan(0, 30) == {}  # nothing written within the last 0 s
 
 
 def test_scan_ends_at_a_partition_closed_by_a_transaction_marker(
@@ -75,7 +63,7 @@ def test_scan_ends_at_a_partition_closed_by_a_transaction_marker(
     producer.commit_transaction(30)  # the partition's last offset is now the commit marker
 
     with caplog.at_level(logging.WARNING, logger="flink_agents.runtime._recorded"):
-        found = RecordedResults(topics.bootstrap_servers, topic).scan(3600, 30, None)
+        found = RecordedResults(topics.bootstrap_servers, topic).scan(3600, 30)
 
     assert sorted(found) == ["in-a-transaction", "plain"]
     assert "stopped scanning" not in caplog.text  # it ended at the log's end, not by timeout
