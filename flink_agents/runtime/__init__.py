@@ -16,7 +16,6 @@ from flink_agents.runtime._topics import ensure_topics
 if TYPE_CHECKING:
     from flink_agents.runtime._app import AgentApp
     from flink_agents.runtime._env import environments, job_configuration
-    from flink_agents.runtime._inspect import KeyState, read_key_state
     from flink_agents.runtime._kafka_io import (
         KIND_HEADER,
         SINK_ROW,
@@ -31,7 +30,6 @@ _FLINK_NAMES = {
     "AgentApp": "flink_agents.runtime._app",
     "KIND_HEADER": "flink_agents.runtime._kafka_io",
     "KafkaTables": "flink_agents.runtime._kafka_io",
-    "KeyState": "flink_agents.runtime._inspect",
     "ReplayPlan": "flink_agents.runtime._replay",
     "literal": "flink_agents.runtime._kafka_io",
     "SINK_ROW": "flink_agents.runtime._kafka_io",
@@ -39,7 +37,6 @@ _FLINK_NAMES = {
     "SOURCE_ROW": "flink_agents.runtime._kafka_io",
     "environments": "flink_agents.runtime._env",
     "job_configuration": "flink_agents.runtime._env",
-    "read_key_state": "flink_agents.runtime._inspect",
 }
 
 
@@ -56,7 +53,6 @@ __all__ = [
     "SOURCE_ROW",
     "AgentApp",
     "KafkaTables",
-    "KeyState",
     "ReplayPlan",
     "ToolOutcome",
     "Toolbox",
@@ -66,5 +62,4 @@ __all__ = [
     "failure",
     "job_configuration",
     "literal",
-    "read_key_state",
 ]

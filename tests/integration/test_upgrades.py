@@ -4,12 +4,9 @@ answered once, and each key's answers show its memory whole (``seen`` counts 0, 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from flink_agents.local import FlinkCluster, free_port
-from flink_agents.runtime import KeyState, read_key_state
 from flink_agents.testing import ModelServer, TopicClient
 from tests.integration._ledger import COMPLETED, Ledger, per_input, seen_by_key
 from tests.jobs.ledger import INSTRUCTIONS, script
@@ -26,24 +23,12 @@ def stop_mid_stream(ledger: Ledger, sim: ModelServer, *options: str) -> str:
     return ledger.jobs.stop_with_savepoint(job_id)
 
 
-def held_inputs(state: KeyState) -> list[int]:
-    """Ids of the inputs a key's state holds: remembered, running, queued, in that order."""
-    remembered = [json.loads(m["content"])["id"] for m in state.memory if m["role"] == "user"]
-    running = [state.task["input"]["payload"]["id"]] if state.task else []
-    return [*remembered, *running, *(q["payload"]["id"] for q in state.queue)]
-
-
 def test_resumed_at_parallelism_two_keeps_every_keys_memory(
     flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
 ):
     ledger = Ledger(topics, flink_cluster, job_env)
     with ModelServer(script, latency_ms=150, port=free_port()) as sim:
         savepoint = stop_mid_stream(ledger, sim)
-        # What the savepoint holds per key, read offline: each of the key's five inputs
-        # once, the answered ones in memory, then the running task, then the queue.
-        k0 = read_key_state(flink_cluster.settings, savepoint, ledger.app, "ledger", "k0")
-        assert k0 is not None and k0.memory
-        assert held_inputs(k0) == [0, 4, 8, 12, 16]
         ledger.send(20, 20)  # arrives while no job runs
         resumed = ledger.submit(
             sim.base_url, savepoint=savepoint, env={"FLINK_AGENTS_RUNTIME__PARALLELISM": "2"}
@@ -69,16 +54,14 @@ def test_changed_job_resumes_with_memory_running_tasks_and_queued_inputs(
     flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
 ):
     ledger = Ledger(topics, flink_cluster, job_env)
-    audits = topics.create(f"{ledger.app}.audit")
     with ModelServer(script, latency_ms=150, port=free_port()) as sim:
         savepoint = stop_mid_stream(ledger, sim)
         ledger.send(20, 8)
-        # A new prompt, a new tool, and a second agent reading the same input.
+        # A new prompt and a new tool.
         changed = ["--instructions", "Record each entry; be brief.", "--extra-tool"]
-        resumed = ledger.submit(sim.base_url, *changed, "--auditor", audits, savepoint=savepoint)
+        resumed = ledger.submit(sim.base_url, *changed, savepoint=savepoint)
         try:
             answers = ledger.outputs(range(28))
-            audited = ledger.outputs(range(20, 28), topic=audits)
         finally:
             ledger.jobs.cancel(resumed)
         prompts = {(r.chat.system_text or "").split("\n")[0] for r in sim.requests if r.body}
@@ -88,7 +71,3 @@ def test_changed_job_resumes_with_memory_running_tasks_and_queued_inputs(
     for key, seen in seen_by_key(answers).items():
         assert seen == list(range(7)), (key, seen)
     assert prompts == {INSTRUCTIONS, "Record each entry; be brief."}, prompts
-    # The added agent starts where the job resumed, with empty memory.
-    assert sorted(per_input(audited).items()) == [(i, 1) for i in range(20, 28)]
-    for key, seen in seen_by_key(audited).items():
-        assert seen == [0, 1], (key, seen)
