@@ -155,15 +155,7 @@ def _payload(parts: Any) -> Any:
     """One data part is the input as it is; otherwise the text of the parts."""
     if len(parts) == 1 and parts[0].HasField("data"):
         return json_format.MessageToDict(parts[0].data)
-    texts = []
-    for part in parts:
-        if part.HasField("data"):
-            texts.append(json.dumps(json_format.MessageToDict(part.data), ensure_ascii=False))
-        elif part.HasField("url"):
-            texts.append(part.url)
-        else:
-            texts.append(part.text)
-    return "\n".join(texts)
+    return _parts_text(parts)
 
 
 def reply_record(reply: Reply, events_topic: str) -> tuple[str, str, str, Headers]:
