@@ -32,6 +32,10 @@ METHOD = "a2a-method"
 SEND_MESSAGE = "SendMessage"
 CANCEL_TASK = "CancelTask"
 
+#: In a request's ``metadata``: true when the requester follows the task (the gateway), so
+#: the agent sends WORKING status updates as the task works, not only its final answer.
+STATUS_UPDATES = "statusUpdates"
+
 #: Headers of a request, in the JSON object the inbox query puts beside the message.
 REQUEST_HEADERS = (
     VERSION,

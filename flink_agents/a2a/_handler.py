@@ -21,7 +21,7 @@ from flink_agents.a2a._replies import REPLIES_TOPIC
 from flink_agents.a2a._tasks import TaskBook, is_final, state_name
 from flink_agents.a2a._wire import cancel_record, to_json
 from flink_agents.api.events import task_id_for_request
-from flink_agents.core import TERMINAL
+from flink_agents.core import INPUT_REQUIRED, TERMINAL
 
 #: ListTasks' page size when the request names none, and the most it may ask for.
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
@@ -58,8 +58,6 @@ class GatewayHandler(RequestHandler):
         from a2a.types import Message, Task, TaskState, TaskStatus
         from a2a.utils.errors import (
             InvalidParamsError,
-            TaskNotFoundError,
-            UnsupportedOperationError,
         )
 
         agent = _agent(context)
@@ -67,16 +65,7 @@ class GatewayHandler(RequestHandler):
         if not message.parts:
             raise InvalidParamsError(message="the message has no parts: send at least one")
         if message.task_id:
-            known = self._task(agent, message.task_id)
-            if known is None:
-                raise TaskNotFoundError(message=f"agent {agent} has no task {message.task_id}")
-            raise UnsupportedOperationError(
-                message=(
-                    f"task {message.task_id} is {state_name(known)}: a message to an existing "
-                    "task is not supported by this gateway; send a new message (same contextId "
-                    "to continue the conversation)"
-                )
-            )
+            return await self._answer(agent, message)
         request_id = uuid.uuid4().hex
         context_id = message.context_id or uuid.uuid4().hex
         sent = Message()
@@ -94,6 +83,49 @@ class GatewayHandler(RequestHandler):
         inbox = Message()
         inbox.CopyFrom(sent)
         inbox.message_id, inbox.task_id = request_id, ""
+        await self.producer.send(*_request(agent, inbox, self.caller))
+        return task
+
+    async def _answer(self, agent: str, message: Any) -> Any:
+        """A message naming a task: the answer to the question the task waits on."""
+        from a2a.types import Message, TaskState
+        from a2a.utils.errors import (
+            InvalidParamsError,
+            TaskNotFoundError,
+            UnsupportedOperationError,
+        )
+
+        task = self._task(agent, message.task_id)
+        if task is None:
+            raise TaskNotFoundError(message=f"agent {agent} has no task {message.task_id}")
+        if message.context_id and message.context_id != task.context_id:
+            raise InvalidParamsError(
+                message=f"task {task.id} belongs to contextId {task.context_id}, not "
+                f"{message.context_id}: send the task's contextId, or none"
+            )
+        state = state_name(task)
+        if state in TERMINAL:
+            raise UnsupportedOperationError(
+                message=f"task {task.id} already ended {state}: send a new message without "
+                "taskId (same contextId to continue the conversation)"
+            )
+        if state != INPUT_REQUIRED:
+            raise UnsupportedOperationError(
+                message=f"task {task.id} is {state}: a message naming a task is taken only while "
+                "the task waits for input (TASK_STATE_INPUT_REQUIRED); wait for it, or send a "
+                "new message without taskId"
+            )
+        sent = Message()
+        sent.CopyFrom(message)
+        sent.context_id, sent.task_id = task.context_id, task.id
+        sent.message_id = sent.message_id or uuid.uuid4().hex
+        task.history.append(sent)
+        task.status.Clear()
+        task.status.state = TaskState.TASK_STATE_WORKING
+        await self.book.put(task)
+        inbox = Message()
+        inbox.CopyFrom(sent)
+        inbox.message_id = uuid.uuid4().hex  # the client's id may repeat; the inbox's must not
         await self.producer.send(*_request(agent, inbox, self.caller))
         return task
 
@@ -243,8 +275,9 @@ def _request(agent: str, message: Any, caller: str) -> tuple[str, str, str, dict
         b.DEPTH: b"1",
         b.CHAIN: caller.encode(),
     }
-    value = to_json(SendMessageRequest(message=message))
-    return b.inbox_topic(agent), message.context_id, value, headers
+    request = SendMessageRequest(message=message)
+    request.metadata.update({b.STATUS_UPDATES: True})  # the gateway follows the task
+    return b.inbox_topic(agent), message.context_id, to_json(request), headers
 
 
 def _inbox(

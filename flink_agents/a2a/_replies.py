@@ -104,7 +104,8 @@ def _merge(task: Any, status: Any, artifacts: Any) -> None:
     if artifacts:
         del task.artifacts[:]
         task.artifacts.extend(artifacts)
-    if status.HasField("message"):
+    known = {m.message_id for m in task.history}
+    if status.HasField("message") and status.message.message_id not in known:
         message = type(status.message)()
         message.CopyFrom(status.message)
         message.task_id, message.context_id = task.id, task.context_id

@@ -41,3 +41,34 @@ def peer_tool_schema(
             },
         },
     }
+
+
+def ask_tool_schema() -> dict[str, Any]:
+    """The built-in tool of an agent with ``human_input``: ask the requester a question.
+
+    >>> ask_tool_schema()["function"]["name"]
+    'ask_for_input'
+    """
+    from flink_agents.core import ASK_TOOL
+
+    return {
+        "type": "function",
+        "function": {
+            "name": ASK_TOOL,
+            "description": (
+                "Ask whoever sent this request for information you cannot get otherwise; the "
+                "task waits for the answer, which is this tool's result."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "question": {
+                        "type": "string",
+                        "description": "The question, complete enough to answer without context.",
+                    }
+                },
+                "required": ["question"],
+                "additionalProperties": False,
+            },
+        },
+    }

@@ -8,6 +8,7 @@ reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -147,8 +148,16 @@ def parse_request(envelope: dict[str, Any]) -> tuple[Any, ReplyTo]:
         message_id=message_id,
         depth=depth,
         chain=chain,
+        task_id=message.task_id,
+        updates=_wants_updates(request),
     )
     return _payload(message.parts), reply
+
+
+def _wants_updates(request: Any) -> bool:
+    """Whether the requester follows the task (``metadata.statusUpdates``: a gateway does)."""
+    flag = request.metadata.fields.get(b.STATUS_UPDATES)
+    return flag is not None and flag.bool_value
 
 
 def _payload(parts: Any) -> Any:
@@ -160,6 +169,9 @@ def _payload(parts: Any) -> Any:
 
 def reply_record(reply: Reply, events_topic: str) -> tuple[str, str, str, Headers]:
     """The answer to a request: topic, key (contextId), value (a ``StreamResponse``), headers.
+
+    A final answer (a terminal or interrupted state) holds the task; progress (WORKING) is a
+    status update.
 
     >>> r = Reply(agent="review", reply_to="fraud.events", context_id="triage/card-1",
     ...           correlation_id="m1", task_id="t9", state="TASK_STATE_COMPLETED",
@@ -177,27 +189,51 @@ def reply_record(reply: Reply, events_topic: str) -> tuple[str, str, str, Header
         b.CORRELATION_ID: reply.correlation_id.encode(),
         b.CALLER: reply.agent.encode(),
     }
-    value = to_json(StreamResponse(task=reply_task(reply, events_topic)))
-    return reply.reply_to, reply.context_id, value, headers
+    if reply.final:
+        response = StreamResponse(task=reply_task(reply, events_topic))
+    else:
+        response = StreamResponse(status_update=_status_update(reply))
+    return reply.reply_to, reply.context_id, to_json(response), headers
 
 
-def reply_task(reply: Reply, events_topic: str) -> Any:
-    """The peer's A2A ``Task`` for an answer: status, the output as an artifact, and where
-    its steps are logged (``metadata``), which ``flink-agents trace`` follows."""
-    from a2a.types import Artifact, Message, Part, Role, Task, TaskStatus
+def _status_update(reply: Reply) -> Any:
+    from a2a.types import TaskStatusUpdateEvent
+
+    return TaskStatusUpdateEvent(
+        task_id=reply.task_id, context_id=reply.context_id, status=_status(reply)
+    )
+
+
+def _status_message_id(reply: Reply) -> str:
+    """Deterministic, so an answer written twice adds one message to the task's history."""
+    digest = hashlib.sha256(f"{reply.state}\x1f{reply.error}".encode()).hexdigest()[:12]
+    return f"{reply.task_id}/status/{digest}"
+
+
+def _status(reply: Reply) -> Any:
+    """The task's status: its state, and the reason, question or progress as its message."""
+    from a2a.types import Message, Part, Role, TaskStatus
 
     status = TaskStatus(state=reply.state)
     if reply.error:
         status.message.CopyFrom(
             Message(
-                message_id=f"{reply.task_id}/status",
+                message_id=_status_message_id(reply),
                 context_id=reply.context_id,
                 task_id=reply.task_id,
                 role=Role.ROLE_AGENT,
                 parts=[Part(text=reply.error)],
             )
         )
-    task = Task(id=reply.task_id, context_id=reply.context_id, status=status)
+    return status
+
+
+def reply_task(reply: Reply, events_topic: str) -> Any:
+    """The peer's A2A ``Task`` for an answer: status, the output as an artifact, and where
+    its steps are logged (``metadata``), which ``flink-agents trace`` follows."""
+    from a2a.types import Artifact, Part, Task
+
+    task = Task(id=reply.task_id, context_id=reply.context_id, status=_status(reply))
     if reply.output is not None:
         text = reply.output.get("text") if set(reply.output) == {"text"} else None
         part = Part(text=str(text)) if text is not None else _data_part(reply.output)

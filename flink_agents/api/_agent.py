@@ -22,6 +22,9 @@ from flink_agents.api._tools import FunctionTool
 from flink_agents.errors import explain
 
 AGENT_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: The tool an agent with ``human_input`` offers its model to ask its requester a question.
+ASK_TOOL = "ask_for_input"
+
 #: In ``Agent.callers``: requests from any caller are accepted.
 ANY_CALLER = "*"
 
@@ -81,6 +84,12 @@ class Limits(BaseModel):
     #: Longest tool result handed to the model, in UTF-8 bytes; a longer one is cut, with a
     #: note saying so. It also keeps result records well under Kafka's 1 MB message limit.
     max_result_bytes: int = Field(default=100_000, ge=1_000, le=900_000)
+    #: How long a task that asked its requester for input (``Agent.human_input``) waits for
+    #: the answer; then the model is told nobody answered and goes on. The task holds its key
+    #: meanwhile (the key's next inputs wait behind it), so this bounds that stall: long
+    #: enough for a person to read and answer a question, short enough that a forgotten one
+    #: frees its conversation within the hour.
+    input_timeout: Duration = timedelta(minutes=30)
 
     @field_validator("call_timeout")
     @classmethod
@@ -168,6 +177,10 @@ class Agent(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     #: Drafts reviewed by a critic before the answer is given; None answers at once.
     reflection: Reflection | None = None
+    #: Offer the model the tool ``ask_for_input``: a task started by an A2A request may ask
+    #: its requester a question, wait in ``TASK_STATE_INPUT_REQUIRED`` (at most
+    #: ``limits.input_timeout``) and go on with the answer as the tool's result.
+    human_input: bool = False
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -218,6 +231,19 @@ class Agent(BaseModel):
         clashes = sorted(set(self.peers) & {t.name for t in self.function_tools})
         if clashes:
             raise ValueError(f"peers {', '.join(clashes)} have the names of tools; rename one")
+        return self
+
+    @model_validator(mode="after")
+    def _human_input_has_an_inbox(self) -> Agent:
+        if not self.human_input:
+            return self
+        if not self.callers:
+            raise ValueError(
+                "human_input needs callers: questions are answered by the requester of a task, "
+                "through the agent's inbox, which only an agent with callers has"
+            )
+        if ASK_TOOL in self.peers or ASK_TOOL in {t.name for t in self.function_tools}:
+            raise ValueError(f"with human_input, {ASK_TOOL!r} is the built-in tool; rename yours")
         return self
 
     @model_validator(mode="after")

@@ -257,6 +257,40 @@ class RequestRejected(_Event):
     reason: str
 
 
+class TaskInputRequired(_Event):
+    """The task asks its requester for input (``ask_for_input``) and waits for the answer.
+
+    The task's A2A state is ``TASK_STATE_INPUT_REQUIRED``, with ``question`` as its status
+    message, until a message naming the task answers it or ``limits.input_timeout`` passes.
+    """
+
+    kind: Literal["task.input_required"] = "task.input_required"
+    call: int
+    call_id: str
+    question: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return event_id(self.task_id, self.step, self.kind, self.call)
+
+
+class TaskResumed(_Event):
+    """A message naming the task answered its question: the answer is the tool's result."""
+
+    kind: Literal["task.resumed"] = "task.resumed"
+    call: int
+    call_id: str
+    caller: str
+    message_id: str
+    answer: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return event_id(self.task_id, self.step, self.kind, self.call)
+
+
 class TaskCompleted(_Event):
     kind: Literal["task.completed"] = "task.completed"
     output: dict[str, Any]
@@ -286,6 +320,8 @@ Event = Annotated[
     | PeerRequested
     | PeerAnswered
     | RequestRejected
+    | TaskInputRequired
+    | TaskResumed
     | TaskCompleted
     | TaskFailed
     | TaskCanceled,

@@ -164,6 +164,10 @@ def _summary(event: dict[str, Any]) -> str:
         return f"FAILED {event.get('reason')}"
     if kind == "task.canceled":
         return f"CANCELED {event.get('reason')}"
+    if kind == "task.input_required":
+        return f"ASKS {event.get('question')}"
+    if kind == "task.resumed":
+        return f"{event.get('caller')} ANSWERS {event.get('answer')}"
     return json.dumps(event, ensure_ascii=False)
 
 

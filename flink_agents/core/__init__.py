@@ -6,8 +6,10 @@ replay drive it directly.
 
 from flink_agents.core._machine import COMPLETED, AgentMachine, Effects, repair_prompt
 from flink_agents.core._peers import (
+    ASK_TOOL,
     CANCELED,
     FAILED,
+    INPUT_REQUIRED,
     INTERRUPTED,
     TERMINAL,
     Cancel,
@@ -30,9 +32,11 @@ from flink_agents.core._state import (
 )
 
 __all__ = [
+    "ASK_TOOL",
     "CANCELED",
     "COMPLETED",
     "FAILED",
+    "INPUT_REQUIRED",
     "INTERRUPTED",
     "TERMINAL",
     "AgentMachine",

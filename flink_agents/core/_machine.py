@@ -26,6 +26,8 @@ from flink_agents.api.events import (
     TaskCanceled,
     TaskCompleted,
     TaskFailed,
+    TaskInputRequired,
+    TaskResumed,
     ToolRequest,
     ToolResult,
     event_id,
@@ -34,8 +36,11 @@ from flink_agents.api.events import (
     task_id_for_request,
 )
 from flink_agents.core._peers import (
+    ASK_TOOL,
     CANCELED,
+    INPUT_REQUIRED,
     REJECTED,
+    WORKING,
     Cancel,
     Delegation,
     PeerAnswer,
@@ -119,6 +124,9 @@ class AgentMachine:
 
     def on_input(self, store: KeyStore, record: InputRecord, now: float) -> Effects:
         fx = Effects()
+        if record.reply is not None and record.reply.task_id:
+            self._resume(store, record, now, fx)
+            return fx
         if record.reply is not None and self._refused(record, now, fx):
             return fx
         if not store.has_task():
@@ -165,7 +173,9 @@ class AgentMachine:
         task = store.task()
         reply = task.input.reply if task is not None else None
         if task is None or task.id != cancel.task_id or reply is None:
-            reason = f"task {cancel.task_id} is not running on this key: nothing to cancel"
+            reason = self._cancel_queued(store, key, cancel, now, fx)
+            if reason is None:
+                return fx
         elif reply.caller != cancel.caller:
             reason = f"only {reply.caller}, which asked for task {task.id}, may cancel it"
         else:
@@ -192,6 +202,115 @@ class AgentMachine:
             )
         )
         return fx
+
+    def _cancel_queued(
+        self, store: KeyStore, key: str, cancel: Cancel, now: float, fx: Effects
+    ) -> str | None:
+        """Cancel a task that waits behind the running one; None when it was, else why not."""
+        asked_by: list[str] = []
+
+        def match(record: InputRecord) -> bool:
+            if record.reply is None or self._request_task(record) != cancel.task_id:
+                return False
+            asked_by.append(record.reply.caller)
+            return record.reply.caller == cancel.caller
+
+        record = store.drop(match)
+        if record is None and asked_by:
+            return f"only {asked_by[0]}, which asked for task {cancel.task_id}, may cancel it"
+        if record is None:
+            return f"task {cancel.task_id} is neither running nor waiting on this key"
+        reason = f"cancelled by {cancel.caller} before it started"
+        task = TaskState(id=cancel.task_id, input=record, started_at=now)
+        view = self._task_view(task, CANCELED) | {"error": reason}
+        fx.outputs.append((key, {**record.carry, "task": view}))
+        self._reply(task, CANCELED, fx, error=reason)
+        fx.events.append(TaskCanceled(**self._about(task), reason=reason, at=now))
+        fx.queued = store.queued()
+        return None
+
+    def _request_task(self, record: InputRecord) -> str:
+        """The id of the task a request (an input with a ``reply``) runs as."""
+        assert record.reply is not None
+        return task_id_for_request(self.agent.name, record.reply.message_id)
+
+    # -- human input -------------------------------------------------------------------
+
+    def _ask(self, task: TaskState, pending: PendingTool, now: float, fx: Effects) -> None:
+        """The model asks the task's requester a question: the task waits for the answer."""
+        reply = task.input.reply
+        if reply is None:
+            source = task.input.source
+            pending.result = (
+                f"nobody can answer: this task serves a record of topic {source.topic}, not an "
+                "A2A request; decide without the input"
+            )
+            pending.is_error = True
+            return
+        pending.question = _question(pending.arguments)
+        pending.deadline = now + self.limits.input_timeout.total_seconds()
+        fx.events.append(
+            TaskInputRequired(
+                **self._about(task),
+                call=pending.call,
+                call_id=pending.call_id,
+                question=pending.question,
+                at=now,
+            )
+        )
+        if sum(p.question is not None and p.result is None for p in task.tools) == 1:
+            self._reply(task, INPUT_REQUIRED, fx, error=pending.question)
+
+    def _resume(self, store: KeyStore, record: InputRecord, now: float, fx: Effects) -> None:
+        """A message naming a task: the answer to the question the task waits on."""
+        reply = record.reply
+        assert reply is not None
+        task = store.task()
+        asked = _open_question(task) if task is not None and task.id == reply.task_id else None
+        requester = task.input.reply if task is not None else None
+        if task is None or asked is None or requester is None:
+            reason = f"task {reply.task_id} is not waiting for input on this key"
+        elif requester.caller != reply.caller:
+            reason = f"only {requester.caller}, which asked for task {task.id}, may answer it"
+        else:
+            answer = render_input(record.payload)
+            asked.result, asked.is_error = answer, False
+            fx.events.append(
+                TaskResumed(
+                    **self._about(task),
+                    call=asked.call,
+                    call_id=asked.call_id,
+                    caller=reply.caller,
+                    message_id=reply.message_id,
+                    answer=answer,
+                    at=now,
+                )
+            )
+            following = _open_question(task)
+            if following is not None:
+                self._reply(task, INPUT_REQUIRED, fx, error=following.question)
+                store.set_task(task)
+                return
+            self._progress(task, fx, "resumed with the answer")
+            self._continue_when_answered(store, task, now, fx)
+            return
+        fx.events.append(
+            RequestRejected(
+                agent=self.agent.name,
+                key=record.key,
+                task_id=reply.task_id,
+                caller=reply.caller,
+                message_id=reply.message_id,
+                reason=reason,
+                at=now,
+            )
+        )
+
+    def _progress(self, task: TaskState, fx: Effects, text: str | None = None) -> None:
+        """A WORKING update to a requester that follows the task (only one that asked)."""
+        reply = task.input.reply
+        if reply is not None and reply.updates:
+            self._reply(task, WORKING, fx, error=text)
 
     # -- results -----------------------------------------------------------------------
 
@@ -336,6 +455,7 @@ class AgentMachine:
                 at=now,
             )
         )
+        self._progress(task, fx)
         self._ask_model_or_fail(store, task, now, fx)
 
     def _ask_model_or_fail(self, store: KeyStore, task: TaskState, now: float, fx: Effects) -> None:
@@ -389,9 +509,14 @@ class AgentMachine:
             PendingTool(call=i, call_id=t.id, tool=t.name, arguments=t.arguments)
             for i, t in enumerate(requested)
         ]
+        names = ", ".join(t.name for t in requested)
+        self._progress(task, fx, f"step {task.step}: calling {names}")
         for pending in task.tools:
             if pending.tool in self.peers:
                 self._delegate(task, pending, now, fx)
+                continue
+            if pending.tool == ASK_TOOL and self.agent.human_input:
+                self._ask(task, pending, now, fx)
                 continue
             fx.calls.append(self._tool_call(task, pending))
             fx.events.append(
@@ -553,16 +678,16 @@ class AgentMachine:
 
     def _peers_timed_out(self, store: KeyStore, task: TaskState, now: float, fx: Effects) -> bool:
         """Give delegations past their deadline a timeout result; True if the step moved on."""
-        late = [
-            p
-            for p in task.tools
-            if p.peer is not None and p.result is None and p.deadline and now >= p.deadline
-        ]
+        late = [p for p in _waiting(task) if now >= p.deadline]
         if not late:
             return False
-        seconds = self.limits.peer_timeout.total_seconds()
         for pending in late:
-            pending.result = f"agent {pending.peer} did not answer within {seconds:g}s"
+            if pending.question is not None:
+                seconds = self.limits.input_timeout.total_seconds()
+                pending.result = f"nobody answered the question within {seconds:g}s"
+            else:
+                seconds = self.limits.peer_timeout.total_seconds()
+                pending.result = f"agent {pending.peer} did not answer within {seconds:g}s"
             pending.is_error = True
             fx.dead_letters.append(self._dead_letter(task, "tool.failed", pending.result, now))
         if any(p.result is None for p in task.tools):
@@ -667,16 +792,20 @@ class AgentMachine:
     def _awaited_calls(self, task: TaskState) -> list[Call]:
         if task.awaiting == "model":
             return [self._model_call(task)]
-        return [self._tool_call(task, p) for p in task.tools if p.result is None and p.peer is None]
+        return [
+            self._tool_call(task, p)
+            for p in task.tools
+            if p.result is None and p.peer is None and p.question is None
+        ]
 
     def _arm(self, task: TaskState, now: float, fx: Effects, *, extend: bool) -> None:
         check_every = min(CHECK_INTERVAL_S, self.limits.call_timeout.total_seconds())
         task.check_at = now + check_every
         if extend:
             task.deadline = now + self.limits.call_deadline().total_seconds()
-        waiting = [p.deadline for p in task.tools if p.peer is not None and p.result is None]
+        waiting = [p.deadline for p in _waiting(task)]
         if waiting:
-            # A delegation may wait longer than a call; its own deadline ends it first.
+            # A delegation or a question may wait longer than a call; its own deadline ends it.
             task.check_at = min(task.check_at, max(min(waiting), now + 0.05))
             task.deadline = max(task.deadline, max(waiting) + CHECK_INTERVAL_S)
         fx.timers.append(task.check_at)
@@ -723,6 +852,33 @@ def _pending_delegation(task: TaskState | None, correlation_id: str) -> PendingT
         ):
             return pending
     return None
+
+
+def _waiting(task: TaskState) -> list[PendingTool]:
+    """Calls of the step that wait for someone else (a peer, a person) until a deadline."""
+    return [
+        p
+        for p in task.tools
+        if (p.peer is not None or p.question is not None) and p.result is None and p.deadline
+    ]
+
+
+def _open_question(task: TaskState | None) -> PendingTool | None:
+    """The oldest question of the task's step that has no answer yet."""
+    if task is None or task.awaiting != "tools":
+        return None
+    return next((p for p in task.tools if p.question is not None and p.result is None), None)
+
+
+def _question(arguments: str) -> str:
+    """The question the model wrote (``{"question": ...}``), or its arguments as they are."""
+    try:
+        args = json.loads(arguments or "{}")
+    except ValueError:
+        return arguments
+    if isinstance(args, dict) and isinstance(args.get("question"), str):
+        return str(args["question"])
+    return arguments
 
 
 def delegation_id(task_id: str, step: int, call: int) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flink_agents.api._agent import ASK_TOOL as ASK_TOOL
+
 #: A2A task states this project writes or reads (``TASK_STATE_*`` of A2A 1.0).
 SUBMITTED = "TASK_STATE_SUBMITTED"
 WORKING = "TASK_STATE_WORKING"
@@ -61,6 +63,10 @@ class ReplyTo(BaseModel):
     message_id: str
     depth: int = 1
     chain: tuple[str, ...] = ()
+    #: The task the message continues (A2A ``taskId``): an answer to its question.
+    task_id: str = ""
+    #: Whether the caller follows the task (a gateway): WORKING updates are sent as it works.
+    updates: bool = False
 
 
 class Cancel(BaseModel):
@@ -84,9 +90,15 @@ class Reply(BaseModel):
     task_id: str
     state: str
     output: dict[str, Any] | None = None
+    #: The status message: a failure's reason, a question (``INPUT_REQUIRED``) or progress.
     error: str | None = None
     #: The A2A history the answer closes: the request's message id.
     message_id: str = ""
+
+    @property
+    def final(self) -> bool:
+        """Whether this answer ends the caller's wait (else it is a progress update)."""
+        return self.state in TERMINAL or self.state in INTERRUPTED
 
 
 class PeerAnswer(BaseModel):

@@ -8,6 +8,7 @@ are kept).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,8 +41,11 @@ class PendingTool(BaseModel):
     is_error: bool = False
     #: Set when the call is a delegation to this peer agent (not a tool the executor runs).
     peer: str | None = None
-    #: When a delegation stops waiting for the peer's answer.
+    #: When a delegation stops waiting for the peer's answer, or a question for its answer.
     deadline: float = 0.0
+    #: Set when the call asks whoever sent the task's request for input (``human_input``):
+    #: the question. The task waits in ``TASK_STATE_INPUT_REQUIRED`` until it is answered.
+    question: str | None = None
 
 
 class TaskState(BaseModel):
@@ -127,6 +131,9 @@ class KeyStore(Protocol):
     def queued(self) -> int:
         """How many inputs wait in the key's queue."""
 
+    def drop(self, match: Callable[[InputRecord], bool]) -> InputRecord | None:
+        """Take the first waiting input that ``match`` accepts out of the queue, if any."""
+
     def history(self) -> list[dict[str, Any]]: ...
     def set_history(self, messages: list[dict[str, Any]]) -> None: ...
 
@@ -166,6 +173,13 @@ class MemoryStore:
 
     def waiting(self) -> list[InputRecord]:
         return list(self._queue)
+
+    def drop(self, match: Callable[[InputRecord], bool]) -> InputRecord | None:
+        for item in self._queue:
+            if match(item):
+                self._queue.remove(item)
+                return item
+        return None
 
     def history(self) -> list[dict[str, Any]]:
         return list(self._history)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,26 @@ class FlinkKeyStore:
     def queued(self) -> int:
         head, tail = self._queue_ends()
         return tail - head
+
+    def drop(self, match: Callable[[InputRecord], bool]) -> InputRecord | None:
+        """Take the first matching input out of the queue; the ones behind it move up.
+
+        Costs a read and write of the queue behind it: a cancel of a waiting task is rare.
+        """
+        head, tail = self._queue_ends()
+        for seq in range(head, tail):
+            record = InputRecord.model_validate_json(self._queue.get(seq))
+            if not match(record):
+                continue
+            for later in range(seq, tail - 1):
+                self._queue.put(later, self._queue.get(later + 1))
+            self._queue.remove(tail - 1)
+            if head == tail - 1:
+                self._ends.clear()
+            else:
+                self._ends.update(f"{head} {tail - 1}")
+            return record
+        return None
 
     def _queue_ends(self) -> tuple[int, int]:
         raw = self._ends.value()

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flink_agents._redact import redact
-from flink_agents.a2a._tool import peer_tool_schema
+from flink_agents.a2a._tool import ask_tool_schema, peer_tool_schema
 from flink_agents.api import Agent, FunctionTool, ToolContext, ToolInputError, render_result
-from flink_agents.core import peer_tool_name
+from flink_agents.core import ASK_TOOL, peer_tool_name
 from flink_agents.errors import SpecError
 from flink_agents.mcp import McpConfigError, McpError, McpPool
 
@@ -68,6 +68,9 @@ class Toolbox:
         self.schemas: list[dict[str, Any]] = [t.schema() for t in self.functions.values()]
         self.names: tuple[str, ...] = tuple(self.functions)
         self.add_peers({peer_tool_name(peer): ("", []) for peer in agent.peers})
+        if agent.human_input:  # answered by the state machine, never called here
+            self.schemas.append(ask_tool_schema())
+            self.names = (*self.names, ASK_TOOL)
 
     def add_peers(self, peers: dict[str, tuple[str, list[str]]]) -> None:
         """Offer peer agents as tools: name to (description, skills) from their cards."""

@@ -24,6 +24,7 @@ from flink_agents.testing import (
     JobProcess,
     ModelServer,
     Reply,
+    ToolCall,
     TopicClient,
     stop_process,
 )
@@ -35,8 +36,17 @@ TOKEN = "s3cret-" + uuid.uuid4().hex
 V1 = {"A2A-Version": "1.0", "Authorization": f"Bearer {TOKEN}"}
 
 
+QUESTION = "Which account should I look at?"
+
+
 def script(req: ChatRequest) -> Reply:
     text = req.last_user_text or ""
+    if "ask me" in text and req.tool_results:
+        return Reply.text(f"thanks: {req.tool_results[0].content}")
+    if "ask me" in text:
+        return Reply.tool_calls([ToolCall("ask_for_input", {"question": QUESTION})])
+    if "hold" in text:
+        return Reply.text(f"echo: {text}", delay_ms=15_000)
     if "slow" in text:
         return Reply.text("too late", delay_ms=90_000)
     if "medium" in text:
@@ -129,7 +139,7 @@ def message(text: str, **extra: Any) -> dict[str, Any]:
     return {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "parts": [{"text": text}], **extra}
 
 
-async def _sdk_send(url: str, text: str, streaming: bool) -> list[Any]:
+async def _sdk_send(url: str, text: str, streaming: bool, **ids: str) -> list[Any]:
     from a2a.client import ClientConfig, create_client
     from a2a.types import Message, Part, Role, SendMessageRequest
 
@@ -138,7 +148,9 @@ async def _sdk_send(url: str, text: str, streaming: bool) -> list[Any]:
         url, client_config=ClientConfig(streaming=streaming, httpx_client=http)
     )
     request = SendMessageRequest(
-        message=Message(message_id=uuid.uuid4().hex, role=Role.ROLE_USER, parts=[Part(text=text)])
+        message=Message(
+            message_id=uuid.uuid4().hex, role=Role.ROLE_USER, parts=[Part(text=text)], **ids
+        )
     )
     try:
         return [event async for event in client.send_message(request)]
@@ -164,7 +176,8 @@ def test_streaming_gives_the_task_then_its_updates_ending_completed(gateway):
     kinds = [e.WhichOneof("payload") for e in events]
     assert kinds[0] == "task" and kinds[-1] == "status_update", kinds
     assert events[0].task.status.state == TaskState.TASK_STATE_SUBMITTED
-    assert events[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    states = [e.status_update.status.state for e in events if e.HasField("status_update")]
+    assert states == [TaskState.TASK_STATE_WORKING, TaskState.TASK_STATE_COMPLETED], states
     [artifact] = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
     assert artifact.parts[0].text == "echo: stream me"
     assert {e.status_update.task_id for e in events[1:] if e.HasField("status_update")} == {
@@ -295,3 +308,96 @@ def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gatew
     eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
     task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
     assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
+
+
+def _kinds(gw: Gateway, task_id: str, until: str) -> list[str]:
+    """The kinds the agent logged for a task, once ``until`` is among them."""
+    logged = gw.topics.consume(
+        f"{gw.prefix}-app.events",
+        until=lambda rs: any(
+            r.value.get("task_id") == task_id and r.value.get("kind") == until for r in rs
+        ),
+        timeout=60,
+    )
+    return [str(r.value.get("kind")) for r in logged if r.value.get("task_id") == task_id]
+
+
+def test_a_task_asks_for_input_and_the_answer_by_task_id_resumes_it(gateway):
+    from a2a.types import TaskState
+
+    gw, url = gateway
+    [asked] = asyncio.run(_sdk_send(url, "ask me about card-7", streaming=False))
+    task = asked.task
+    assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED, task
+    assert task.status.message.parts[0].text == QUESTION
+    got = gw.rpc(url, "GetTask", {"id": task.id}).json()["result"]
+    assert got["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+    assert got["status"]["message"]["parts"] == [{"text": QUESTION}]
+
+    events = asyncio.run(
+        _sdk_send(url, "account 42", streaming=True, task_id=task.id, context_id=task.context_id)
+    )
+    states = [e.status_update.status.state for e in events if e.HasField("status_update")]
+    assert events[0].task.id == task.id and states[-1] == TaskState.TASK_STATE_COMPLETED, events
+    [artifact] = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
+    assert artifact.parts[0].text == "thanks: account 42"
+    kinds = _kinds(gw, task.id, "task.completed")
+    assert [k for k in kinds if k.startswith("task.")] == [
+        "task.accepted",
+        "task.input_required",
+        "task.resumed",
+        "task.completed",
+    ], kinds
+
+    again = gw.rpc(
+        url, "SendMessage", {"message": message("more", taskId=task.id, contextId=task.context_id)}
+    ).json()
+    assert again["error"]["code"] == -32004 and "already ended" in again["error"]["message"]
+    unknown = gw.rpc(url, "SendMessage", {"message": message("x", taskId="no-such-task")}).json()
+    assert unknown["error"]["code"] == -32001
+
+
+def test_a_stream_shows_working_and_the_question_then_ends_input_required(gateway):
+    from a2a.types import TaskState
+
+    _, url = gateway
+    events = asyncio.run(_sdk_send(url, "ask me, streaming", streaming=True))
+    updates = [e.status_update.status for e in events if e.HasField("status_update")]
+    assert events[0].task.status.state == TaskState.TASK_STATE_SUBMITTED
+    assert [u.state for u in updates] == [
+        TaskState.TASK_STATE_WORKING,
+        TaskState.TASK_STATE_WORKING,
+        TaskState.TASK_STATE_INPUT_REQUIRED,
+    ], updates
+    assert updates[1].message.parts[0].text == "step 1: calling ask_for_input"
+    assert updates[2].message.parts[0].text == QUESTION
+
+
+def test_cancel_of_a_task_queued_behind_another_leaves_the_running_one_alone(gateway):
+    gw, url = gateway
+    context = uuid.uuid4().hex
+    first, second = (
+        gw.rpc(
+            url,
+            "SendMessage",
+            {
+                "message": message(text, contextId=context),
+                "configuration": {"returnImmediately": True},
+            },
+        ).json()["result"]["task"]["id"]
+        for text in ("hold one", "queued one")
+    )
+    _kinds(gw, first, "model.request")  # the first runs; the second waits behind it
+    cancelled = gw.rpc(url, "CancelTask", {"id": second}).json()
+    assert cancelled["result"]["status"]["state"] == "TASK_STATE_CANCELED", cancelled
+
+    def completed() -> bool:
+        got = gw.rpc(url, "GetTask", {"id": first}).json()["result"]
+        return bool(got["status"]["state"] == "TASK_STATE_COMPLETED")
+
+    eventually(completed, "the running task completed", timeout=60)
+    got = gw.rpc(url, "GetTask", {"id": first}).json()["result"]
+    assert got["artifacts"][0]["parts"] == [{"text": "echo: hold one"}]
+    assert _kinds(gw, second, "task.canceled") == ["task.canceled"]
+    kinds = _kinds(gw, first, "task.completed")
+    assert kinds.count("task.completed") == 1 and "task.canceled" not in kinds, kinds

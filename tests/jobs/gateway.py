@@ -21,6 +21,7 @@ def app() -> AgentApp:
         model=OpenAIModel(model="echo", base_url=os.environ["MODEL_URL"], timeout="120s"),
         limits=Limits(call_timeout="120s", max_retries=0),
         callers=["*"],
+        human_input=True,
     )
     built = AgentApp(f"{PREFIX}-app")
     built.add(echo, inputs=[], outputs=f"{PREFIX}.answers")

@@ -309,7 +309,7 @@ def test_cancel_from_another_caller_or_of_a_task_not_running_is_refused_and_logg
     assert fx.replies == [] and store.task() is not None
     fx = machine.on_cancel(store, "triage/k", Cancel(task_id="other", caller="triage"), 1.0)
     [event] = fx.events
-    assert "task other is not running" in event.reason
+    assert "task other is neither running nor waiting" in event.reason
     assert store.task() is not None
 
 
