@@ -137,6 +137,23 @@ class ReplaySettings(_Section):
         return bool(self.name)
 
 
+class GatewaySettings(_Section):
+    """``flink-agents a2a serve``: the A2A HTTP gateway; its command-line options win.
+
+    >>> load_settings(environ={"FLINK_AGENTS_GATEWAY__PORT": "8200"}, file=None).gateway.port
+    8200
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    url: str | None = None
+    token_env: str | None = None
+    caller: str = Field(default="a2a-gateway", min_length=1)
+    max_request_bytes: int = Field(default=1_048_576, gt=0)
+    max_concurrent: int = Field(default=16, gt=0)
+    wait_s: float = Field(default=300.0, gt=0)
+
+
 class Settings(_Section):
     """All settings. ``home`` holds data, logs, checkpoints, savepoints and (by default) caches."""
 
@@ -149,6 +166,7 @@ class Settings(_Section):
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def bootstrap_servers(self) -> str:

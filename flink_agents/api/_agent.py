@@ -242,7 +242,7 @@ class Agent(BaseModel):
                 "human_input needs callers: questions are answered by the requester of a task, "
                 "through the agent's inbox, which only an agent with callers has"
             )
-        if ASK_TOOL in self.peers or ASK_TOOL in {t.name for t in self.function_tools}:
+        if ASK_TOOL in {t.name for t in self.function_tools}:
             raise ValueError(f"with human_input, {ASK_TOOL!r} is the built-in tool; rename yours")
         return self
 

@@ -6,9 +6,10 @@ import os
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from flink_agents.cli._context import Context, console, user_errors
-from flink_agents.errors import ConfigError
+from flink_agents.errors import ConfigError, explain
 
 app = typer.Typer(help="A2A: serve the agents to any A2A 1.0 client over HTTP.")
 
@@ -16,8 +17,8 @@ app = typer.Typer(help="A2A: serve the agents to any A2A 1.0 client over HTTP.")
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     url: Annotated[
         str | None,
         typer.Option(help="The URL clients use to reach the gateway (default http://HOST:PORT)."),
@@ -30,49 +31,68 @@ def serve(
         ),
     ] = None,
     caller: Annotated[
-        str, typer.Option(help="The caller name agents see (list it, or '*', in `callers`).")
-    ] = "a2a-gateway",
-    max_request_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_048_576,
+        str | None,
+        typer.Option(help="The caller name agents see (list it, or '*', in `callers`)."),
+    ] = None,
+    max_request_bytes: Annotated[int | None, typer.Option(help="Largest request body.")] = None,
     max_concurrent: Annotated[
-        int, typer.Option(help="Requests (streams included) one client may have open.")
-    ] = 16,
+        int | None, typer.Option(help="Requests (streams included) one client may have open.")
+    ] = None,
     wait: Annotated[
-        float, typer.Option(help="Seconds a blocking SendMessage or a CancelTask waits.")
-    ] = 300.0,
+        float | None, typer.Option(help="Seconds a blocking SendMessage or a CancelTask waits.")
+    ] = None,
 ) -> None:
-    """Serve every agent with a published card at URL/agents/NAME (A2A 1.0, JSON-RPC)."""
+    """Serve every agent with a published card at URL/agents/NAME (A2A 1.0, JSON-RPC).
+
+    Each option defaults to its setting in the ``gateway`` section (file or environment,
+    ``FLINK_AGENTS_GATEWAY__PORT`` and so on; docs/configuration.md).
+    """
     from flink_agents.a2a._gateway import GatewayOptions
     from flink_agents.a2a._gateway import serve as run
 
     obj: Context = ctx.obj
     with user_errors():
+        settings = obj.settings
+        given = {
+            "host": host,
+            "port": port,
+            "url": url,
+            "token_env": token_env,
+            "caller": caller,
+            "max_request_bytes": max_request_bytes,
+            "max_concurrent": max_concurrent,
+            "wait_s": wait,
+        }
+        try:
+            chosen = settings.gateway.model_copy(
+                update={k: v for k, v in given.items() if v is not None}
+            )
+            chosen = type(chosen).model_validate(chosen.model_dump())
+        except ValidationError as exc:
+            raise ConfigError(
+                f"a2a serve (its options or the gateway settings): {explain(exc)}"
+            ) from None
         token = None
-        if token_env is not None:
-            token = os.environ.get(token_env)
+        if chosen.token_env is not None:
+            token = os.environ.get(chosen.token_env)
             if not token:
                 raise ConfigError(
-                    f"--token-env {token_env}: the environment variable {token_env} is not set "
-                    "or empty; set it to the token clients must send, or leave --token-env out"
+                    f"token_env {chosen.token_env}: the environment variable {chosen.token_env} "
+                    "is not set or empty; set it to the token clients must send, or leave "
+                    "--token-env (and gateway.token_env) out"
                 )
-        for name, value in (
-            ("--max-request-bytes", max_request_bytes),
-            ("--max-concurrent", max_concurrent),
-            ("--wait", wait),
-        ):
-            if value <= 0:
-                raise ConfigError(f"{name} must be positive, not {value}")
-        base = url or f"http://{host}:{port}"
+        base = chosen.url or f"http://{chosen.host}:{chosen.port}"
         options = GatewayOptions(
-            bootstrap_servers=obj.settings.bootstrap_servers,
+            bootstrap_servers=settings.bootstrap_servers,
             url=base,
             token=token,
-            caller=caller,
-            max_request_bytes=max_request_bytes,
-            max_concurrent=max_concurrent,
-            wait=wait,
+            caller=chosen.caller,
+            max_request_bytes=chosen.max_request_bytes,
+            max_concurrent=chosen.max_concurrent,
+            wait=chosen.wait_s,
         )
         console.print(
             f"a2a gateway: {base}/agents/<name> (Kafka {options.bootstrap_servers})",
             highlight=False,
         )
-        run(options, host, port)
+        run(options, chosen.host, chosen.port)

@@ -46,7 +46,7 @@ def script(req: ChatRequest) -> Reply:
     if "ask me" in text:
         return Reply.tool_calls([ToolCall("ask_for_input", {"question": QUESTION})])
     if "hold" in text:
-        return Reply.text(f"echo: {text}", delay_ms=15_000)
+        return Reply.text(f"echo: {text}", delay_ms=10_000)
     if "slow" in text:
         return Reply.text("too late", delay_ms=90_000)
     if "medium" in text:
@@ -71,8 +71,6 @@ class Gateway:
             str(Path(sys.executable).parent / "flink-agents"),
             "a2a",
             "serve",
-            "--port",
-            str(port),
             "--token-env",
             "GATEWAY_TOKEN",
             "--max-request-bytes",
@@ -82,7 +80,8 @@ class Gateway:
         ]
         log = self.logs / f"gateway-{len(self.processes)}.log"
         with log.open("ab") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=out)
+            env = {**self.env, "FLINK_AGENTS_GATEWAY__PORT": str(port)}  # a setting, not a flag
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}/agents/{self.agent}"
 
