@@ -286,29 +286,6 @@ def test_refusals_are_clear_json_rpc_errors(gateway):
     assert nobody.status_code == 404 and gw.agent in nobody.json()["error"]["message"]
 
 
-def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gateway):
-    """Runs last: it kills the module's first gateway."""
-    gw, url = gateway
-    done = gw.rpc(url, "SendMessage", {"message": message("remember me")}).json()["result"]["task"]
-    assert done["status"]["state"] == "TASK_STATE_COMPLETED"
-    params = {"message": message("medium one"), "configuration": {"returnImmediately": True}}
-    pending = gw.rpc(url, "SendMessage", params).json()["result"]["task"]
-    gw.processes[0].kill()  # no goodbye: all it knew must be in Kafka
-    gw.processes[0].wait(30)
-    other = gw.start()
-    got = gw.rpc(other, "GetTask", {"id": done["id"]}).json()["result"]
-    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
-    assert got["artifacts"] == done["artifacts"]
-
-    def answered() -> bool:
-        task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
-        return bool(task["status"]["state"] == "TASK_STATE_COMPLETED")
-
-    eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
-    task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
-    assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
-
-
 def _kinds(gw: Gateway, task_id: str, until: str) -> list[str]:
     """The kinds the agent logged for a task, once ``until`` is among them."""
     logged = gw.topics.consume(
@@ -400,3 +377,26 @@ def test_cancel_of_a_task_queued_behind_another_leaves_the_running_one_alone(gat
     assert _kinds(gw, second, "task.canceled") == ["task.canceled"]
     kinds = _kinds(gw, first, "task.completed")
     assert kinds.count("task.completed") == 1 and "task.canceled" not in kinds, kinds
+
+
+def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gateway):
+    """Runs last: it kills the module's first gateway."""
+    gw, url = gateway
+    done = gw.rpc(url, "SendMessage", {"message": message("remember me")}).json()["result"]["task"]
+    assert done["status"]["state"] == "TASK_STATE_COMPLETED"
+    params = {"message": message("medium one"), "configuration": {"returnImmediately": True}}
+    pending = gw.rpc(url, "SendMessage", params).json()["result"]["task"]
+    gw.processes[0].kill()  # no goodbye: all it knew must be in Kafka
+    gw.processes[0].wait(30)
+    other = gw.start()
+    got = gw.rpc(other, "GetTask", {"id": done["id"]}).json()["result"]
+    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert got["artifacts"] == done["artifacts"]
+
+    def answered() -> bool:
+        task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
+        return bool(task["status"]["state"] == "TASK_STATE_COMPLETED")
+
+    eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
+    task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
+    assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
