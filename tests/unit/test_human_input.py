@@ -252,3 +252,50 @@ def test_human_input_needs_callers_and_its_tool_name():
 
     with pytest.raises(ValidationError, match="built-in tool"):
         Agent(**spec, human_input=True, callers=["*"], tools=[ask_for_input])  # type: ignore[arg-type]
+
+
+def test_an_agent_whose_peer_asks_for_input_reads_the_question_as_an_error_result():
+    spec = {"instructions": "x", "model": OpenAIModel(model="m")}
+    caller = AgentMachine(Agent(name="triage", peers=["review"], **spec))  # type: ignore[arg-type]
+    caller_store = MemoryStore()
+    plain = InputRecord(payload="go", key="k", source=SourceRef(topic="in", partition=0, offset=0))
+    [first] = caller.on_input(caller_store, plain, 0.0).calls
+    assert isinstance(first, ModelCall)
+    delegate = ModelResponse(
+        agent="triage",
+        key="k",
+        task_id=first.task_id,
+        step=1,
+        message=AssistantMessage(
+            tool_calls=[ToolCallRequest(id="c0", name="review", arguments='{"message": "check"}')]
+        ),
+        at=1.0,
+    )
+    [delegation] = caller.on_model_response(caller_store, delegate, 1.0).delegations
+    key, value, headers = wire.request_record(delegation, "triage.events")
+    envelope = {
+        "headers": {k: v.decode() for k, v in headers.items()},
+        "request": json.loads(value),
+    }
+    payload, reply_to = wire.parse_request(envelope)
+    assert reply_to.updates is False  # an agent asks for no progress records
+    peer, peer_store = AgentMachine(agent(human_input=True)), MemoryStore()
+    record = InputRecord(
+        payload=payload, key=key, source=SourceRef(topic="i", partition=0, offset=1), reply=reply_to
+    )
+    [call] = peer.on_input(peer_store, record, 2.0).calls
+    assert isinstance(call, ModelCall)
+    [asked] = peer.on_model_response(peer_store, answer(call, ASK_TOOL), 3.0).replies
+    _, _, value, reply_headers = wire.reply_record(asked, "review.events")
+    parsed = wire.parse_answer(
+        {
+            "correlation_id": reply_headers["a2a-correlation-id"].decode(),
+            "response": json.loads(value),
+        }
+    )
+    fx = caller.on_peer_answer(caller_store, parsed, 4.0)
+    [following] = fx.calls
+    assert isinstance(following, ModelCall)
+    assert following.messages[-1]["content"] == (
+        f"agent review needs input this agent cannot give: {QUESTION}"
+    )
