@@ -308,8 +308,7 @@ class AgentMachine:
 
     def _progress(self, task: TaskState, fx: Effects, text: str | None = None) -> None:
         """A WORKING update to a requester that follows the task (only one that asked)."""
-        reply = task.input.reply
-        if reply is not None and reply.updates:
+        if _follows(task):
             self._reply(task, WORKING, fx, error=text)
 
     # -- results -----------------------------------------------------------------------
@@ -509,8 +508,9 @@ class AgentMachine:
             PendingTool(call=i, call_id=t.id, tool=t.name, arguments=t.arguments)
             for i, t in enumerate(requested)
         ]
-        names = ", ".join(t.name for t in requested)
-        self._progress(task, fx, f"step {task.step}: calling {names}")
+        if _follows(task):
+            names = ", ".join(t.name for t in requested)
+            self._progress(task, fx, f"step {task.step}: calling {names}")
         for pending in task.tools:
             if pending.tool in self.peers:
                 self._delegate(task, pending, now, fx)
@@ -852,6 +852,12 @@ def _pending_delegation(task: TaskState | None, correlation_id: str) -> PendingT
         ):
             return pending
     return None
+
+
+def _follows(task: TaskState) -> bool:
+    """Whether the task's requester asked for progress updates (a gateway does)."""
+    reply = task.input.reply
+    return reply is not None and reply.updates
 
 
 def _waiting(task: TaskState) -> list[PendingTool]:
