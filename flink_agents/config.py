@@ -152,6 +152,15 @@ class GatewaySettings(_Section):
     max_request_bytes: int = Field(default=1_048_576, gt=0)
     max_concurrent: int = Field(default=16, gt=0)
     wait_s: float = Field(default=300.0, gt=0)
+    #: The agents served (comma-separated in the environment); empty: every agent with a card.
+    agents: list[str] = Field(default_factory=list)
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
 
 class Settings(_Section):

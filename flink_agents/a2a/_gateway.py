@@ -39,6 +39,11 @@ class GatewayOptions:
     max_concurrent: int = 16
     #: How long a blocking SendMessage or a CancelTask waits for the task, in seconds.
     wait: float = 300.0
+    #: The agents served; empty: every agent with a card.
+    agents: tuple[str, ...] = ()
+
+    def serves(self, name: str) -> bool:
+        return not self.agents or name in self.agents
 
 
 class Cards:
@@ -127,29 +132,41 @@ def gateway_app(options: GatewayOptions) -> Any:
             context.state["agent"] = request.path_params["name"]
             return context
 
+    def served(name: str) -> Any | None:
+        return state["cards"].get(name) if options.serves(name) else None
+
+    def served_names() -> list[str]:
+        return [n for n in state["cards"].names() if options.serves(n)]
+
     def unknown(name: str) -> Response:
-        known = ", ".join(state["cards"].names()) or "none"
-        message = f"no agent {name!r} has a card in {CARDS_TOPIC} (known: {known})"
+        known = ", ".join(served_names()) or "none"
+        if options.serves(name):
+            message = f"no agent {name!r} has a card in {CARDS_TOPIC} (served: {known})"
+        else:
+            message = (
+                f"agent {name!r} is not served by this gateway (served: {known}; the "
+                "gateway's --agent options or gateway.agents setting choose them)"
+            )
         body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32601, "message": message}}
         return JSONResponse(body, status_code=404)
 
     async def card(request: Request) -> Response:
         name = request.path_params["name"]
-        found = state["cards"].get(name)
+        found = served(name)
         if found is None:
             return unknown(name)
         return JSONResponse(agent_card_to_dict(served_card(found, options)))
 
     async def rpc(request: Request) -> Response:
         name = request.path_params["name"]
-        if state["cards"].get(name) is None:
+        if served(name) is None:
             return unknown(name)
         response: Response = await state["dispatcher"].handle_requests(request)
         return response
 
     async def agents(request: Request) -> Response:
         base = options.url.rstrip("/")
-        return JSONResponse({"agents": [f"{base}/agents/{n}" for n in state["cards"].names()]})
+        return JSONResponse({"agents": [f"{base}/agents/{n}" for n in served_names()]})
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:

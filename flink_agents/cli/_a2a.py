@@ -41,6 +41,13 @@ def serve(
     wait: Annotated[
         float | None, typer.Option(help="Seconds a blocking SendMessage or a CancelTask waits.")
     ] = None,
+    agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agent",
+            help="Serve only this agent (repeat for more); default: every agent with a card.",
+        ),
+    ] = None,
 ) -> None:
     """Serve every agent with a published card at URL/agents/NAME (A2A 1.0, JSON-RPC).
 
@@ -62,6 +69,7 @@ def serve(
             "max_request_bytes": max_request_bytes,
             "max_concurrent": max_concurrent,
             "wait_s": wait,
+            "agents": agent or None,
         }
         try:
             chosen = settings.gateway.model_copy(
@@ -90,6 +98,7 @@ def serve(
             max_request_bytes=chosen.max_request_bytes,
             max_concurrent=chosen.max_concurrent,
             wait=chosen.wait_s,
+            agents=tuple(chosen.agents),
         )
         console.print(
             f"a2a gateway: {base}/agents/<name> (Kafka {options.bootstrap_servers})",

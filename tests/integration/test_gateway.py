@@ -63,9 +63,13 @@ class Gateway:
     def agent(self) -> str:
         return f"{self.prefix}-echo"
 
-    def start(self, timeout: float = 120) -> str:
+    def start(self, timeout: float = 120, *, only: str | None = None) -> str:
         """Start a gateway process; return its agent URL once its card answers (the job
-        publishes the card when it is built, which takes minutes on a loaded machine)."""
+        publishes the card when it is built, which takes minutes on a loaded machine).
+
+        ``only``: the gateway serves only that agent (``gateway.agents``), and the URL is
+        returned once the gateway answers at all.
+        """
         port = free_port()
         command = [
             str(Path(sys.executable).parent / "flink-agents"),
@@ -81,14 +85,17 @@ class Gateway:
         log = self.logs / f"gateway-{len(self.processes)}.log"
         with log.open("ab") as out:
             env = {**self.env, "FLINK_AGENTS_GATEWAY__PORT": str(port)}  # a setting, not a flag
+            if only is not None:
+                env["FLINK_AGENTS_GATEWAY__AGENTS"] = only
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}/agents/{self.agent}"
 
         def card_served() -> bool:
             assert process.poll() is None, log.read_text()
+            ready = f"{url}/.well-known/agent-card.json" if only is None else url.rsplit("/", 1)[0]
             try:
-                return httpx.get(f"{url}/.well-known/agent-card.json", timeout=2).status_code == 200
+                return httpx.get(ready, timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -377,6 +384,19 @@ def test_cancel_of_a_task_queued_behind_another_leaves_the_running_one_alone(gat
     assert _kinds(gw, second, "task.canceled") == ["task.canceled"]
     kinds = _kinds(gw, first, "task.completed")
     assert kinds.count("task.completed") == 1 and "task.canceled" not in kinds, kinds
+
+
+def test_a_gateway_serves_only_the_agents_it_is_given(gateway):
+    gw, _ = gateway
+    other = gw.start(only="someone-else")
+    assert httpx.get(other.rsplit("/", 1)[0]).json() == {"agents": []}
+    card = httpx.get(f"{other}/.well-known/agent-card.json")
+    assert (
+        card.status_code == 404 and "not served by this gateway" in card.json()["error"]["message"]
+    )
+    sent = gw.rpc(other, "SendMessage", {"message": message("x")})
+    assert sent.status_code == 404
+    stop_process(gw.processes.pop())
 
 
 def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gateway):

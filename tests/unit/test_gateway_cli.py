@@ -45,3 +45,11 @@ def test_a_limit_out_of_range_is_refused_naming_it(tmp_path: Path):
     assert done.returncode != 0 and "max_concurrent" in done.stdout + done.stderr
     done = serve(tmp_path, {"FLINK_AGENTS_GATEWAY__WAIT_S": "-1"})
     assert done.returncode != 0 and "gateway.wait_s" in done.stdout + done.stderr
+
+
+def test_the_agents_served_are_a_comma_separated_list_in_the_environment():
+    from flink_agents.config import load_settings
+
+    env = {"FLINK_AGENTS_GATEWAY__AGENTS": "review, triage,"}
+    assert load_settings(environ=env, file=None).gateway.agents == ["review", "triage"]
+    assert load_settings(environ={}, file=None).gateway.agents == []
