@@ -42,7 +42,9 @@ from flink_agents.sql._tokens import Statement
 
 #: Fields of a request record besides the row; results carry them back.
 KEY, PROMPT, REQUEST_ID, SITE, ROW = "__key", "__prompt", "__request_id", "__site", "__row"
-_SCALAR_JSON = {"string": "STRING", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+#: JSON_VALUE's RETURNING takes STRING, BOOLEAN, INTEGER and DOUBLE only: an integer of
+#: the answer is read as text and cast, so a BIGINT's range fits.
+_SCALAR_JSON = {"string": "STRING", "number": "DOUBLE", "boolean": "BOOLEAN"}
 
 
 @dataclass
@@ -206,7 +208,8 @@ class SqlJob:
             self._app.build((self._env, self._t_env))
         self._kafka.attach()
         if inserts:
-            self._inserts.attach_as_datastream()
+            # The planner translates every query here: its errors are the file's.
+            self._flink(self.steps[0].stmt, self._inserts.attach_as_datastream)
 
     def run(self) -> None:
         self._env.execute(self.name)
@@ -226,6 +229,9 @@ class SqlJob:
                     a2a += f"; critic judges up to {agent.reflection.max_iterations} drafts"
                 if agent.callers:
                     a2a += f"; accepts [{', '.join(agent.callers)}] on {inbox_topic(agent.name)}"
+                schema = agent.output_schema()
+                if schema is not None:
+                    a2a += f"; output ({', '.join(schema.get('properties') or {})})"
                 lines.append(
                     f"  {agent.name}: model {agent.model.label}; tools [{tools}]{a2a}; "
                     f"max_steps {agent.limits.max_steps}; memory window {agent.memory.window}; "
@@ -371,7 +377,9 @@ def _answer(agent: Agent) -> str:
     for name, prop in (schema.get("properties") or {}).items():
         path = _path(name)
         kind = _json_type(prop)
-        if kind in _SCALAR_JSON:
+        if kind == "integer":
+            value = f"CAST(JSON_VALUE(`value`, '{literal(path)}') AS BIGINT)"
+        elif kind in _SCALAR_JSON:
             value = f"JSON_VALUE(`value`, '{literal(path)}' RETURNING {_SCALAR_JSON[kind]})"
         else:
             value = f"JSON(JSON_QUERY(`value`, '{literal(path)}'))"

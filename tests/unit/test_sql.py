@@ -537,7 +537,7 @@ def test_optional_fields_of_an_output_schema_keep_their_type_in_the_response():
     )
     text = _answer(agent)
     assert "JSON_VALUE(`value`, '$.answer' RETURNING STRING)" in text
-    assert "JSON_VALUE(`value`, '$.n' RETURNING BIGINT)" in text
+    assert "CAST(JSON_VALUE(`value`, '$.n') AS BIGINT)" in text
 
 
 def compile_output(schema: str):  # type: ignore[no-untyped-def]
