@@ -82,7 +82,8 @@ def read_key_state(
     """
     path = savepoint_path(savepoint)
     found = _run_reader(settings, path, key, agent, app)
-    states = [_key_state(op["uid"], row) for op in found["operators"] for row in op["found"]]
+    operators = found["operators"]
+    states = [_key_state(op["uid"], row) for op in operators for row in op.get("found", [])]
     if not states:
         raise ConfigError(_not_found(savepoint, key, agent, app, found))
     return states

@@ -63,7 +63,6 @@ def test_resumed_at_parallelism_two_keeps_every_keys_memory(
     ttl = ["--memory-ttl", "1h"]  # memory with a TTL: its state is stored with timestamps
     with ModelServer(script, latency_ms=150, port=free_port()) as sim:
         savepoint = stop_mid_stream(ledger, sim, *ttl)
-        inspect_savepoint(flink_cluster, savepoint, ledger.app, tmp_path)
         ledger.send(20, 20)  # arrives while no job runs
         resumed = ledger.submit(
             sim.base_url,
@@ -86,6 +85,9 @@ def test_resumed_at_parallelism_two_keeps_every_keys_memory(
     assert all(r.value["task"]["state"] == COMPLETED for r in answers)
     for key, seen in seen_by_key(answers).items():
         assert seen == list(range(10)), (key, seen)
+    # The savepoint, read offline afterwards (reading it takes a while; the tasks it holds
+    # would meanwhile run out of time had the job waited for it).
+    inspect_savepoint(flink_cluster, savepoint, ledger.app, tmp_path)
 
 
 def test_changed_job_resumes_with_memory_running_tasks_and_queued_inputs(
@@ -94,15 +96,6 @@ def test_changed_job_resumes_with_memory_running_tasks_and_queued_inputs(
     ledger = Ledger(topics, flink_cluster, job_env)
     with ModelServer(script, latency_ms=150, port=free_port()) as sim:
         savepoint = stop_mid_stream(ledger, sim)
-        # A change the savepoint cannot follow (an added agent on the input already read
-        # changes the routing's operators): refused, with Flink's reason and what to do.
-        audits = topics.create(f"{ledger.app}.audit")
-        with pytest.raises(StackError) as refused:
-            ledger.submit(sim.base_url, "--auditor", audits, savepoint=savepoint)
-        first, advice, *_ = str(refused.value).split("\n")
-        assert "Flink refused the job: java.lang.IllegalStateException: " in first
-        assert "Cannot map checkpoint/savepoint state for operator" in first
-        assert "flink-agents submit --allow-non-restored-state" in advice
         ledger.send(20, 8)
         # A new prompt and a new tool.
         changed = ["--instructions", "Record each entry; be brief.", "--extra-tool"]
@@ -112,9 +105,18 @@ def test_changed_job_resumes_with_memory_running_tasks_and_queued_inputs(
         finally:
             ledger.jobs.cancel(resumed)
         prompts = {(r.chat.system_text or "").split("\n")[0] for r in sim.requests if r.body}
+        # A change the same savepoint cannot follow (an added agent on the input already
+        # read changes the routing's operators): refused, with Flink's reason and what to do.
+        audits = topics.create(f"{ledger.app}.audit")
+        with pytest.raises(StackError) as refused:
+            ledger.submit(sim.base_url, "--auditor", audits, savepoint=savepoint)
+        first, advice, *_ = str(refused.value).split("\n")
 
     assert sorted(per_input(answers).items()) == [(i, 1) for i in range(28)]
     assert all(r.value["task"]["state"] == COMPLETED for r in answers)
     for key, seen in seen_by_key(answers).items():
         assert seen == list(range(7)), (key, seen)
     assert prompts == {INSTRUCTIONS, "Record each entry; be brief."}, prompts
+    assert "Flink refused the job: java.lang.IllegalStateException: " in first
+    assert "Cannot map checkpoint/savepoint state for operator" in first
+    assert "flink-agents submit --allow-non-restored-state" in advice
