@@ -12,6 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from flink_agents.cli._context import Context, console, user_errors
+from flink_agents.config import Settings, load_settings
+from flink_agents.errors import ConfigError
 from flink_agents.sql import Result, SqlRun, job_name
 
 app = typer.Typer(
@@ -51,11 +53,25 @@ def run(
     name: Annotated[
         str | None, typer.Option(help="Job name; its topics are <name>.events and so on.")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT of a Flink REST endpoint to submit the job to (default: "
+            "cluster.target, else a local MiniCluster).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a SQL file: definitions go to the catalog, INSERT statements become one Flink job."""
     context: Context = ctx.obj
     with user_errors():
-        runner = SqlRun(context.settings, name or job_name(file))
+        settings = context.settings
+        if target:
+            settings = load_settings({**context.overrides, "cluster": {"target": target}})
+        if settings.cluster.target and not dry_run:
+            _submit(settings, file, name or job_name(file))
+            return
+        runner = SqlRun(settings, name or job_name(file))
         runner.execute_file(file, show)
         if not runner.has_job:
             return
@@ -66,6 +82,25 @@ def run(
             return
         console.print(f"running job {runner.job.name} (Ctrl-C stops it)")
         runner.job.run()
+
+
+def _submit(settings: Settings, file: Path, name: str) -> None:
+    """The file run by ``flink run`` on the target cluster (``sql/_entry.py``): its
+    statements execute here, as with a MiniCluster, and the job is submitted detached."""
+    from flink_agents.local import ClusterJobs, RemoteCluster
+    from flink_agents.sql import _entry
+
+    if not file.is_file():
+        raise ConfigError(f"no SQL file at {file}")
+    jobs = ClusterJobs(RemoteCluster(settings))
+    plan = settings.home / "sql" / f"{name}.plan.txt"
+    plan.unlink(missing_ok=True)
+    args = [str(file.resolve()), "--name", name, "--home", str(settings.home.resolve())]
+    job_id = jobs.submit(Path(_entry.__file__), [*args, "--plan", str(plan.resolve())])
+    if plan.exists():
+        console.print(plan.read_text().rstrip(), highlight=False, markup=False)
+    jobs.wait_running(job_id)
+    console.print(f"job {job_id} ({name}) is running on {settings.cluster.target}")
 
 
 def run_in_background(file: Path, log: Path, home: Path) -> subprocess.Popen[bytes]:

@@ -92,7 +92,7 @@ class AgentApp:
     events_topic: str | None = None
     dead_letter_topic: str | None = None
     exactly_once: bool = False
-    create_topics: bool = True
+    create_topics: bool = True  # False (a dry run): no topic created, no card published
     _sources: dict[str, _Source] = field(default_factory=dict)
     _deployments: list[_Deployment] = field(default_factory=list)
     _detections: list[_Detection] = field(default_factory=list)
@@ -200,8 +200,9 @@ class AgentApp:
                 self.settings.bootstrap_servers, [*self._sources, *written], runtime.parallelism
             )
         replay = self.settings.replay
-        if not replay.active:
-            self._publish_cards()  # a replay is not an agent others can reach
+        if not replay.active and self.create_topics:
+            # A replay is not an agent others can reach; a dry run touches no topic.
+            self._publish_cards()
         env, t_env = environment or environments(self.settings, self.name, _job_paths())
         kafka = KafkaTables(
             t_env,

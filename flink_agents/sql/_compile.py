@@ -35,6 +35,7 @@ from flink_agents.errors import SpecError, explain
 from flink_agents.sql._ast import Kind
 from flink_agents.sql._catalog import Catalog, Entry
 from flink_agents.sql._errors import Position, SqlError
+from flink_agents.sql._rowtype import RowTypeError, row_schema
 
 #: Options each kind accepts; the ones marked ``ours`` are this project's additions.
 OPTIONS: dict[str, dict[str, str]] = {
@@ -73,6 +74,7 @@ OPTIONS: dict[str, dict[str, str]] = {
         "memory.window": "ours: past messages per memory key the prompt sees",
         "memory.ttl": "ours: forget a key after this long without a task, e.g. 7d",
         "output.schema": "ours: JSON Schema of the response (validated structured output)",
+        "output.row": "ours: the response's row type, e.g. ROW<decision STRING NOT NULL, ...>",
         "call_timeout": "ours: time per model or tool call, e.g. 30s",
         "max_in_flight": "ours: calls in flight for this agent per worker",
         "a2a.callers": "ours: comma-separated agents whose A2A requests it accepts, * for any",
@@ -418,8 +420,16 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
     if "memory.ttl" in opts:
         memory["ttl"] = opts["memory.ttl"]
     output = None
+    if "output.schema" in opts and "output.row" in opts:
+        raise SqlError(
+            "give the response's shape once: 'output.schema' (JSON Schema) or 'output.row' "
+            "(a row type), not both",
+            where("output.row"),
+        )
     if "output.schema" in opts:
         output = _output_model(opts["output.schema"], where("output.schema"))
+    elif "output.row" in opts:
+        output = _row_model(opts["output.row"], where("output.row"))
     spec_name = agent_name(entry.name, where(""))
     try:
         agent = Agent(
@@ -464,9 +474,9 @@ def _reflection(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
                 "a PROMPT",
                 where(f"@agent:{name}"),
             )
-        if part.tools or "output.schema" in part.options:
+        if part.tools or {"output.schema", "output.row"} & set(part.options):
             raise SqlError(
-                f"the {role} {name} has tools or an 'output.schema': the agents of a reflection "
+                f"the {role} {name} has tools or an output schema: the agents of a reflection "
                 "write and judge text, without tools",
                 where(f"@agent:{name}"),
             )
@@ -566,6 +576,15 @@ def _validated(
         raise SqlError(
             f"bad value for '{option}': {exc.errors()[0]['msg']}", where(option)
         ) from None
+
+
+def _row_model(text: str, where: Position) -> Any:
+    try:
+        return model_from_schema(row_schema(text))
+    except RowTypeError as exc:
+        raise SqlError(f"'output.row': {exc}", where) from None
+    except SpecError as exc:
+        raise SqlError(f"'output.row': {exc}", where) from None
 
 
 def _output_model(text: str, where: Position) -> Any:

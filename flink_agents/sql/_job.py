@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,9 @@ from flink_agents.sql._tokens import Statement
 
 #: Fields of a request record besides the row; results carry them back.
 KEY, PROMPT, REQUEST_ID, SITE, ROW = "__key", "__prompt", "__request_id", "__site", "__row"
-_SCALAR_JSON = {"string": "STRING", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+#: JSON_VALUE's RETURNING takes STRING, BOOLEAN, INTEGER and DOUBLE only: an integer of
+#: the answer is read as text and cast, so a BIGINT's range fits.
+_SCALAR_JSON = {"string": "STRING", "number": "DOUBLE", "boolean": "BOOLEAN"}
 
 
 @dataclass
@@ -72,12 +74,37 @@ class SqlJob:
     _inserts: Any = None
     _agents: dict[str, tuple[Agent, Position]] = field(default_factory=dict)
     _topics: list[str] = field(default_factory=list)
+    _defined: dict[str, Position] = field(default_factory=dict)
+    _secrets: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name):
             raise ConfigError(f"job name {self.name!r}: use letters, digits, '.', '_' and '-'")
 
     # -- queueing (statement by statement) ---------------------------------------------
+
+    def defined(self, name: str, where: Position) -> None:
+        """Note an agent the file creates or alters: one that accepts callers is served."""
+        self._defined[name] = where
+
+    def serving(self) -> list[CompiledAgent]:
+        """Agents the file defines that accept A2A callers and no ``AI_RUN_AGENT`` call
+        runs: the job runs them on their inbox alone (``app.add(agent, inputs=[])``)."""
+        called = {step.compiled.agent.name for step in self.steps if step.compiled is not None}
+        out = []
+        for name, where in self._defined.items():
+            entry = self.catalog.get("agent", name)
+            if entry is None or "a2a.callers" not in entry.options:
+                continue  # dropped later in the file, or serves nobody
+            compiled = compile_agent(entry, self.catalog, _at(where))
+            if compiled.agent.name not in called:
+                out.append(compiled)
+        return out
+
+    @property
+    def has_work(self) -> bool:
+        """Whether the file makes a job: an ``INSERT``, an agent call, or an agent to serve."""
+        return any(s.kind in ("insert", "agent") for s in self.steps) or bool(self.serving())
 
     def accept(self, parsed: Parsed) -> Result:
         if isinstance(parsed, SetOption):
@@ -136,9 +163,10 @@ class SqlJob:
         """Declare everything on one Flink environment (no job starts)."""
         from flink_agents.runtime import environments
 
-        for step in self.steps:
-            if step.compiled is not None:
-                os.environ.update(step.compiled.secrets)
+        serving = self.serving()
+        for compiled in [*serving, *(s.compiled for s in self.steps if s.compiled)]:
+            os.environ.update(compiled.secrets)
+            self._secrets.update(compiled.secrets)
         self._env, self._t_env = environments(self.settings, self.name, _paths())
         runtime = self.settings.runtime
         self._kafka = KafkaTables(
@@ -168,14 +196,20 @@ class SqlJob:
                 inserts += 1
             else:
                 inserts += self._agent(site, step)
-        if not inserts:
+        for compiled in serving:
+            self._serve(compiled.agent)
+        if not inserts and not serving:
             raise SqlError(
-                "nothing to run: the file has no INSERT INTO statement", _file_start(self.steps)
+                "nothing to run: the file has no INSERT INTO statement and defines no agent "
+                "that accepts A2A callers",
+                _file_start(self.steps),
             )
         if self._app._deployments:
             self._app.build((self._env, self._t_env))
         self._kafka.attach()
-        self._inserts.attach_as_datastream()
+        if inserts:
+            # The planner translates every query here: its errors are the file's.
+            self._flink(self.steps[0].stmt, self._inserts.attach_as_datastream)
 
     def run(self) -> None:
         self._env.execute(self.name)
@@ -195,15 +229,36 @@ class SqlJob:
                     a2a += f"; critic judges up to {agent.reflection.max_iterations} drafts"
                 if agent.callers:
                     a2a += f"; accepts [{', '.join(agent.callers)}] on {inbox_topic(agent.name)}"
+                schema = agent.output_schema()
+                if schema is not None:
+                    a2a += f"; output ({', '.join(schema.get('properties') or {})})"
                 lines.append(
                     f"  {agent.name}: model {agent.model.label}; tools [{tools}]{a2a}; "
                     f"max_steps {agent.limits.max_steps}; memory window {agent.memory.window}; "
-                    f"reads {', '.join(d.inputs)}; writes {d.output}"
+                    f"reads {', '.join(d.inputs) or 'its inbox only'}; writes {d.output}"
                 )
             lines.append(
                 f"  events {self._app.events_topic}; dead letters {self._app.dead_letter_topic}"
             )
+        target = self.settings.cluster.target
+        if target and self._secrets:
+            # Secrets never travel in the job graph: a cluster's workers need them set.
+            lines.append(
+                f"secrets: the TaskManagers of {target} read {', '.join(sorted(self._secrets))} "
+                "from their environment: set these there"
+            )
         return "\n".join(lines)
+
+    def _serve(self, agent: Agent) -> None:
+        """An agent no statement calls, run on its inbox alone; its answers to requests go
+        to the requesters, and its outputs to ``<job>.<agent>.responses`` as well."""
+        assert self._app is not None
+        responses = f"{self.name}.{agent.name}.responses"
+        self._app.add(agent, inputs=[], outputs=responses)
+        self.plan.append(
+            f"SERVE {agent.name}  -- no statement calls it; it answers A2A requests from "
+            f"{inbox_topic(agent.name)} and writes its outputs to {responses}"
+        )
 
     # -- one AI_RUN_AGENT call ---------------------------------------------------------
 
@@ -322,7 +377,9 @@ def _answer(agent: Agent) -> str:
     for name, prop in (schema.get("properties") or {}).items():
         path = _path(name)
         kind = _json_type(prop)
-        if kind in _SCALAR_JSON:
+        if kind == "integer":
+            value = f"CAST(JSON_VALUE(`value`, '{literal(path)}') AS BIGINT)"
+        elif kind in _SCALAR_JSON:
             value = f"JSON_VALUE(`value`, '{literal(path)}' RETURNING {_SCALAR_JSON[kind]})"
         else:
             value = f"JSON(JSON_QUERY(`value`, '{literal(path)}'))"
@@ -453,6 +510,10 @@ def _empty(where: Position) -> Statement:
     from flink_agents.sql._tokens import Tok
 
     return Statement("", (Tok(TokenType.VAR, "", 0, 0, where),), "")
+
+
+def _at(where: Position) -> Callable[[str], Position]:
+    return lambda _key: where
 
 
 def _first_line(text: str) -> str:

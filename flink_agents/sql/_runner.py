@@ -35,7 +35,7 @@ class SqlRun:
         self.catalog = catalog or Catalog.in_home(settings.home)
         self.variables = variables(settings)
         self.job = SqlJob(settings, name, self.catalog, self.variables)
-        self.session = Session(self.catalog, self.job.accept)
+        self.session = Session(self.catalog, self.job.accept, self.job.defined)
 
     def execute_file(self, path: Path, show: Callable[[Result], None]) -> None:
         for stmt in load(path, self.variables):
@@ -46,4 +46,4 @@ class SqlRun:
 
     @property
     def has_job(self) -> bool:
-        return any(step.kind in ("insert", "agent") for step in self.job.steps)
+        return self.job.has_work

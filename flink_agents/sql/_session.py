@@ -45,11 +45,18 @@ class Result:
 
 
 class Session:
-    """One sequence of statements over one catalog; Flink statements go to ``flink``."""
+    """One sequence of statements over one catalog; Flink statements go to ``flink``, and
+    ``defined`` hears of each agent a statement creates or alters (with its place)."""
 
-    def __init__(self, catalog: Catalog, flink: Callable[[Parsed], Result]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        flink: Callable[[Parsed], Result],
+        defined: Callable[[str, Position], None] | None = None,
+    ) -> None:
         self.catalog = catalog
         self._flink = flink
+        self._defined = defined or (lambda _name, _where: None)
 
     def execute(self, stmt: Statement) -> Result:
         parsed = parse(stmt)
@@ -77,6 +84,8 @@ class Session:
         existing = self.catalog.get(stmt.kind, stmt.name.text)
         if existing is not None:
             if stmt.if_not_exists:
+                if stmt.kind == "agent":
+                    self._defined(stmt.name.text, stmt.name.where)
                 return Result(f"{stmt.kind} {stmt.name.text} exists; left as it is")
             raise SqlError(
                 f"{stmt.kind} {stmt.name.text} already exists (defined at {existing.defined_at}): "
@@ -100,6 +109,8 @@ class Session:
         )
         self.check(entry, _where_in(stmt))
         self.catalog.put(entry)
+        if stmt.kind == "agent":
+            self._defined(stmt.name.text, stmt.name.where)
         return Result(f"{stmt.kind} {stmt.name.text} created")
 
     def check(self, entry: Entry, where: Callable[[str], Position]) -> None:
@@ -150,6 +161,7 @@ class Session:
 
         self.check(changed, where)
         self.catalog.put(changed)
+        self._defined(entry.name, stmt.name.where)
         return Result(f"agent {entry.name} altered")
 
     def _drop(self, stmt: Drop) -> Result:

@@ -40,6 +40,8 @@ def script(req: ChatRequest) -> Reply:
     role = req.model
     if role == "reviewer":
         return Reply.json({"verdict": "approved", "seen": req.last_user_text or ""})
+    if role == "sql-reviewer":
+        return Reply.text(f"sql verdict on: {req.last_user_text}")
     if not req.tool_results:
         [peer] = req.tool_names
         payload = json.loads(req.last_user_text or "{}")
@@ -90,7 +92,7 @@ def peers(
     topics: TopicClient, job_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Peers]:
     prefix = topics.unique("a2a")
-    roles = ("asker", "outsider", "ghostly", "remoter")
+    roles = ("asker", "outsider", "ghostly", "remoter", "sql-caller")
     topics.create(*[f"{prefix}.requests.{role}" for role in roles])
     logs = tmp_path_factory.mktemp("peers")
     remote, remote_url = _remote_agent(logs / "remote.log")
@@ -337,3 +339,58 @@ def test_a_sql_agent_asks_a_python_agent_by_name_and_a_remote_agent_by_url(
     [record] = [r for r in inbox if r.key == context]
     assert record.header("a2a-caller") == peers.name("sql-asker")
     assert record.header("a2a-reply-to") == f"{app}.events"
+
+
+SQL_REVIEWER = """
+CREATE CONNECTION llm WITH ('type' = 'openai', 'endpoint' = '{model_url}');
+CREATE MODEL reviewing WITH ('provider' = 'openai', 'openai.connection' = 'llm',
+                             'openai.model_version' = 'sql-reviewer');
+CREATE AGENT `{prefix}-sql-reviewer` USING MODEL reviewing USING PROMPT 'Review the request.'
+  COMMENT 'Reviews requests, defined in SQL.'
+  WITH ('a2a.callers' = '{prefix}-sql-caller', 'call_timeout' = '5s');
+"""
+
+
+def test_a_python_agent_asks_a_sql_agent_that_no_statement_calls(
+    peers: Peers, job_env: dict[str, str], tmp_path: Path
+):
+    file = tmp_path / "reviewer.sql"
+    file.write_text(SQL_REVIEWER.format(prefix=peers.prefix, model_url=peers.sim.base_url))
+    app, reviewer = f"{peers.prefix}-sql-served", peers.name("sql-reviewer")
+    job = JobProcess(
+        CLI,
+        ["--home", str(tmp_path / "home"), "sql", "run", str(file), "--name", app],
+        job_env,
+        tmp_path / "sql-served.log",
+    )
+    try:
+        job.start()
+        eventually(
+            lambda: reviewer in read_cards(peers.topics.bootstrap_servers),
+            "the SQL job published its agent's card",
+            timeout=300,
+        )
+        asked = [peers.ask("sql-caller", f"card-{n}") for n in (8, 9, 10)]
+        got = peers.topics.consume(
+            f"{peers.prefix}.answers",
+            until=lambda rs: set(asked) <= {r.value.get("id") for r in rs},
+            timeout=600,
+        )
+        outputs = peers.topics.consume(
+            f"{app}.{reviewer}.responses", until=lambda rs: len(rs) >= len(asked), timeout=60
+        )
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{job.tail()}") from None
+    finally:
+        job.stop()
+    mine = [r.value for r in got if r.value.get("id") in asked]
+    assert Counter(a["id"] for a in mine) == dict.fromkeys(asked, 1)  # one answer per request
+    for answer in mine:
+        assert answer["task"]["state"] == "TASK_STATE_COMPLETED"
+        assert answer["answer"] == f"sql verdict on: please review {answer['id']}"
+    # The SQL agent ran each request as its own task, once, and its card says what it is.
+    assert sorted(r.value["text"] for r in outputs) == sorted(
+        f"sql verdict on: please review {request}" for request in asked
+    )
+    card = read_cards(peers.topics.bootstrap_servers)[reviewer]
+    assert card.description == "Reviews requests, defined in SQL."

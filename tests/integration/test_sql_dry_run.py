@@ -40,16 +40,19 @@ def dry_run(tmp_path: Path, file: Path) -> subprocess.CompletedProcess[str]:
 SECOND_AGENT = """INCLUDE '{demo}';
 CREATE TABLE notes (transaction_id STRING, status STRING, note STRING);
 DROP AGENT IF EXISTS explainer;
-CREATE AGENT explainer USING MODEL fraud_model USING PROMPT 'Explain the decision to the customer.';
+CREATE AGENT explainer USING MODEL fraud_model USING PROMPT 'Explain the decision to the customer.'
+  WITH ('output.row' = 'ROW<note STRING NOT NULL, tone STRING, words INT>');
 CREATE TEMPORARY VIEW explained AS
-SELECT d.transaction_id, e.status AS note_status, e.response AS note
+SELECT d.transaction_id, e.status AS note_status, JSON_VALUE(e.response, '$.note') AS note
 FROM (SELECT transaction_id, reason FROM decisions WHERE decision <> 'APPROVE') AS d,
      LATERAL TABLE(AI_RUN_AGENT('explainer', d.reason, d.transaction_id)) AS e(status, response);
 INSERT INTO notes SELECT transaction_id, note_status, note FROM explained;
 """
 
 
-def test_the_demo_and_a_second_agent_compile_into_one_job_without_a_broker(tmp_path: Path):
+def test_the_demo_and_a_second_agent_with_a_row_type_compile_into_one_job_without_a_broker(
+    tmp_path: Path,
+):
     file = tmp_path / "both.sql"
     file.write_text(SECOND_AGENT.format(demo=ROOT / "sql/fraud_triage.sql"))
     done = dry_run(tmp_path, file)
@@ -58,6 +61,7 @@ def test_the_demo_and_a_second_agent_compile_into_one_job_without_a_broker(tmp_p
     assert "fraud-triage: model gpt-4o-mini@https://api.openai.com/v1" in plan
     assert "reads both.fraud-triage.requests" in plan
     assert "explainer: model gpt-4o-mini@https://api.openai.com/v1" in plan
+    assert "output (note, tone, words)" in plan  # the row type is the output schema
     assert "INSERT INTO decisions SELECT t.transaction_id" in plan
     assert "dry run: no job started" in plan
 

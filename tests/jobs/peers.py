@@ -47,8 +47,11 @@ def agent(role: str, output: type[BaseModel], **spec: object) -> Agent:
 def callers() -> AgentApp:
     app = AgentApp(f"{PREFIX}-callers")
     short = Limits(call_timeout="5s", max_retries=1, backoff="50ms", peer_timeout="3s")
+    # The SQL reviewer's job may start after the question is asked: wait for it longer.
+    patient = Limits(call_timeout="5s", max_retries=1, backoff="50ms", peer_timeout="300s")
     for role, spec in (
         ("asker", agent("asker", Answer, peers=[name("reviewer")])),
+        ("sql-caller", agent("sql-caller", Answer, peers=[name("sql-reviewer")], limits=patient)),
         ("outsider", agent("outsider", Answer, peers=[name("reviewer")])),
         ("ghostly", agent("ghostly", Answer, peers=[name("ghost")], limits=short)),
         ("remoter", agent("remoter", Answer, peers=[os.environ["REMOTE_URL"]])),

@@ -494,6 +494,35 @@ def test_two_tools_asking_one_peer_and_a_dropped_connection_in_use_are_errors(ru
     assert ["using connection", "review_conn"] in shown and ["option type", "a2a"] in shown
 
 
+def test_a_file_that_defines_an_agent_with_callers_serves_it_without_a_query(run: SqlRun):
+    execute(run, DEFINITIONS)
+    assert not run.has_job  # an agent nobody may ask, and no query: only definitions
+    execute(
+        run,
+        "CREATE AGENT reviewer USING MODEL m USING PROMPT 'Review.'"
+        " WITH ('a2a.callers' = 'triage');\n"
+        "CREATE AGENT quiet USING MODEL m USING PROMPT 'Hush.' WITH ('a2a.callers' = '*');\n"
+        "DROP AGENT quiet;\n"
+        "ALTER AGENT support_bot SET ('a2a.callers' = 'ops_bot');",
+    )
+    assert run.has_job
+    served = [c.agent for c in run.job.serving()]
+    assert [(a.name, a.callers) for a in served] == [
+        ("support-bot", ("ops-bot",)),  # created earlier in the file, altered now
+        ("reviewer", ("triage",)),
+    ]
+
+
+def test_an_agent_defined_in_an_earlier_file_is_not_served_by_a_later_one(
+    run: SqlRun, tmp_path: Path
+):
+    execute(run, DEFINITIONS + PEERS)  # triage accepts callers
+    settings = load_settings({"home": str(tmp_path / "home")}, environ={}, file=None)
+    later = SqlRun(settings, "later")
+    execute(later, "SHOW AGENTS;")
+    assert not later.has_job and later.job.serving() == []
+
+
 def test_optional_fields_of_an_output_schema_keep_their_type_in_the_response():
     from flink_agents.sql._job import _answer
 
@@ -508,7 +537,7 @@ def test_optional_fields_of_an_output_schema_keep_their_type_in_the_response():
     )
     text = _answer(agent)
     assert "JSON_VALUE(`value`, '$.answer' RETURNING STRING)" in text
-    assert "JSON_VALUE(`value`, '$.n' RETURNING BIGINT)" in text
+    assert "CAST(JSON_VALUE(`value`, '$.n') AS BIGINT)" in text
 
 
 def compile_output(schema: str):  # type: ignore[no-untyped-def]

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("flink-agents"))
 SECRET = "sk-proj-7d1e5c0b9a8f4e3d"
@@ -60,3 +62,21 @@ def test_an_error_names_the_file_line_and_column_and_runs_nothing(tmp_path: Path
     assert done.returncode == 1
     assert "defs.sql:2:33: unknown model 'missing'" in done.stderr.replace("\n", "")
     assert "statements:" not in done.stdout  # no plan: it stopped at the error
+
+
+def test_the_cluster_entry_submits_nothing_for_definitions_or_a_broken_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from flink_agents.sql import _entry
+
+    defs, broken = tmp_path / "defs.sql", tmp_path / "broken.sql"
+    defs.write_text(
+        "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'http://127.0.0.1:9/v1');"
+    )
+    broken.write_text("SHOW AGENTS;\nCREATE MODEL m WITH ('provider' = 'nope');")
+    common = ["--name", "job", "--home", str(tmp_path / "home"), "--plan", str(tmp_path / "p")]
+    assert _entry.main([str(defs), *common]) == _entry.NO_JOB
+    assert "makes no job (it only defines), so nothing was submitted" in capsys.readouterr().out
+    assert _entry.main([str(broken), *common]) == 1
+    assert "broken.sql:2:" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()  # no plan: nothing was built
