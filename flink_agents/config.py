@@ -77,6 +77,8 @@ class ClusterSettings(_Section):
     python: str = "python3"
     pythonpath: str | None = None
     savepoint_dir: str | None = None
+    #: How long ``submit`` waits for ``flink run`` (building the job, handing it over).
+    submit_timeout_s: float = Field(default=300.0, gt=0)
 
     @field_validator("target")
     @classmethod

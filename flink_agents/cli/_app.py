@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flink_agents.cli import _a2a, _agents, _jars, _jobs, _local, _replay, _sql, _trace
+from flink_agents.cli import _a2a, _agents, _jars, _jobs, _local, _replay, _sql, _state, _trace
 from flink_agents.cli._context import Context
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app.add_typer(_local.app, name="local")
 app.add_typer(_jars.app, name="jars")
 app.add_typer(_sql.app, name="sql")
 app.add_typer(_agents.app, name="agents")
+app.add_typer(_state.app, name="state")
 app.add_typer(_a2a.app, name="a2a")
 app.command()(_jobs.submit)
 app.command()(_jobs.jobs)

@@ -1,4 +1,4 @@
-"""``flink-agents jars``: the jar cache (Kafka broker, Flink connectors)."""
+"""``flink-agents jars``: the jar cache (Kafka broker, Flink connectors, State Processor API)."""
 
 from __future__ import annotations
 

@@ -44,12 +44,24 @@ def submit(
     savepoint: Annotated[
         str | None, typer.Option(help="Resume from this savepoint (a path or URI).")
     ] = None,
+    allow_non_restored_state: Annotated[
+        bool,
+        typer.Option(
+            help="With --savepoint: resume even though some of its state has no operator in "
+            "the changed job; that state is dropped."
+        ),
+    ] = False,
     target: Target = None,
 ) -> None:
     """Submit a Python job (detached) and wait until it runs."""
     with user_errors():
         jobs = _jobs(ctx, target)
-        job_id = jobs.submit(script, args or [], savepoint=savepoint)
+        job_id = jobs.submit(
+            script,
+            args or [],
+            savepoint=savepoint,
+            allow_non_restored_state=allow_non_restored_state,
+        )
         jobs.wait_running(job_id)
     console.print(f"job {job_id} is running")
 

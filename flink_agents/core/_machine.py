@@ -116,6 +116,8 @@ class AgentMachine:
         self.tool_names = tool_names or (*(t.name for t in agent.function_tools), *self.peers)
         self.system = render_system(agent)
         self.system_digest = hashlib.sha256(self.system.encode()).hexdigest()[:16]
+        #: Each model request's event names the model; the label parses a URL, so once.
+        self.model_label = agent.model.label
         self.reflection = agent.reflection
         self.critic = critic_system(agent.reflection) if agent.reflection else ""
         self.critic_digest = hashlib.sha256(self.critic.encode()).hexdigest()[:16]
@@ -474,7 +476,7 @@ class AgentMachine:
         fx.events.append(
             ModelRequest(
                 **self._about(task),
-                model=self.agent.model.label,
+                model=self.model_label,
                 system_digest=digest,
                 messages=logged,
                 tools=list(self.tool_names),

@@ -2,6 +2,7 @@
 remote Flink cluster reached through its REST endpoint."""
 
 from flink_agents.local._flink import FlinkCluster, flink_home
+from flink_agents.local._inspect import KeyState, read_key_state
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
 from flink_agents.local._jobs import ClusterJobs
 from flink_agents.local._kafka import KafkaBroker
@@ -16,6 +17,7 @@ __all__ = [
     "ClusterJobs",
     "FlinkCluster",
     "KafkaBroker",
+    "KeyState",
     "LocalStack",
     "PartStatus",
     "RemoteCluster",
@@ -27,5 +29,6 @@ __all__ = [
     "list_savepoints",
     "missing",
     "poll",
+    "read_key_state",
     "tail",
 ]

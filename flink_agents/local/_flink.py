@@ -46,6 +46,10 @@ class FlinkCluster:
         return self.settings.home / "flink"
 
     @property
+    def rest_url(self) -> str:
+        return self.settings.flink.rest_url
+
+    @property
     def conf_dir(self) -> Path:
         return self.root / "conf"
 
@@ -221,7 +225,7 @@ class FlinkCluster:
 
     def rest(self, path: str, method: str = "GET", body: Any = None) -> Any:
         """Call the cluster's REST API and decode its JSON answer."""
-        return _rest.call(self.settings.flink.rest_url, path, method, body)
+        return _rest.call(self.rest_url, path, method, body)
 
     def worker_python(self) -> str:
         """The Python the cluster's workers run: this interpreter (same machine)."""

@@ -52,7 +52,7 @@ class Artifact(BaseModel):
 
 @cache
 def bundles() -> dict[str, tuple[Artifact, ...]]:
-    """The locked bundles: ``kafka`` (broker) and ``flink-connectors``."""
+    """The locked bundles: ``kafka`` (broker), ``flink-connectors`` and ``state-processor``."""
     raw = json.loads(LOCK_FILE.read_text())
     return {name: tuple(Artifact(**a) for a in items) for name, items in raw.items()}
 

@@ -7,14 +7,17 @@ Python and a savepoint folder.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from flink_agents.errors import StackError
+from flink_agents.config import Settings
+from flink_agents.errors import ConfigError, StackError
 from flink_agents.local._process import poll
 
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
@@ -24,6 +27,11 @@ TERMINAL = ("FAILED", "CANCELED", "FINISHED")
 
 class Cluster(Protocol):
     """What ``ClusterJobs`` needs of a cluster."""
+
+    settings: Settings
+
+    @property
+    def rest_url(self) -> str: ...
 
     def rest(self, path: str, method: str = "GET", body: Any = None) -> Any: ...
 
@@ -49,25 +57,47 @@ class ClusterJobs:
         *,
         savepoint: str | None = None,
         env: dict[str, str] | None = None,
+        allow_non_restored_state: bool = False,
+        timeout: float | None = None,
     ) -> str:
-        """Submit ``script`` detached (``flink run -d -py``); return the job id."""
+        """Submit ``script`` detached (``flink run -d -py``); return the job id.
+
+        ``flink run`` runs the job file here to build the job, then hands it to the
+        JobManager; it may take at most ``timeout`` seconds (``cluster.submit_timeout_s``).
+        ``allow_non_restored_state`` resumes from a savepoint whose state some operator of
+        the new job does not take (that state is dropped).
+        """
+        if allow_non_restored_state and not savepoint:
+            raise ConfigError(
+                "allowing non-restored state needs a savepoint to resume from "
+                "(--allow-non-restored-state goes with --savepoint)"
+            )
         cmd = [self.cluster.script("flink"), "run", "-d"]
         if savepoint:
             cmd += ["-s", savepoint]
+            if allow_non_restored_state:
+                cmd.append("--allowNonRestoredState")
         cmd += ["-py", str(script), "-pyexec", self.cluster.worker_python(), *(args or [])]
-        done = subprocess.run(
-            cmd,
-            env={**self.cluster.env(), **(env or {})},
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path.cwd(),
-        )
-        found = _JOB_ID.search(done.stdout + done.stderr)
-        if done.returncode != 0 or not found:
+        limit = timeout or self.cluster.settings.cluster.submit_timeout_s
+        returncode, out, err = _run(cmd, {**self.cluster.env(), **(env or {})}, limit)
+        found = _JOB_ID.search(out + err)
+        if returncode is None:
+            accepted = (
+                f"the JobManager had accepted it as job {found.group(1)}, which may be running"
+                if found
+                else "no job was accepted"
+            )
             raise StackError(
-                f"submitting {script} failed (exit {done.returncode}):\n"
-                f"{_python_error(done.stdout + done.stderr)}"
+                f"submitting {script} did not finish within {limit:.0f}s: `flink run` was "
+                f"still building the job (the job file runs here) or handing it to the "
+                f"JobManager at {self.cluster.rest_url}, and was stopped; {accepted}. Check "
+                "that the cluster answers (`flink-agents jobs`), or raise "
+                f"cluster.submit_timeout_s. Its last output:\n{_last_lines(out + err, 15)}"
+            )
+        if returncode != 0 or not found:
+            raise StackError(
+                f"submitting {script} failed (exit {returncode}): "
+                f"{submit_error(out, err, savepoint)}"
             )
         return found.group(1)
 
@@ -195,6 +225,8 @@ class ClusterJobs:
 
 
 _FRAME = ("at ", "...")
+#: The line under a job file's traceback when a call into Flink's Java side raised.
+_PY4J = "py4j.protocol.Py4JJavaError"
 _PYTHON = re.compile(r"pemja\.core\.PythonException: <class '([\w.]+)'>: (.*)", re.S)
 
 
@@ -226,8 +258,69 @@ def root_cause(stacktrace: str) -> str:
     return text[:2000]
 
 
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
+    """Run ``cmd`` in a session of its own; its exit code (None when it ran out of time and
+    was killed, with every process it started), its stdout and its stderr."""
+    with subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path.cwd(),
+        start_new_session=True,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # flink run starts a JVM, which starts the job file's Python: end them all.
+            os.killpg(process.pid, signal.SIGKILL)
+            out, err = process.communicate()
+            return None, out or "", err or ""
+        return process.returncode, out or "", err or ""
+
+
 def _last_lines(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def submit_error(stdout: str, stderr: str = "", savepoint: str | None = None) -> str:
+    r"""What a failed ``flink run`` printed that tells why: the job file's traceback as Python
+    prints it; when Flink refused the job it built (a Java exception under the traceback),
+    that exception's root cause first, message whole; when the job resumed from a
+    savepoint, what to do if the job changed in a way the savepoint cannot follow.
+
+    >>> print(submit_error(
+    ...     "Traceback (most recent call last):\n  File \"job.py\", line 9, in <module>\n"
+    ...     "    app.run()\n"
+    ...     "py4j.protocol.Py4JJavaError: An error occurred while calling o39.execute.\n"
+    ...     ": org.apache.flink.util.FlinkException: Failed to execute job 'j'.\n"
+    ...     "\tat org.apache.flink.Foo.bar(Foo.java:1)\n"
+    ...     "Caused by: java.lang.IllegalStateException: Cannot map state for operator 61a8.\n"
+    ...     "\t... 9 more\n", savepoint="/sp/savepoint-1"))  # doctest: +ELLIPSIS
+    Flink refused the job: java.lang.IllegalStateException: Cannot map state for operator 61a8.
+    It was resumed from the savepoint /sp/savepoint-1. ...--allow-non-restored-state`...
+    Traceback (most recent call last):
+      File "job.py", line 9, in <module>
+        app.run()
+    py4j.protocol.Py4JJavaError: An error occurred while calling o39.execute.
+    """
+    start = stdout.find(_PY4J)  # the traceback and the Java exception under it: stdout
+    if start < 0:
+        return _python_error(stdout + stderr)
+    end = stdout.find("\n", start)
+    java = root_cause(stdout[end + 1 :] if end >= 0 else "")
+    parts = [f"Flink refused the job: {java}"]
+    if savepoint:
+        parts.append(
+            f"It was resumed from the savepoint {savepoint}. A job changed so that some of "
+            "the savepoint's state has no operator to go to (an agent added on a topic the "
+            "job already reads, a renamed app) is refused: run the change as an app of its "
+            "own, or resume with `flink-agents submit --allow-non-restored-state`, which "
+            "drops that state (see docs/operations.md, changing a job between stop and resume)."
+        )
+    parts.append(_python_error(stdout[: end if end >= 0 else len(stdout)]))
+    return "\n".join(parts)
 
 
 def _python_error(output: str) -> str:

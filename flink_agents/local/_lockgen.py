@@ -27,8 +27,13 @@ BUNDLES: dict[str, list[str]] = {
     "flink-connectors": [
         f"org.apache.flink:flink-sql-connector-kafka:{versions.KAFKA_CONNECTOR_VERSION}",
     ],
+    "state-processor": [
+        f"org.apache.flink:flink-state-processor-api:{versions.STATE_PROCESSOR_VERSION}",
+    ],
 }
-NO_DEPENDENCIES = {"flink-connectors"}  # the SQL connector is a shaded uber jar
+# The SQL connector is a shaded uber jar; the State Processor API's dependencies are
+# Flink's own, which the wheel carries.
+NO_DEPENDENCIES = {"flink-connectors", "state-processor"}
 CENTRAL = "https://repo1.maven.org/maven2"
 
 

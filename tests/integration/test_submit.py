@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flink_agents.local import ClusterJobs, FlinkCluster
 from flink_agents.testing import TopicClient
+from tests.support import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 CLI = str(Path(sys.executable).with_name("flink-agents"))
@@ -30,6 +34,15 @@ app.source(sys.argv[2], key="k")
 app.add(agent, outputs=sys.argv[3])
 app.run()
 '''
+
+
+TINY_JOB = """
+from pyflink.datastream import StreamExecutionEnvironment
+
+env = StreamExecutionEnvironment.get_execution_environment()
+env.from_collection([1, 2, 3]).print()
+env.execute("tiny")
+"""
 
 
 def submit(job: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,3 +88,28 @@ def test_a_mistake_in_the_job_file_shows_as_under_python(
     assert "RuntimeError: the job file is wrong on purpose" in done.stderr
     assert f'File "{job}", line 3' in done.stderr
     assert "Traceback" not in done.stderr.split("RuntimeError")[-1]
+
+
+def test_a_submission_that_hangs_is_stopped_at_its_timeout_naming_what_it_waited_for(
+    tmp_path: Path,
+):
+    job = tmp_path / "tiny_job.py"
+    job.write_text(TINY_JOB)
+    env = stack_env(tmp_path / "home", cluster__submit_timeout_s=15)
+    with socket.socket() as silent:  # a JobManager that takes connections and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        target = f"127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        done = submit(job, env, "--target", target)
+        took = time.monotonic() - started
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = done.stderr.replace("\n", " ")
+    assert f"submitting {job} did not finish within 15s" in message
+    assert f"handing it to the JobManager at http://{target}" in message
+    assert "no job was accepted" in message and "cluster.submit_timeout_s" in message
+    assert took < 90
+    # Everything flink run started (its JVM, the job file's Python) was stopped with it.
+    running = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+    assert [c for c in running if job.name in c] == []

@@ -6,10 +6,12 @@ inputs of the same key it sees in its memory (``seen``): a key's answers count 0
 as long as its memory is intact.
 
     flink run -d -py tests/jobs/ledger.py -- --app A --input IN --output OUT --model-url URL \\
-        [--tool-url URL] [--exactly-once] [--instructions TEXT] [--extra-tool] [--auditor OUT2]
+        [--tool-url URL] [--exactly-once] [--instructions TEXT] [--extra-tool] [--auditor OUT2] \\
+        [--memory-ttl 1h]
 
-``--instructions``, ``--extra-tool`` and ``--auditor`` (a second agent on the same input)
-are the compatible changes a job may go through between a savepoint and its resume.
+``--instructions`` and ``--extra-tool`` are compatible changes a job may go through between
+a savepoint and its resume; ``--auditor`` (a second agent on the same input) is one Flink
+refuses to resume into. ``--memory-ttl`` gives the ledger agent's memory a TTL.
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ def clock() -> str:
 
 
 def ledger_agent(
-    name: str, model_url: str, tool_url: str | None, instructions: str, extra_tool: bool
+    name: str,
+    model_url: str,
+    tool_url: str | None,
+    instructions: str,
+    extra_tool: bool,
+    memory_ttl: str | None = None,
 ) -> Agent:
     tools: list[object] = [McpServer.http(tool_url)] if tool_url else []
     if extra_tool:
@@ -49,7 +56,7 @@ def ledger_agent(
         instructions=instructions,
         model=OpenAIModel(model="ledger", base_url=model_url),
         tools=tools,
-        memory=Memory(window=40),
+        memory=Memory(window=40, ttl=memory_ttl),
         output=Entry,
         limits=LIMITS,
     )
@@ -78,11 +85,17 @@ def main() -> None:
     parser.add_argument("--instructions", default=INSTRUCTIONS)
     parser.add_argument("--extra-tool", action="store_true")
     parser.add_argument("--auditor", metavar="OUTPUT", help="add a second agent writing here")
+    parser.add_argument("--memory-ttl", help="how long the ledger agent remembers (e.g. 1h)")
     args = parser.parse_args()
     app = AgentApp(args.app, exactly_once=args.exactly_once)
     app.source(args.input, key="key")
     main_agent = ledger_agent(
-        "ledger", args.model_url, args.tool_url, args.instructions, args.extra_tool
+        "ledger",
+        args.model_url,
+        args.tool_url,
+        args.instructions,
+        args.extra_tool,
+        args.memory_ttl,
     )
     app.add(main_agent, outputs=args.output, carry=["id"])
     if args.auditor:

@@ -111,4 +111,6 @@ def test_lock_pins_the_broker_and_the_connector_of_versions_py():
     assert f"org.apache.kafka:kafka_2.13:{versions.KAFKA_VERSION}" in coords
     connector = f"org.apache.flink:flink-sql-connector-kafka:{versions.KAFKA_CONNECTOR_VERSION}"
     assert connector in coords
+    reader = f"org.apache.flink:flink-state-processor-api:{versions.STATE_PROCESSOR_VERSION}"
+    assert reader in coords
     assert all(len(a.sha256) == 64 for bundle in bundles().values() for a in bundle)
