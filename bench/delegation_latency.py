@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench._isolated import start_kafka
 from bench.gateway_latency import percentile
 from flink_agents.a2a._registry import read_cards
 from flink_agents.api.events import task_id_for_request
-from flink_agents.config import load_settings
-from flink_agents.local import KafkaBroker, free_port
 from flink_agents.testing import (
     ChatRequest,
     JobProcess,
@@ -51,28 +48,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="delegation-bench-"))
-    settings = load_settings(
-        {
-            "home": str(home),
-            "cache": os.environ.get("FLINK_AGENTS_CACHE", str(ROOT / ".flink-agents" / "cache")),
-            "kafka": {"port": free_port(), "controller_port": free_port()},
-        },
-        environ={},
-        file=None,
-    )
-    broker = KafkaBroker(settings)
-    broker.start()
+    kafka = start_kafka("delegation-bench")
+    home, settings, broker = kafka.home, kafka.settings, kafka.broker
     topics = TopicClient(settings.kafka.bootstrap_servers)
     prefix = topics.unique("bench-a2a")
     topics.create(f"{prefix}.requests")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_AGENTS_")}
-    env.update(
-        FLINK_AGENTS_HOME=str(home),
-        FLINK_AGENTS_CACHE=str(settings.cache),
-        FLINK_AGENTS_KAFKA__PORT=str(settings.kafka.port),
-        DELEGATION_PREFIX=prefix,
-    )
+    env = {**kafka.job_env(), "DELEGATION_PREFIX": prefix}
     jobs: list[JobProcess] = []
     try:
         with ModelServer(script) as sim:

@@ -12,11 +12,9 @@ started is stopped at the end.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from flink_agents.config import load_settings
-from flink_agents.local import KafkaBroker, free_port
+from bench._isolated import start_kafka
+from flink_agents.local import free_port
 from flink_agents.testing import JobProcess, ModelServer, Reply, TopicClient, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,27 +62,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    settings = load_settings(
-        {
-            "home": str(home),
-            "cache": os.environ.get("FLINK_AGENTS_CACHE", str(ROOT / ".flink-agents" / "cache")),
-            "kafka": {"port": free_port(), "controller_port": free_port()},
-        },
-        environ={},
-        file=None,
-    )
-    broker = KafkaBroker(settings)
-    broker.start()
+    kafka = start_kafka("gateway-bench")
+    home, settings, broker = kafka.home, kafka.settings, kafka.broker
     topics = TopicClient(settings.kafka.bootstrap_servers)
     prefix = topics.unique("bench-gw")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINK_AGENTS_")}
-    env.update(
-        FLINK_AGENTS_HOME=str(home),
-        FLINK_AGENTS_CACHE=str(settings.cache),
-        FLINK_AGENTS_KAFKA__PORT=str(settings.kafka.port),
-        GATEWAY_PREFIX=prefix,
-    )
+    env = {**kafka.job_env(), "GATEWAY_PREFIX": prefix}
     gateway: subprocess.Popen[bytes] | None = None
     job: JobProcess | None = None
     try:
