@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _report, _runs
+from bench._broker import BrokerCounters
 from bench._harness import Simulator, System
 from flink_agents.config import load_settings
 from flink_agents.local import LocalStack
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     logs = settings.home / "logs" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     sim = Simulator(logs / "simulator.log")
-    ctx = _runs.Context(stack, TopicClient(settings.bootstrap_servers), sim, plan)
+    broker_pid = stack.kafka.pid()
+    counters = BrokerCounters(broker_pid) if broker_pid else None
+    ctx = _runs.Context(stack, TopicClient(settings.bootstrap_servers), sim, plan, counters)
     started = time.monotonic()
     results: dict[str, Any] = {
         "machine": _report.machine(),
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             _say("exact replay from the events log")
             results["replay"] = _runs.replay(ctx, system("flink-agents"))
     finally:
+        if counters is not None:
+            counters.close()
         sim.stop()
         stack.down()
     results["seconds"] = time.monotonic() - started

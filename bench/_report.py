@@ -133,6 +133,29 @@ def _systems(block: dict[str, Any]) -> list[str]:
     return [s for s in ("flink-agents", "flink-agents-sql", "asyncio") if s in block]
 
 
+def broker_table(results: dict[str, Any]) -> list[str]:
+    """What the Kafka broker handled per step, from its own counters (empty for older runs)."""
+    names = ("records_in", "produce_requests", "fetch_requests", "bytes_in")
+    rows = []
+    for workload in ("classifier", "react"):
+        for system in _systems(results.get(workload) or {}):
+            for p in results[workload][system]["phases"]:
+                if f"broker_{names[0]}_per_step" not in p:
+                    continue
+                counts = " | ".join(str(p.get(f"broker_{n}_per_step", "-")) for n in names)
+                rows.append(f"| {workload} | {p['latency_ms']:g} ms | {system} | {counts} |")
+    if not rows:
+        return []
+    return [
+        "Kafka broker's counters per step (JMX: records in, produce and fetch requests, bytes in):",
+        "",
+        "| workload | model latency | system | records in | produce requests | "
+        "fetch requests | bytes in |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     rows = [
         "| workload | model latency | system | events/s | share of Little bound | "
@@ -153,7 +176,7 @@ def table(results: dict[str, Any]) -> str:
                     f"{p['cpu_cores']} | {p['cpu_s_per_1k_steps']} | "
                     f"{p['broker_cpu_s_per_1k_steps']} |"
                 )
-    lines = ["\n".join(rows), ""]
+    lines = ["\n".join(rows), "", *broker_table(results), ""]
     lines.append(
         "| workload | system | overhead per step p50 / p99 (0 ms model) | "
         "end to end p50 / p99 | peak RSS | state per key |"

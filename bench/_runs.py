@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bench._broker import BrokerCounters, per_step
 from bench._harness import (
     ROOT,
     Load,
@@ -62,6 +63,11 @@ class Context:
     topics: TopicClient
     sim: Simulator
     plan: Plan
+    #: The broker's own counters; None when they cannot be read (no JDK attach here).
+    counters: BrokerCounters | None = None
+
+    def broker_counts(self) -> dict[str, int]:
+        return self.counters.read() if self.counters is not None else {}
 
     def fresh_topics(self, name: str) -> tuple[str, str]:
         names = (self.topics.unique(f"{name}.in"), self.topics.unique(f"{name}.out"))
@@ -169,9 +175,11 @@ def throughput_phase(
     broker = [pid for pid in [ctx.stack.kafka.pid()] if pid]
     start = time.time()
     cpu0, broker0, calls0 = cpu_seconds(system.pids), cpu_seconds(broker), ctx.sim.completed()
+    counts0 = ctx.broker_counts()
     time.sleep(window_s)
     end = time.time()
     cpu1, broker1, calls1 = cpu_seconds(system.pids), cpu_seconds(broker), ctx.sim.completed()
+    counts1 = ctx.broker_counts()
     tasks = outputs.between(start, end)
     model_calls = calls1 - calls0
     steps = model_calls * (1 + TOOL_CALLS[workload] / (TOOL_CALLS[workload] + 1))
@@ -189,6 +197,7 @@ def throughput_phase(
         "broker_cpu_s_per_1k_steps": round((broker1 - broker0) / steps * 1000, 3)
         if steps
         else None,
+        **per_step(counts0, counts1, steps),
     }
 
 
