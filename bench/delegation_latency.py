@@ -98,14 +98,14 @@ def delegations(
     round trip and the reviewer's own time, in ms, from the two apps' events."""
     asked: dict[str, dict[str, Any]] = {}
 
-    def asker_done(records: list[Any]) -> bool:
-        for r in records:
-            kind = r.value.get("kind")
-            if kind in ("a2a.request", "a2a.answered") and float(r.value["at"]) >= since:
-                asked.setdefault(f"{r.value['task_id']}/{r.value['call_id']}", {})[kind] = r.value
+    def asker_done(events: list[dict[str, Any]]) -> bool:
+        for e in events:
+            kind = e.get("kind")
+            if kind in ("a2a.request", "a2a.answered") and float(e["at"]) >= since:
+                asked.setdefault(f"{e['task_id']}/{e['call_id']}", {})[kind] = e
         return sum(len(v) == 2 for v in asked.values()) >= expected
 
-    topics.consume(f"{prefix}-askers.events", until=asker_done, timeout=120)
+    topics.events(f"{prefix}-askers.events", until=asker_done, timeout=120)
     rounds = {}
     for pair in asked.values():
         if len(pair) == 2:
@@ -114,13 +114,13 @@ def delegations(
             rounds[task] = (float(answered["at"]) - float(request["at"])) * 1000
     seen: dict[str, dict[str, float]] = {}
 
-    def reviewer_done(records: list[Any]) -> bool:
-        for r in records:
-            if r.value.get("kind") in ("task.accepted", "task.completed"):
-                seen.setdefault(r.value["task_id"], {})[r.value["kind"]] = float(r.value["at"])
+    def reviewer_done(events: list[dict[str, Any]]) -> bool:
+        for e in events:
+            if e.get("kind") in ("task.accepted", "task.completed"):
+                seen.setdefault(e["task_id"], {})[e["kind"]] = float(e["at"])
         return all(len(seen.get(t, {})) == 2 for t in rounds)
 
-    topics.consume(f"{prefix}-reviewers.events", until=reviewer_done, timeout=120)
+    topics.events(f"{prefix}-reviewers.events", until=reviewer_done, timeout=120)
     own = {t: (seen[t]["task.completed"] - seen[t]["task.accepted"]) * 1000 for t in rounds}
     return rounds, own
 

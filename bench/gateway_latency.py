@@ -104,16 +104,16 @@ def agent_times(topics: TopicClient, events: str, ids: set[str]) -> dict[str, fl
     seen: dict[str, dict[str, float]] = {}
     read = 0
 
-    def complete(records: list[Any]) -> bool:
+    def complete(logged: list[dict[str, Any]]) -> bool:
         nonlocal read
-        for r in records[read:]:
-            kind, task = r.value.get("kind"), r.value.get("task_id")
+        for e in logged[read:]:
+            kind, task = e.get("kind"), e.get("task_id")
             if task in ids and kind in ("task.accepted", "task.completed"):
-                seen.setdefault(task, {})[kind] = float(r.value["at"])
-        read = len(records)
+                seen.setdefault(task, {})[kind] = float(e["at"])
+        read = len(logged)
         return all(len(seen.get(t, {})) == 2 for t in ids)
 
-    topics.consume(events, until=complete, timeout=120)
+    topics.events(events, until=complete, timeout=120)
     return {t: (seen[t]["task.completed"] - seen[t]["task.accepted"]) * 1000 for t in ids}
 
 

@@ -216,15 +216,15 @@ def count_calls(topics: TopicClient, task_ids: set[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     read = 0
 
-    def tally(records: list[Record]) -> bool:
+    def tally(events: list[dict[str, Any]]) -> bool:
         nonlocal read
-        for record in records[read:]:
-            if record.value.get("task_id") in task_ids:
-                counts[record.value["kind"]] += 1
-        read = len(records)
+        for event in events[read:]:
+            if event.get("task_id") in task_ids:
+                counts[event["kind"]] += 1
+        read = len(events)
         return counts["task.completed"] + counts["task.failed"] >= len(task_ids)
 
-    topics.consume(f"{APP}.events", until=tally, timeout=120)
+    topics.events(f"{APP}.events", until=tally, timeout=120)
     return counts
 
 

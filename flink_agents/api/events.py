@@ -6,7 +6,10 @@ task id and the step number, so a step written twice (at-least-once delivery) ha
 and is applied once.
 
 Each record is keyed by the conversation (``<agent>/<key>``) and carries its kind in the
-``fa-kind`` header, so consumers can filter without parsing JSON.
+``fa-kind`` header, so consumers can filter without parsing JSON. The events one agent step
+decides (an input's ``task.accepted`` and ``model.request``, a turn's tool requests, a
+task's end) leave as one record of kind ``step`` holding them in order; results written by
+the call executor stay one record each. ``events_in`` reads either shape.
 
 >>> e = ModelResponse(agent="triage", key="card-1", task_id="t1", step=1,
 ...                   message=AssistantMessage(content="hi"), at=0.0)
@@ -18,7 +21,9 @@ True
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field, model_validator
@@ -331,10 +336,55 @@ _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 #: Kinds written by the call executor, which the agent operator reads back.
 RESULT_KINDS = frozenset({"model.response", "tool.result"})
+#: The Kafka header that names a record's kind.
+KIND_HEADER = "fa-kind"
+#: Kind of a record holding the events of one agent step, in the order they happened.
+STEP_KIND = "step"
 
 
 def parse_event(text: str | bytes) -> Event:
     return _EVENT.validate_json(text)
+
+
+def step_record(events: Sequence[_Event]) -> str:
+    """The value of the one record that carries the events of one agent step.
+
+    >>> a = TaskCompleted(agent="triage", key="card-1", task_id="t1", step=1, output={}, at=0.0)
+    >>> [e["kind"] for e in events_in(STEP_KIND, step_record([a]))]
+    ['task.completed']
+    """
+    inner = ",".join(event.model_dump_json() for event in events)
+    return f'{{"v":{SCHEMA_VERSION},"kind":"{STEP_KIND}","events":[{inner}]}}'
+
+
+def events_in(kind: str | bytes | None, value: str | bytes | Any) -> list[dict[str, Any]]:
+    """The events one record of an events topic holds, as JSON objects, in order.
+
+    ``kind`` is the record's ``fa-kind`` header, ``value`` its value (the text, or the JSON
+    already decoded). A ``step`` record holds the events of one
+    agent step; any other record is one event (a result, or a peer's A2A answer, whose value
+    has no ``kind`` of its own and gets the header's). A record without a value holds none.
+
+    >>> events_in(b"model.response", '{"kind": "model.response", "id": "t1/1/model.response"}')
+    [{'kind': 'model.response', 'id': 't1/1/model.response'}]
+    >>> events_in("step", '{"v": 1, "kind": "step", "events": [{"kind": "task.accepted"},'
+    ...                   ' {"kind": "model.request"}]}')
+    [{'kind': 'task.accepted'}, {'kind': 'model.request'}]
+    >>> events_in(b"a2a.reply", '{"task": {"id": "p1"}}')
+    [{'task': {'id': 'p1'}, 'kind': 'a2a.reply'}]
+    """
+    if value is None:
+        return []
+    if isinstance(kind, bytes):
+        kind = kind.decode()
+    record = json.loads(value) if isinstance(value, str | bytes) else dict(value)
+    if not isinstance(record, dict):
+        return []
+    if kind == STEP_KIND or (kind is None and record.get("kind") == STEP_KIND):
+        return [e for e in record.get("events") or [] if isinstance(e, dict)]
+    if kind is not None:
+        record.setdefault("kind", kind)
+    return [record]
 
 
 class DeadLetter(BaseModel):

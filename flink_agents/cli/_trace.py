@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flink_agents.api.events import KIND_HEADER, events_in
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.errors import ConfigError
 
@@ -78,18 +79,18 @@ def _conversation(
 ) -> Any:
     for record in _records(bootstrap, topic, follow):
         if _key_of(record, {} if seen is None else seen) == key:
-            yield _event(record)
+            yield from _events(record)
 
 
-def _event(record: Any) -> dict[str, Any]:
-    """An events-topic record as a dict with ``kind`` and ``at``; a peer's A2A answer (which
-    has neither in its value) gets them from its header and timestamp."""
-    event: dict[str, Any] = json.loads(record.value())
-    if "kind" not in event:
-        headers = dict(record.headers() or [])
-        event["kind"] = (headers.get("fa-kind") or b"?").decode()
-        event["at"] = record.timestamp()[1] / 1000
-    return event
+def _events(record: Any) -> list[dict[str, Any]]:
+    """The events of an events-topic record, each with ``kind`` and ``at``; a peer's A2A
+    answer (which has neither in its value) gets them from its header and timestamp."""
+    kind = dict(record.headers() or []).get(KIND_HEADER)
+    events = events_in(kind, record.value())
+    for event in events:
+        event.setdefault("kind", "?")
+        event.setdefault("at", record.timestamp()[1] / 1000)
+    return events
 
 
 def _peer_steps(bootstrap: str, answer: dict[str, Any], conversation: str) -> list[dict[str, Any]]:

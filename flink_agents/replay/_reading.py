@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flink_agents.runtime import KIND_HEADER, ReplayPlan
+from flink_agents.api.events import KIND_HEADER, events_in
+from flink_agents.runtime import ReplayPlan
 
 
 def consumer(bootstrap_servers: str) -> Any:
@@ -73,8 +74,8 @@ def read_to_end(
     handlers: dict[str, Callable[[str, dict[str, Any]], None]],
     timeout_s: float = 300.0,
 ) -> None:
-    """Hand each record of ``topic`` from ``since_ms`` to the end it has now to the handler
-    of its ``fa-kind``."""
+    """Hand each event of ``topic``'s records from ``since_ms`` to the end it has now to the
+    handler of its kind (a ``step`` record's events one by one)."""
     from confluent_kafka import TopicPartition
 
     reader = consumer(bootstrap_servers)
@@ -93,9 +94,11 @@ def read_to_end(
                     continue
                 if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
                     todo.pop(message.partition() or 0, None)
-                kind = dict(message.headers() or []).get(KIND_HEADER, b"").decode()
-                if kind in handlers and message.value() is not None:
-                    handlers[kind](kind, json.loads(message.value()))
+                kind = dict(message.headers() or []).get(KIND_HEADER)
+                for event in events_in(kind, message.value()):
+                    handler = handlers.get(str(event.get("kind")))
+                    if handler is not None:
+                        handler(str(event["kind"]), event)
         if todo:
             raise TimeoutError(f"reading {topic} took longer than {timeout_s:.0f}s")
     finally:

@@ -3,9 +3,8 @@
 ::
 
     input topics ── route (SQL) ─┐      (unusable inputs -> DLQ)
-    events topic (results) ──────┴─ key_by(agent/key) ─ AgentStep ─┬─ outputs ─> topics
-                                                                    ├─ events ──> events topic
-                                                                    └─ dead letters ─> DLQ
+    events topic (results) ──────┴─ key_by(agent/key) ─ AgentStep ─ records ─> one Kafka sink
+                                       (each row names its topic: events, DLQ, outputs, peers)
     AgentStep's executor writes each call's result to the events topic, which feeds back in.
 """
 
@@ -37,15 +36,7 @@ from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
 from flink_agents.runtime._peers_io import inbox_rejected, inbox_rows, reply_rows
 from flink_agents.runtime._replay import RecordedLog, ReplayPlan, replay_topic
-from flink_agents.runtime._step import (
-    DEAD_LETTERS,
-    EVENTS,
-    REPLIES,
-    AgentBinding,
-    AgentStep,
-    inbox_tag,
-    output_tag,
-)
+from flink_agents.runtime._step import RECORDS, AgentBinding, AgentStep, Routes, output_tag
 from flink_agents.runtime._topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -254,24 +245,33 @@ class AgentApp:
                         recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                         recorded=recorded,
                     ),
+                    self._routes(),
                 ),
                 Types.STRING(),
             )
         )
         step = step.uid(f"agents:{self.name}").name("AgentStep")
-        for topic in dict.fromkeys(d.output for d in self._deployments):
-            kafka.sink(
-                step.get_side_output(output_tag(topic)),
-                self._written(topic),
-                exactly_once=self.exactly_once,
-            )
-        kafka.sink(step.get_side_output(EVENTS), self._written(str(self.events_topic)))
-        for topic in self._peer_inboxes():
-            # A replay's requests go to a topic of its own: live peers never see them.
-            kafka.sink(step.get_side_output(inbox_tag(topic)), self._written(topic))
-        if self._inboxes() and not replay.active:
-            kafka.sink_to_named_topics(step.get_side_output(REPLIES))
-        kafka.sink(step.get_side_output(DEAD_LETTERS), self._written(str(self.dead_letter_topic)))
+        if self.exactly_once:
+            for topic in dict.fromkeys(d.output for d in self._deployments):
+                kafka.sink(
+                    step.get_side_output(output_tag(topic)),
+                    self._written(topic),
+                    exactly_once=True,
+                )
+        # One producer for everything else: the rows name their topics.
+        kafka.sink_to_named_topics(step.get_side_output(RECORDS))
+
+    def _routes(self) -> Routes:
+        """Where AgentStep writes: a replay's own topics, so live peers never see its requests
+        and live requesters never get its answers."""
+        return Routes(
+            events=self._written(str(self.events_topic)),
+            dead_letters=self._written(str(self.dead_letter_topic)),
+            outputs={d.output: self._written(d.output) for d in self._deployments},
+            inboxes={t: self._written(t) for t in self._peer_inboxes()},
+            exactly_once=self.exactly_once,
+            replies=not self.settings.replay.active,
+        )
 
     def run(self) -> None:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""

@@ -18,6 +18,8 @@ from pyflink.common import Types
 from pyflink.datastream import DataStream
 from pyflink.table import StatementSet, StreamTableEnvironment
 
+from flink_agents.api.events import KIND_HEADER as KIND_HEADER  # re-exported
+
 StartFrom = Literal["earliest", "latest"]
 
 #: A record read from Kafka: ``key`` may be None; ``value`` is the record's text.
@@ -46,7 +48,6 @@ SINK_ROW_TO_TOPIC = Types.ROW_NAMED(
         Types.STRING(),
     ],
 )
-KIND_HEADER = "fa-kind"
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 

@@ -2,8 +2,12 @@
 
 Keyed by ``<agent>/<conversation key>``. For each record it loads that key's state, lets
 the agent's state machine decide, stores the state back and routes the effects: calls to
-the executor, events and dead letters to their side outputs, results to the agent's output.
-It never waits on I/O.
+the executor, everything else to Kafka. It never waits on I/O.
+
+The records it writes at least once (the step's events as one record, outputs, dead letters,
+requests to peers, answers to requesters) leave through one side output whose rows name
+their topic, so one Kafka producer batches them all; outputs written in transactions
+(``AgentApp(exactly_once=True)``) have a side output and a producer of their own.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,40 +33,51 @@ from flink_agents.a2a import _wire as wire
 from flink_agents.a2a._binding import inbox_topic
 from flink_agents.api import Agent
 from flink_agents.api.events import (
+    KIND_HEADER,
+    STEP_KIND,
     DeadLetter,
+    Event,
     ModelResponse,
     SourceRef,
     ToolResult,
     parse_event,
     routing_key,
     split_routing_key,
+    step_record,
 )
 from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState, is_url
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
-from flink_agents.runtime._kafka_io import (
-    KIND_HEADER,
-    SINK_ROW,
-    SINK_ROW_TO_TOPIC,
-    SINK_ROW_WITH_HEADERS,
-)
+from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_TO_TOPIC
 from flink_agents.runtime._metrics import AgentMetrics
 from flink_agents.runtime._peers_io import REPLY_PREFIX
 
 log = logging.getLogger(__name__)
 
-EVENTS = OutputTag("agent-events", SINK_ROW_WITH_HEADERS)
-DEAD_LETTERS = OutputTag("dead-letters", SINK_ROW)
-#: Answers to other agents' requests: each record names its topic (the caller's reply topic).
-REPLIES = OutputTag("a2a-replies", SINK_ROW_TO_TOPIC)
+#: Everything written at least once: each row names its topic (events, dead letters, peers'
+#: inboxes, requesters' reply topics, and outputs unless they are written in transactions).
+RECORDS = OutputTag("records", SINK_ROW_TO_TOPIC)
+_STEP_HEADERS = {KIND_HEADER: STEP_KIND.encode()}
 
 
 def output_tag(topic: str) -> OutputTag:
+    """Outputs to ``topic`` written in Kafka transactions (``AgentApp(exactly_once=True)``)."""
     return OutputTag(f"output:{topic}", SINK_ROW)
 
 
-def inbox_tag(topic: str) -> OutputTag:
-    """Delegations to the peer whose inbox is ``topic``."""
-    return OutputTag(f"a2a:{topic}", SINK_ROW_WITH_HEADERS)
+@dataclass(frozen=True)
+class Routes:
+    """The topics AgentStep writes to (a replay's own ones when it replays)."""
+
+    events: str
+    dead_letters: str
+    #: Each output topic the agents name, and the topic this run writes it to.
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    #: Each peer's inbox topic, and the topic this run writes requests for it to.
+    inboxes: Mapping[str, str] = field(default_factory=dict)
+    #: Outputs go through their own transactional sinks (``output_tag``).
+    exactly_once: bool = False
+    #: Answers to requesters are written (not in a replay: requesters are live agents).
+    replies: bool = True
 
 
 @dataclass(frozen=True)
@@ -163,9 +178,12 @@ class FlinkKeyStore:
 
 
 class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
-    def __init__(self, bindings: list[AgentBinding], config: ExecutorConfig) -> None:
+    def __init__(
+        self, bindings: list[AgentBinding], config: ExecutorConfig, routes: Routes
+    ) -> None:
         self.bindings = {b.agent.name: b for b in bindings}
         self.config = config
+        self.routes = routes
 
     def open(self, runtime_context: RuntimeContext) -> None:
         quiet_python_logging()
@@ -342,30 +360,44 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             self._executor.submit(fx.calls)  # waits while the agent has no room: backpressure
         if fx.queued is not None:
             self._metrics[agent].queue_depth(fx.queued)
-        for event in fx.events:
-            headers = {KIND_HEADER: event.kind.encode()}
-            yield EVENTS, Row(event.context_id, event.model_dump_json(), headers)
+        routes = self.routes
+        for context_id, events in _by_context(fx.events):
+            yield RECORDS, Row(context_id, step_record(events), _STEP_HEADERS, routes.events)
         metrics = self._metrics[agent]
         for key, record in fx.outputs:
             metrics.task_ended(record["task"]["state"])
-            yield self._outputs[agent], Row(key, json.dumps(record, ensure_ascii=False))
+            value = json.dumps(record, ensure_ascii=False)
+            if routes.exactly_once:
+                yield self._outputs[agent], Row(key, value)
+            else:
+                topic = routes.outputs[self.bindings[agent].output_topic]
+                yield RECORDS, Row(key, value, {}, topic)
         self._executor.delegate([d for d in fx.delegations if is_url(d.peer)])
         for delegation in fx.delegations:
             if is_url(delegation.peer):
                 continue  # asked over HTTP by the executor
             key, value, headers = wire.request_record(delegation, self.config.events_topic)
-            yield inbox_tag(inbox_topic(delegation.peer)), Row(key, value, headers)
-        for reply in fx.replies:
+            yield RECORDS, Row(key, value, headers, routes.inboxes[inbox_topic(delegation.peer)])
+        for reply in fx.replies if routes.replies else ():
             topic, key, value, headers = wire.reply_record(reply, self.config.events_topic)
-            yield REPLIES, Row(key, value, headers, topic)
+            yield RECORDS, Row(key, value, headers, topic)
         for letter in fx.dead_letters:
             metrics.dead_letter()
-            yield DEAD_LETTERS, Row(routing_key(agent, letter.key or ""), letter.model_dump_json())
+            key = routing_key(agent, letter.key or "")
+            yield RECORDS, Row(key, letter.model_dump_json(), {}, routes.dead_letters)
         timers = ctx.timer_service()
         for at in fx.cancelled_timers:
             timers.delete_processing_time_timer(int(at * 1000))
         for at in fx.timers:
             timers.register_processing_time_timer(int(at * 1000))
+
+
+def _by_context(events: list[Event]) -> list[tuple[str, list[Event]]]:
+    """A step's events by conversation, in order: one record each (one, in practice)."""
+    groups: dict[str, list[Event]] = {}
+    for event in events:
+        groups.setdefault(event.context_id, []).append(event)
+    return list(groups.items())
 
 
 #: Libraries that log every request at INFO or DEBUG.

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from flink_agents.api.events import KIND_HEADER, events_in
 from flink_agents.local import poll
 
 Headers = Mapping[str, str | bytes]
@@ -168,6 +169,31 @@ class TopicClient:
         finally:
             consumer.close()
         return got
+
+    def events(
+        self,
+        topic: str,
+        until: Callable[[list[dict[str, Any]]], bool],
+        timeout: float = 60.0,
+    ) -> list[dict[str, Any]]:
+        """The events of an app's events topic from the beginning, one per event, until
+        ``until`` holds: an agent step's record gives each of its events, in order.
+
+        >>> events = client.events("fraud.events", until=lambda es: any(  # doctest: +SKIP
+        ...     e["kind"] == "task.completed" for e in es))
+        """
+        found: list[dict[str, Any]] = []
+
+        def done(records: list[Record]) -> bool:
+            for record in records[len(taken) :]:
+                taken.append(record)
+                if isinstance(record.value, dict):
+                    found.extend(events_in(record.headers.get(KIND_HEADER), record.value))
+            return until(found)
+
+        taken: list[Record] = []
+        self.consume(topic, until=done, timeout=timeout)
+        return found
 
     def count(self, topic: str) -> int:
         """Records on ``topic`` now (end offsets minus start offsets over its partitions)."""

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from flink_agents.api.events import KIND_HEADER, RESULT_KINDS, STEP_KIND, events_in
 from flink_agents.testing import (
     ChatRequest,
     Fault,
@@ -155,8 +157,8 @@ class Scenarios:
     def dead_letters(self, until: Any, timeout: float = 60) -> list[Record]:
         return self.topics.consume(f"{self.prefix}.dlq", until=until, timeout=timeout)
 
-    def events(self, until: Any, timeout: float = 60) -> list[Record]:
-        return self.topics.consume(f"{self.prefix}.events", until=until, timeout=timeout)
+    def events(self, until: Any, timeout: float = 60) -> list[dict[str, Any]]:
+        return self.topics.events(f"{self.prefix}.events", until=until, timeout=timeout)
 
     def requests(self, agent: str) -> list[ChatRequest]:
         return [r.chat for r in self.sim.requests if r.body.get("model") == agent]
@@ -204,6 +206,43 @@ def test_tools_in_python_mcp_stdio_and_mcp_http_over_several_steps(scenarios: Sc
     assert sorted(offered) == ["add", "double", "slow"]  # allow-lists hid fail, pid, echo_env
 
 
+def test_each_step_is_one_record_and_the_log_keeps_every_event_once(scenarios: Scenarios):
+    [tx] = scenarios.send("tools", {"k": "audit-1", "a": 1, "b": 1, "n": 1})
+    [out] = scenarios.outputs("tools", [tx])
+    task, context = out["task"]["id"], out["task"]["context_id"]
+    records = scenarios.topics.consume(
+        f"{scenarios.prefix}.events",
+        until=lambda rs: any(
+            e["kind"] == "task.completed" and e["task_id"] == task
+            for r in rs
+            if r.key == context
+            for e in events_in(r.header(KIND_HEADER), r.value)
+        ),
+    )
+    mine = [r for r in records if r.key == context]
+    steps = [events_in(STEP_KIND, r.value) for r in mine if r.header(KIND_HEADER) == STEP_KIND]
+    results = [r for r in mine if r.header(KIND_HEADER) in RESULT_KINDS]
+    # What the operator decided in one step left as one record, in order.
+    assert [e["kind"] for e in steps[0]] == ["task.accepted", "model.request"]
+    assert [e["kind"] for e in steps[-1]] == ["task.completed"]
+    assert all(e["task_id"] == task for step in steps for e in step)
+    # Results stay one per record, addressable by their step id.
+    assert all(r.value["id"].startswith(f"{task}/") for r in results)
+    assert len(mine) == len(steps) + len(results)
+    # Nothing dropped, nothing twice: the three model calls and three tool calls.
+    kinds = Counter(e["kind"] for step in steps for e in step)
+    kinds.update(r.value["kind"] for r in results)
+    assert kinds == {
+        "task.accepted": 1,
+        "model.request": 3,
+        "model.response": 3,
+        "tool.request": 3,
+        "tool.result": 3,
+        "task.completed": 1,
+    }
+    assert len(steps) < sum(kinds.values()) - len(results)  # fewer records than events
+
+
 def test_parallel_tool_calls_of_one_turn_run_concurrently(scenarios: Scenarios):
     [tx] = scenarios.send("parallel", {"k": "p-1"})
     [out] = scenarios.outputs("parallel", [tx])
@@ -241,15 +280,9 @@ def test_server_errors_are_retried_then_succeed(scenarios: Scenarios):
     assert out["verdict"] == "ok"
     task = out["task"]["id"]
     found = scenarios.events(
-        until=lambda rs: any(
-            r.value.get("task_id") == task and r.value["kind"] == "model.response" for r in rs
-        )
+        until=lambda es: any(e.get("task_id") == task and e["kind"] == "model.response" for e in es)
     )
-    [response] = [
-        r.value
-        for r in found
-        if r.value.get("task_id") == task and r.value["kind"] == "model.response"
-    ]
+    [response] = [e for e in found if e.get("task_id") == task and e["kind"] == "model.response"]
     assert response["attempts"] == 3
 
 

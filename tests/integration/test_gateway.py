@@ -241,23 +241,23 @@ def test_cancel_reaches_the_task_in_flink(gateway):
     task_id = sent["result"]["task"]["id"]
     events = f"{gw.prefix}-app.events"
     # Cancel once the model call is under way in Flink.
-    gw.topics.consume(
+    gw.topics.events(
         events,
-        until=lambda rs: any(
-            r.value.get("task_id") == task_id and r.value.get("kind") == "model.request" for r in rs
+        until=lambda es: any(
+            e.get("task_id") == task_id and e.get("kind") == "model.request" for e in es
         ),
         timeout=60,
     )
     cancelled = gw.rpc(url, "CancelTask", {"id": task_id}).json()
     assert cancelled["result"]["status"]["state"] == "TASK_STATE_CANCELED", cancelled
-    logged = gw.topics.consume(
+    logged = gw.topics.events(
         events,
-        until=lambda rs: any(
-            r.value.get("task_id") == task_id and r.value.get("kind") == "task.canceled" for r in rs
+        until=lambda es: any(
+            e.get("task_id") == task_id and e.get("kind") == "task.canceled" for e in es
         ),
         timeout=30,
     )
-    kinds = [r.value.get("kind") for r in logged if r.value.get("task_id") == task_id]
+    kinds = [e.get("kind") for e in logged if e.get("task_id") == task_id]
     assert kinds.count("task.canceled") == 1 and "model.response" not in kinds, kinds
     again = gw.rpc(url, "CancelTask", {"id": task_id}).json()
     assert again["error"]["code"] == -32002  # TaskNotCancelableError
@@ -295,14 +295,12 @@ def test_refusals_are_clear_json_rpc_errors(gateway):
 
 def _kinds(gw: Gateway, task_id: str, until: str) -> list[str]:
     """The kinds the agent logged for a task, once ``until`` is among them."""
-    logged = gw.topics.consume(
+    logged = gw.topics.events(
         f"{gw.prefix}-app.events",
-        until=lambda rs: any(
-            r.value.get("task_id") == task_id and r.value.get("kind") == until for r in rs
-        ),
+        until=lambda es: any(e.get("task_id") == task_id and e.get("kind") == until for e in es),
         timeout=60,
     )
-    return [str(r.value.get("kind")) for r in logged if r.value.get("task_id") == task_id]
+    return [str(e.get("kind")) for e in logged if e.get("task_id") == task_id]
 
 
 def test_a_task_asks_for_input_and_the_answer_by_task_id_resumes_it(gateway):

@@ -28,7 +28,7 @@ from flink_agents.testing import (
     stop_process,
 )
 from flink_agents.testing._jobs import JobProcess
-from flink_agents.testing._kafka import Record, TopicClient
+from flink_agents.testing._kafka import TopicClient
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -83,8 +83,8 @@ class Peers:
         assert len(answers) == 1, answers
         return answers[0]
 
-    def events(self, app: str, until: Any, timeout: float = 30) -> list[Record]:
-        return self.topics.consume(f"{self.prefix}-{app}.events", until=until, timeout=timeout)
+    def events(self, app: str, until: Any, timeout: float = 30) -> list[dict[str, Any]]:
+        return self.topics.events(f"{self.prefix}-{app}.events", until=until, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -151,14 +151,12 @@ def test_an_agent_delegates_to_an_agent_of_another_job_and_uses_its_answer(peers
     task = out["task"]["id"]
     logged = peers.events(
         "callers",
-        until=lambda rs: any(
-            r.value.get("task_id") == task and r.value.get("kind") == "task.completed" for r in rs
+        until=lambda es: any(
+            e.get("task_id") == task and e.get("kind") == "task.completed" for e in es
         ),
     )
     kinds = Counter(
-        r.value.get("kind") or r.header("fa-kind")
-        for r in logged
-        if r.value.get("task_id") == task or r.header("fa-kind") == "a2a.reply"
+        e["kind"] for e in logged if e.get("task_id") == task or e["kind"] == "a2a.reply"
     )
     assert (kinds["a2a.request"], kinds["a2a.answered"]) == (1, 1), kinds
     assert kinds["a2a.reply"] >= 1, kinds  # answers are written at least once, applied once
@@ -193,9 +191,9 @@ def test_a_caller_the_peer_does_not_accept_gets_a_rejection_as_the_tool_result(p
     )
     rejected = peers.events(
         "reviewers",
-        until=lambda rs: any(r.value.get("kind") == "a2a.rejected" for r in rs),
+        until=lambda es: any(e.get("kind") == "a2a.rejected" for e in es),
     )
-    [event] = [r.value for r in rejected if r.value.get("kind") == "a2a.rejected"]
+    [event] = [e for e in rejected if e.get("kind") == "a2a.rejected"]
     assert event["caller"] == peers.name("outsider")
 
 

@@ -74,9 +74,9 @@ def test_a_reflection_agent_in_sql_accepts_the_second_draft(
             outputs = topics.consume(
                 f"{app}.polished.responses", until=lambda rs: len(rs) >= 2, timeout=60
             )
-            events = topics.consume(
+            events = topics.events(
                 f"{app}.events",
-                until=lambda rs: sum(r.value.get("kind") == "task.completed" for r in rs) >= 2,
+                until=lambda es: sum(e.get("kind") == "task.completed" for e in es) >= 2,
                 timeout=60,
             )
         except TimeoutError as exc:
@@ -89,11 +89,9 @@ def test_a_reflection_agent_in_sql_accepts_the_second_draft(
     assert [o.value["task"]["reflection"] for o in outputs] == [{"drafts": 2, "accepted": True}] * 2
     # The audit log: per task a draft, a verdict, a revision and a verdict, the critic's
     # requests with the critic's prompt.
-    for task in {e.value["task_id"] for e in events if e.value.get("kind") == "task.completed"}:
+    for task in {e["task_id"] for e in events if e.get("kind") == "task.completed"}:
         requests = [
-            e.value
-            for e in events
-            if e.value.get("task_id") == task and e.value.get("kind") == "model.request"
+            e for e in events if e.get("task_id") == task and e.get("kind") == "model.request"
         ]
         digests = [r["system_digest"] for r in requests]
         assert len(digests) == 4 and digests[0] == digests[2] != digests[1] == digests[3]
