@@ -64,3 +64,31 @@ def start_mcp_http(
         stop_process(process)
         raise
     return process, match
+
+
+def java_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's Java producer picks for ``key`` (murmur2 of its UTF-8 bytes),
+    checked against librdkafka's ``murmur2_random`` partitioner.
+
+    >>> [java_partition(k, 4) for k in ("", "a", "ab", "abc", "abcd", "abcde")]
+    [1, 0, 2, 3, 0, 1]
+    """
+    data, m = key.encode(), 0x5BD1E995
+    h = 0x9747B28C ^ len(data)
+    whole = len(data) - len(data) % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        h = ((h * m) & 0xFFFFFFFF) ^ ((k * m) & 0xFFFFFFFF)
+    tail = data[whole:]
+    if len(tail) == 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if tail:
+        h = ((h ^ tail[0]) * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions

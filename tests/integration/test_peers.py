@@ -29,7 +29,7 @@ from flink_agents.testing import (
 )
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import TopicClient
-from tests.support import eventually
+from tests.support import eventually, java_partition
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +94,9 @@ def peers(
     prefix = topics.unique("a2a")
     roles = ("asker", "outsider", "ghostly", "remoter", "sql-caller")
     topics.create(*[f"{prefix}.requests.{role}" for role in roles])
+    # Several partitions where other jobs read what an agent writes (the reviewer's inbox,
+    # the callers' reply topic), so the tests see which partition each record went to.
+    topics.create(inbox_topic(f"{prefix}-reviewer"), f"{prefix}-callers.events", partitions=4)
     logs = tmp_path_factory.mktemp("peers")
     remote, remote_url = _remote_agent(logs / "remote.log")
     with ModelServer(script) as sim:
@@ -179,6 +182,17 @@ def test_the_inbox_record_is_an_a2a_send_message_with_the_binding_headers(peers:
     assert record.header("a2a-reply-to") == f"{peers.prefix}-callers.events"
     assert record.header("a2a-caller") == peers.name("asker")
     assert (record.header("traceparent") or "").startswith("00-")
+    assert record.partition == java_partition(record.key, 4)  # as a Java producer puts it
+    # The reviewer's answer: in the reply topic the request named, keyed and partitioned
+    # like the conversation, with its kind and correlation id.
+    answers = peers.topics.consume(
+        f"{peers.prefix}-callers.events",
+        until=lambda rs: any(r.header("a2a-correlation-id") == message["messageId"] for r in rs),
+        timeout=30,
+    )
+    [answer, *_] = [r for r in answers if r.header("a2a-correlation-id") == message["messageId"]]
+    assert answer.header("fa-kind") == "a2a.reply" and answer.key == record.key
+    assert answer.partition == java_partition(record.key, 4)
 
 
 def test_a_caller_the_peer_does_not_accept_gets_a_rejection_as_the_tool_result(peers: Peers):
