@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from flink_agents.api.events import KIND_HEADER, events_in
 from flink_agents.config import Settings
 from flink_agents.errors import FlinkAgentsError
 from flink_agents.local import poll, tail
@@ -139,10 +140,12 @@ def _wait_for_outputs(
             for message in reader.consume(1000, 0.2):
                 if message.error() or message.value() is None:
                     continue
-                value: dict[str, Any] = json.loads(message.value())
                 if message.topic() == plan.replay_events_topic:
-                    _count(value, accepted, finished)
+                    kind = dict(message.headers() or []).get(KIND_HEADER)
+                    for event in events_in(kind, message.value()):
+                        _count(event, accepted, finished)
                     continue
+                value: dict[str, Any] = json.loads(message.value())
                 answered[value["task"]["id"]] = value["task"]["state"]
                 last = time.monotonic()
                 first = first or last

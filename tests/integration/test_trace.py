@@ -1,4 +1,5 @@
-"""`flink-agents trace` with a context id that has no events says so and shows real ones."""
+"""`flink-agents trace` reads one-event and step records; a context id with no events says so
+and shows real ones."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from flink_agents.api.events import SourceRef, TaskAccepted
+from flink_agents.api.events import (
+    KIND_HEADER,
+    STEP_KIND,
+    ModelRequest,
+    SourceRef,
+    TaskAccepted,
+    TaskFailed,
+    step_record,
+)
 from flink_agents.testing import TopicClient
 
 pytestmark = pytest.mark.integration
@@ -28,7 +37,18 @@ def test_trace_of_an_unknown_context_id_shows_what_context_ids_look_like(
         at=1.0,
         source=SourceRef(topic="tx", partition=0, offset=0),
     )
+    # A log written before steps were grouped (one event per record) and a step record.
     topics.produce(events, [accepted.model_dump(mode="json")], key="triage/card-7")
+    asked = ModelRequest(
+        agent="triage", key="card-7", task_id="t-1", step=1, model="m", messages=[], at=2.0
+    )
+    answered = TaskFailed(agent="triage", key="card-7", task_id="t-1", reason="gave up", at=3.0)
+    topics.produce(
+        events,
+        [step_record([asked, answered])],
+        key="triage/card-7",
+        headers={KIND_HEADER: STEP_KIND},
+    )
 
     def trace(conversation: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -43,7 +63,8 @@ def test_trace_of_an_unknown_context_id_shows_what_context_ids_look_like(
     found, missing = trace("triage/card-7"), trace("card-7")
 
     assert found.returncode == 0, found.stderr
-    assert "task.accepted" in found.stdout
+    kinds = [line.split()[3] for line in found.stdout.splitlines() if line.strip()]
+    assert kinds == ["task.accepted", "model.request", "task.failed"], found.stdout
     assert missing.returncode == 1
     message = " ".join(missing.stderr.split())
     assert f"no events for context id 'card-7' in {app}.events" in message
