@@ -448,7 +448,7 @@ def test_a_task_another_agent_asked_for_is_shown_and_a_person_answers_it(gateway
     eventually(question_shown, "the gateway shows triage's task, asking", timeout=300)
     task = found
     assert task["metadata"]["requester"] == f"{gw.prefix}-triage"
-    assert task["status"]["message"]["parts"] == [{"text": QUESTION}]
+    assert [p["text"] for p in task["status"]["message"]["parts"]] == [QUESTION]
     refused = gw.rpc(url, "CancelTask", {"id": task["id"]}).json()
     assert refused["error"]["code"] == -32002, refused
     assert f"asked for by {gw.prefix}-triage" in refused["error"]["message"]
