@@ -113,7 +113,12 @@ def test_the_gateway_shows_each_escalation_with_the_reviewers_verdict(
     shown: list[dict[str, Any]] = []
 
     def every_review_shown() -> bool:
-        body = {"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageSize": 100}}
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "ListTasks",
+            "params": {"pageSize": 100, "includeArtifacts": True},
+        }
         try:
             reply = httpx.post(url, json=body, headers={"A2A-Version": "1.0"}, timeout=10)
         except httpx.HTTPError:
@@ -130,6 +135,8 @@ def test_the_gateway_shows_each_escalation_with_the_reviewers_verdict(
         stop_process(gateway)
     # One task per escalation (a count: a set would hide a review shown twice), each with
     # the transaction it reviewed and the verdict the decision recorded.
+    bare = [t for t in shown if not t.get("artifacts")]
+    assert not bare, f"completed without the review: {bare}"
     assert Counter(t["artifacts"][0]["parts"][0]["data"]["verdict"] for t in shown) == verdicts
     reviewed = Counter(
         re.search(r"tx-\d+", t["history"][0]["parts"][0]["text"]).group() for t in shown
