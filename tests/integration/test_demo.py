@@ -98,7 +98,7 @@ def test_the_gateway_shows_each_escalation_with_the_reviewers_verdict(
     demo: subprocess.CompletedProcess[str], topics: TopicClient, job_env: dict[str, str]
 ):
     """The reviews fraud-triage asked for over Kafka are tasks any A2A client can read."""
-    assert demo.returncode == 0
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     decisions = [d.value for d in topics.consume("decisions", count=60)]
     verdicts = Counter(d["escalation"] for d in decisions if d["decision"] == "BLOCK")
     port = free_port()
