@@ -72,6 +72,10 @@ class ExecutorConfig:
     recorded: RecordedLog | None = None
     #: Per agent, its peers' descriptions and skills (from their cards) for the peer tools.
     peers: dict[str, dict[str, tuple[str, list[str]]]] = field(default_factory=dict)
+    #: OTLP/HTTP receiver of the spans of the agents' tasks (``observability.otlp_endpoint``).
+    otlp_endpoint: str | None = None
+    #: The ``service.name`` of those spans: the app's name.
+    otlp_service: str = "flink-agents"
 
 
 class ExecutorClosed(RuntimeError):
