@@ -209,6 +209,11 @@ class CallExecutor:
         if delegations:
             self._loop.call_soon_threadsafe(self._start_delegations, delegations)
 
+    def admitted(self, agent: str) -> int:
+        """The agent's calls queued or running now."""
+        with self._cond:
+            return self._admitted[agent]
+
     def in_flight(self, call_id: str) -> bool:
         """True from ``submit`` until the operator settles the result (or cancels the call)."""
         with self._cond:

@@ -351,6 +351,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             self._executor.cancel(fx.cancelled_calls)
         if fx.calls:
             self._executor.submit(fx.calls)  # waits while the agent has no room: backpressure
+        self._metrics[agent].calls_in_flight(self._executor.admitted(agent))
         if fx.queued is not None:
             self._metrics[agent].queue_depth(fx.queued)
         for event in fx.events:
