@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -30,7 +31,8 @@ def top(
         if once:
             time.sleep(interval)  # the window the rates are measured over
             shown = table(rows(before, read_agents(rest), time.monotonic() - taken))
-            console.print(shown, width=max(console.width, 160))  # piped: no folded names
+            # Piped or captured, the table is as wide as it needs: no names cut to fit 80.
+            (console if console.is_terminal else Console(width=240)).print(shown)
             return
         with Live(table([]), console=console, auto_refresh=False) as live:
             while True:

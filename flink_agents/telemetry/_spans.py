@@ -30,6 +30,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from flink_agents.api import events as ev
 
@@ -37,6 +38,8 @@ Attribute = str | int | float | bool
 
 #: Ended tasks remembered, so a result delivered again after its task ended adds no span.
 _ENDED_KEPT = 10_000
+#: Open tasks remembered; past it the oldest is forgotten (a task whose end never comes).
+_OPEN_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class TaskSpans:
     """
 
     def __init__(self) -> None:
-        self._tasks: dict[str, _Task] = {}
+        self._tasks: OrderedDict[str, _Task] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
 
     def add(self, event: ev.Event) -> list[Span]:
@@ -104,6 +107,8 @@ class TaskSpans:
         task = self._tasks.get(event.task_id)
         if task is None:
             task = self._tasks[event.task_id] = _Task(event.agent, event.key, event.at)
+            if len(self._tasks) > _OPEN_KEPT:
+                self._tasks.popitem(last=False)
         if isinstance(event, ev.TaskAccepted):
             task.started = min(task.started, event.at)
         elif isinstance(event, ev.ModelRequest):
@@ -154,8 +159,10 @@ def _model_span(task: _Task, event: ev.ModelResponse) -> Span:
         "flink_agents.step": event.step,
         "flink_agents.attempts": event.attempts,
     }
+    model, server = _model_and_server(model)
     if model:
         attributes["gen_ai.request.model"] = model
+    attributes.update(server)
     error = event.error
     return _child(
         event.task_id,
@@ -168,6 +175,25 @@ def _model_span(task: _Task, event: ev.ModelResponse) -> Span:
         error=error.type if error else None,
         message=error.message[:500] if error else "",
     )
+
+
+def _model_and_server(label: str) -> tuple[str, dict[str, Attribute]]:
+    """The model's name and its server's address from an event's ``model@URL`` label.
+
+    >>> _model_and_server("gpt-4o@https://api.openai.com/v1")
+    ('gpt-4o', {'server.address': 'api.openai.com', 'server.port': 443})
+    >>> _model_and_server("llama3")
+    ('llama3', {})
+    """
+    model, at, url = label.rpartition("@")
+    if not at:
+        return label, {}
+    parts = urlsplit(url)
+    server: dict[str, Attribute] = {}
+    if parts.hostname:
+        server["server.address"] = parts.hostname
+        server["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
+    return model, server
 
 
 def _tool_span(task: _Task, event: ev.ToolResult) -> Span:

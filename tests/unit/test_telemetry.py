@@ -24,7 +24,9 @@ def _task(task_id: str, *, tool_fails: bool = False, fails: bool = False) -> lis
     call = ev.ToolCallRequest(id="c0", name="merchant_risk", arguments="{}")
     events: list[ev.Event] = [
         ev.TaskAccepted(**base, input={"id": 1}, at=100.0),
-        ev.ModelRequest(**base, step=1, model="gpt-x", messages=[], at=100.1),
+        ev.ModelRequest(
+            **base, step=1, model="gpt-x@http://models.internal:8000/v1", messages=[], at=100.1
+        ),
         ev.ModelResponse(
             **base,
             step=1,
@@ -67,7 +69,9 @@ def _task(task_id: str, *, tool_fails: bool = False, fails: bool = False) -> lis
             content="fine",
             at=101.5,
         ),
-        ev.ModelRequest(**base, step=2, model="gpt-x", messages=[], at=101.6),
+        ev.ModelRequest(
+            **base, step=2, model="gpt-x@http://models.internal:8000/v1", messages=[], at=101.6
+        ),
     ]
     if fails:
         error = ev.CallError(type="ModelUnavailable", message="503 from the model")
@@ -155,6 +159,8 @@ def test_exported_spans_carry_the_genai_attributes_times_and_errors():
     assert first.parent_id == root.span_id and first.kind == 3  # SPAN_KIND_CLIENT
     assert first.attributes["gen_ai.operation.name"] == "chat"
     assert first.attributes["gen_ai.request.model"] == "gpt-x"
+    assert first.attributes["server.address"] == "models.internal"
+    assert first.attributes["server.port"] == 8000
     assert first.attributes["gen_ai.usage.input_tokens"] == 120
     assert first.attributes["gen_ai.usage.output_tokens"] == 9
     assert first.status_code == 0 and "error.type" not in first.attributes
