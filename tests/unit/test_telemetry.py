@@ -3,6 +3,8 @@ change between exports, and export to a real OTLP/HTTP receiver."""
 
 from __future__ import annotations
 
+import socket
+import time
 from collections import Counter
 
 import pytest
@@ -11,7 +13,7 @@ from flink_agents.api import events as ev
 from flink_agents.config import load_settings
 from flink_agents.errors import ConfigError
 from flink_agents.local import free_port
-from flink_agents.telemetry import export, span_id_of, task_spans, trace_id_of
+from flink_agents.telemetry import LiveTraces, export, span_id_of, task_spans, trace_id_of
 from tests.otlp_receiver import OtlpReceiver
 
 A, K = "triage", "card-7"
@@ -183,3 +185,18 @@ def test_the_live_endpoint_setting_must_be_an_http_url():
     env = {"FLINK_AGENTS_OBSERVABILITY__OTLP_ENDPOINT": "127.0.0.1:4317"}
     with pytest.raises(ConfigError, match=r"observability\.otlp_endpoint: .*OTLP/HTTP receiver"):
         load_settings(environ=env, file=None)
+
+
+def test_live_export_never_waits_for_a_receiver_that_does_not_answer():
+    """The operator's thread only queues spans: a receiver that accepts connections and never
+    answers holds up the exporter's own thread, not ``observe``."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        traces = LiveTraces(f"http://127.0.0.1:{silent.getsockname()[1]}", "app")
+        events = [e for i in range(200) for e in _task(f"t{i}")]
+        started = time.monotonic()
+        for event in events:
+            traces.observe(event)
+        took = time.monotonic() - started
+    assert took < 2.0, f"observing {len(events)} events took {took:.1f}s"
