@@ -28,6 +28,7 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     status_code: int
     service: str
+    links: list[tuple[str, str]]
 
 
 @dataclass
@@ -78,6 +79,7 @@ class OtlpReceiver:
                             attributes={a.key: _value(a.value) for a in span.attributes},
                             status_code=span.status.code,
                             service=str(resource.get("service.name", "")),
+                            links=[(k.trace_id.hex(), k.span_id.hex()) for k in span.links],
                         )
                     )
         with self._lock:

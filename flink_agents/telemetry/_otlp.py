@@ -42,10 +42,10 @@ def readable(span: Span, resource: Any) -> ReadableSpan:
     """The SDK's finished span for ``span``, with its own ids and times."""
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-    def context(span_id: int) -> SpanContext:
-        return SpanContext(span.trace_id, span_id, False, TraceFlags(TraceFlags.SAMPLED))
+    def context(span_id: int, trace_id: int = span.trace_id) -> SpanContext:
+        return SpanContext(trace_id, span_id, False, TraceFlags(TraceFlags.SAMPLED))
 
     attributes = dict(span.attributes)
     status = Status(StatusCode.UNSET)
@@ -58,6 +58,7 @@ def readable(span: Span, resource: Any) -> ReadableSpan:
         parent=None if span.parent_id is None else context(span.parent_id),
         resource=resource,
         attributes=attributes,
+        links=[Link(context(span_id, trace_id)) for trace_id, span_id in span.links],
         kind=SpanKind.CLIENT if span.kind == "client" else SpanKind.INTERNAL,
         status=status,
         start_time=int(span.start * 1e9),

@@ -56,6 +56,8 @@ class Span:
     attributes: dict[str, Attribute] = field(default_factory=dict)
     error: str | None = None
     message: str = ""
+    #: Spans of other traces this one leads to, as (trace id, span id): a delegation's peer task.
+    links: tuple[tuple[int, int], ...] = ()
 
 
 def _digest(text: str, size: int) -> int:
@@ -84,6 +86,7 @@ class _Task:
     started: float
     models: dict[int, tuple[float, str]] = field(default_factory=dict)
     calls: dict[tuple[int, int], float] = field(default_factory=dict)
+    messages: dict[tuple[int, int], str] = field(default_factory=dict)
     done: set[int] = field(default_factory=set)
 
 
@@ -115,6 +118,8 @@ class TaskSpans:
             task.models[event.step] = (event.at, event.model)
         elif isinstance(event, ev.ToolRequest | ev.PeerRequested):
             task.calls[(event.step, event.call)] = event.at
+            if isinstance(event, ev.PeerRequested):
+                task.messages[(event.step, event.call)] = event.message_id
         elif isinstance(event, ev.ModelResponse):
             return self._once(task, _model_span(task, event))
         elif isinstance(event, ev.ToolResult):
@@ -217,7 +222,14 @@ def _tool_span(task: _Task, event: ev.ToolResult) -> Span:
 
 
 def _delegation_span(task: _Task, event: ev.PeerAnswered) -> Span:
+    """A delegation; to a peer of this framework (named, not a URL) it links to the root
+    span of the peer's task, whose id follows from the peer's name and the message id."""
     started = task.calls.get((event.step, event.call), event.at)
+    message_id = task.messages.get((event.step, event.call))
+    links: tuple[tuple[int, int], ...] = ()
+    if message_id and "://" not in event.peer:
+        peer_task = ev.task_id_for_request(event.peer, message_id)
+        links = ((trace_id_of(peer_task), span_id_of(peer_task)),)
     return _child(
         event.task_id,
         f"invoke_agent {event.peer}",
@@ -234,6 +246,7 @@ def _delegation_span(task: _Task, event: ev.PeerAnswered) -> Span:
         },
         error=event.state if event.is_error else None,
         message=event.content[:500] if event.is_error else "",
+        links=links,
     )
 
 

@@ -172,7 +172,10 @@ def test_exported_spans_carry_the_genai_attributes_times_and_errors():
     assert tool.attributes["gen_ai.tool.name"] == "merchant_risk"
     assert tool.attributes["gen_ai.tool.call.id"] == "c0"
     assert tool.attributes["error.type"] == "tool_error" and tool.status_code == 2
-    assert got["invoke_agent review"].attributes["gen_ai.agent.name"] == "review"
+    peer = got["invoke_agent review"]
+    assert peer.attributes["gen_ai.agent.name"] == "review"
+    peer_task = ev.task_id_for_request("review", "m1")  # the task the peer ran the request as
+    assert peer.links == [(f"{trace_id_of(peer_task):032x}", f"{span_id_of(peer_task):016x}")]
 
 
 def test_an_endpoint_nobody_listens_on_is_a_clear_error():
