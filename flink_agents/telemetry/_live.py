@@ -9,7 +9,7 @@ logs it), the job goes on.
 
 from __future__ import annotations
 
-from typing import Any
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from flink_agents.api import events as ev
 from flink_agents.telemetry._otlp import exporter, readable, resource_for
@@ -20,11 +20,9 @@ class LiveTraces:
     """Spans of one operator instance's tasks, exported to ``endpoint`` as they end."""
 
     def __init__(self, endpoint: str, service: str) -> None:
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
         self._spans = TaskSpans()
         self._resource = resource_for(service)
-        self._processor: Any = BatchSpanProcessor(exporter(endpoint))
+        self._processor = BatchSpanProcessor(exporter(endpoint))
 
     def observe(self, event: ev.Event) -> None:
         for span in self._spans.add(event):
@@ -32,4 +30,4 @@ class LiveTraces:
 
     def close(self) -> None:
         """Send what is queued (within the exporter's timeout) and stop the thread."""
-        self._processor.shutdown()
+        self._processor.shutdown()  # type: ignore[no-untyped-call]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from flink_agents.errors import ConfigError
 from flink_agents.telemetry._spans import Span
 
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan
+_SCOPE = InstrumentationScope("flink_agents")
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 #: Spans per export request.
 BATCH = 512
@@ -38,14 +44,11 @@ give the OTLP/HTTP receiver, e.g. http://127.0.0.1:4318 (traces go to /v1/traces
     return endpoint.rstrip("/") + "/v1/traces"
 
 
-def readable(span: Span, resource: Any) -> ReadableSpan:
+def readable(span: Span, resource: Resource) -> ReadableSpan:
     """The SDK's finished span for ``span``, with its own ids and times."""
-    from opentelemetry.sdk.trace import ReadableSpan
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
     def context(span_id: int, trace_id: int = span.trace_id) -> SpanContext:
-        return SpanContext(trace_id, span_id, False, TraceFlags(TraceFlags.SAMPLED))
+        return SpanContext(trace_id, span_id, False, _SAMPLED)
 
     attributes = dict(span.attributes)
     status = Status(StatusCode.UNSET)
@@ -63,28 +66,22 @@ def readable(span: Span, resource: Any) -> ReadableSpan:
         status=status,
         start_time=int(span.start * 1e9),
         end_time=int(span.end * 1e9),
-        instrumentation_scope=InstrumentationScope("flink_agents"),
+        instrumentation_scope=_SCOPE,
     )
 
 
-def resource_for(service: str) -> Any:
-    from opentelemetry.sdk.resources import Resource
-
+def resource_for(service: str) -> Resource:
     return Resource.create({"service.name": service})
 
 
-def exporter(endpoint: str, timeout_s: float = 10.0) -> Any:
+def exporter(endpoint: str, timeout_s: float = 10.0) -> OTLPSpanExporter:
     """The SDK's OTLP/HTTP span exporter for ``endpoint``."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
     return OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=timeout_s)
 
 
 def export(spans: Iterable[Span], endpoint: str, service: str, timeout_s: float = 10.0) -> int:
     """Send ``spans`` to ``endpoint`` now; how many were sent. A batch the receiver does not
     take within ``timeout_s`` (retries included) is a ``ConfigError``."""
-    from opentelemetry.sdk.trace.export import SpanExportResult
-
     sender, resource = exporter(endpoint, timeout_s), resource_for(service)
     batch: list[ReadableSpan] = []
     sent = 0
@@ -92,17 +89,17 @@ def export(spans: Iterable[Span], endpoint: str, service: str, timeout_s: float 
         for span in spans:
             batch.append(readable(span, resource))
             if len(batch) == BATCH:
-                sent += _send(sender, batch, SpanExportResult.SUCCESS, endpoint)
+                sent += _send(sender, batch, endpoint)
                 batch = []
         if batch:
-            sent += _send(sender, batch, SpanExportResult.SUCCESS, endpoint)
+            sent += _send(sender, batch, endpoint)
     finally:
-        sender.shutdown()
+        sender.shutdown()  # type: ignore[no-untyped-call]
     return sent
 
 
-def _send(sender: Any, batch: list[ReadableSpan], success: Any, endpoint: str) -> int:
-    if sender.export(batch) != success:
+def _send(sender: OTLPSpanExporter, batch: list[ReadableSpan], endpoint: str) -> int:
+    if sender.export(batch) != SpanExportResult.SUCCESS:
         raise ConfigError(
             f"the OTLP endpoint {traces_url(endpoint)} did not take {len(batch)} span(s): "
             "is an OTLP/HTTP receiver listening there? (its log says why it refused)"
