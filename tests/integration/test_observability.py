@@ -5,14 +5,14 @@ its row in `top --once` read from the REST API."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bench.workloads import event, script
+from flink_agents.cli import app as cli_app
 from flink_agents.local import ClusterJobs, FlinkCluster
 from flink_agents.testing import ModelServer, TopicClient
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
@@ -20,7 +20,6 @@ from tests.support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).with_name("flink-agents"))
 TASKS = 6
 #: Spans per task of the ReAct workload: the task, four model calls, three tool calls.
 PER_TASK = {
@@ -33,10 +32,10 @@ PER_TASK = {
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    """Run ``flink-agents ARGS`` in this process (the same app, without a new interpreter's
+    start-up) with the job's environment."""
+    done = CliRunner().invoke(cli_app, list(args), env=env)
+    assert done.exit_code == 0, done.stdout + done.stderr
     return done.stdout
 
 
