@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for system in (ours, theirs):
             system.stop()
+        topics.close()
         sim.stop()
         stack.down()
     results = {
@@ -158,7 +159,7 @@ def _wait_ready(
     """Seconds from submission to the first answer, once every warm-up input is answered."""
     sent = send_paced(ctx.topics, topic_in, -READY_INPUTS, READY_INPUTS, 100.0, ctx.plan.keys)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while {i for _, i in list(outputs.seen)} < set(sent):
+    while not set(sent) <= {i for _, i in list(outputs.seen)}:
         failure = system.failed() if isinstance(system, PeerSystem) else None
         if failure:
             raise RuntimeError(failure)

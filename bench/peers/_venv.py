@@ -45,6 +45,7 @@ def ensure(home: Path) -> Path:
             f"Apache Flink Agents {VERSION} needs Python 3.11 (it requires <3.12): "
             "put python3.11 on PATH"
         )
+    print(f"making Apache Flink Agents {VERSION}'s venv in {venv} (a few minutes)", flush=True)
     shutil.rmtree(venv, ignore_errors=True)
     _run([base, "-m", "venv", str(venv)])
     _run(
