@@ -42,7 +42,16 @@ def main(argv: list[str] | None = None) -> int:
         default=["classifier", "tool"],
     )
     parser.add_argument("--results", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the README section from the last run's peers.json",
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        results = json.loads((args.results / "peers.json").read_text())
+        print(_write(results, args.results))
+        return 0
     command = "python -m bench.peers " + " ".join(argv if argv is not None else sys.argv[1:])
     plan = (
         replace(_runs.Plan.quick(), window_s=6.0, warmup_s=3.0)
@@ -94,17 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         "peer_version": _venv.VERSION,
         "runs": runs,
     }
-    results["medians"] = _compare.medians(runs)
-    results["ratios"] = _compare.ratios(results["medians"])
     results["settings_diff"] = _compare.settings_diff(
         our_settings(flink, plan.capacity), their_settings(flink, plan.capacity)
     )
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "peers.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(_write(results, args.results))
+    return 0
+
+
+def _write(results: dict[str, Any], folder: Path) -> str:
+    """Medians and ratios into ``results``, then peers.json and the README section."""
+    results["medians"] = _compare.medians(results["runs"])
+    results["ratios"] = _compare.ratios(results["medians"])
+    results["first_answer_s"] = _compare.first_answers(results["runs"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "peers.json").write_text(json.dumps(results, indent=2) + "\n")
     section = _compare.markdown(results)
     README.write_text(_compare.replace_section(README.read_text(), section))
-    print(section)
-    return 0
+    return section
 
 
 def block(ctx: _runs.Context, system: System | PeerSystem, workload: str) -> dict[str, Any]:

@@ -70,6 +70,22 @@ def ratios(table: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, f
     return out
 
 
+def first_answers(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per workload and system, the median seconds from start to the first answer.
+
+    >>> first_answers([{"workload": "tool", "system": OURS, "first_answer_s": s}
+    ...                for s in (20.0, 30.0, 90.0)])
+    {'tool': {'flink-agents': 30.0}}
+    """
+    grouped: dict[tuple[str, str], list[float]] = {}
+    for run in runs:
+        grouped.setdefault((run["workload"], run["system"]), []).append(run["first_answer_s"])
+    out: dict[str, dict[str, float]] = {}
+    for (workload, system), values in grouped.items():
+        out.setdefault(workload, {})[system] = round(statistics.median(values), 1)
+    return out
+
+
 def settings_diff(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """Every setting whose value differs between the two (missing on one side counts).
 
@@ -106,6 +122,20 @@ def markdown(results: dict[str, Any]) -> str:
             if system in systems:
                 cells = " | ".join(_fmt(systems[system].get(f)) for f in FIGURES)
                 lines.append(f"| {_row_name(row)} | {system} | {cells} |")
+    starts = first_answers(results["runs"])
+    lines += [
+        "",
+        "Seconds from start to the first answer (median; ours: a job submitted to the running "
+        "cluster; theirs: the job's process started, its MiniCluster included): "
+        + "; ".join(
+            f"{WORKLOAD_NAMES.get(w, w)}: "
+            + ", ".join(
+                f"{system} {systems[system]}" for system in (OURS, THEIRS) if system in systems
+            )
+            for w, systems in starts.items()
+        )
+        + ".",
+    ]
     lines += ["", "Settings that differ:", "", "| setting | flink-agents | Apache Flink Agents |"]
     lines.append("| --- | --- | --- |")
     for name, ours, theirs in results["settings_diff"]:

@@ -37,6 +37,7 @@ def _run(system: str, events: int, cpu_s: float, broker_s: float) -> dict[str, o
     return {
         "system": system,
         "workload": "classifier",
+        "first_answer_s": events / 100,
         "phases": [_phase(0.0, events, cpu_s, broker_s)],
     }
 
@@ -103,6 +104,7 @@ def test_markdown_and_readme_section_show_the_ratio_table() -> None:
         "seconds": 300,
         "rounds": 3,
         "machine": {"cpus": 2, "cpu": "test cpu"},
+        "runs": RUNS,
         "medians": table,
         "ratios": ratios(table),
         "settings_diff": [("log of steps", "events topic", None)],
@@ -110,6 +112,7 @@ def test_markdown_and_readme_section_show_the_ratio_table() -> None:
     text = markdown(results)
     assert "| classifier, 0 ms | 1.33 | 0.91 | 2.0 | 1.0 |" in text
     assert "| log of steps | events topic | - |" in text
+    assert "classifier: flink-agents 20.0, apache-flink-agents 15.0." in text
     readme = f"# Bench\n\nbefore\n{BEGIN}\nold table\n{END}\nafter\n"
     updated = replace_section(readme, text)
     assert "old table" not in updated
