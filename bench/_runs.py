@@ -196,6 +196,10 @@ def throughput_phase(
         "broker_cpu_s_per_1k_steps": round((broker1 - broker0) / steps * 1000, 3)
         if steps
         else None,
+        # The raw counts, for figures per event (bench/peers).
+        "events": tasks,
+        "cpu_s": round(cpu1 - cpu0, 3),
+        "broker_cpu_s": round(broker1 - broker0, 3),
     }
 
 
