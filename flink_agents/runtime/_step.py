@@ -45,11 +45,19 @@ from flink_agents.api.events import (
     split_routing_key,
     step_record,
 )
-from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState, is_url
+from flink_agents.core import (
+    AgentMachine,
+    Effects,
+    GatewayView,
+    InputRecord,
+    TaskState,
+    is_url,
+)
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
 from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_TO_TOPIC
 from flink_agents.runtime._metrics import AgentMetrics
 from flink_agents.runtime._peers_io import REPLY_PREFIX
+from flink_agents.telemetry import LiveTraces
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,8 @@ class AgentBinding:
     carry: tuple[str, ...] = ()
     #: The input field the model reads; None: the whole input, as JSON.
     prompt_field: str | None = None
+    #: Where the answers of an agent shown in the gateway are copied (show_in_gateway).
+    gateway: GatewayView | None = None
 
 
 class FlinkKeyStore:
@@ -196,18 +206,26 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             [b.agent for b in self.bindings.values()], self.config
         ).start()
         self._machines = {
-            name: AgentMachine(b.agent, self._executor.tool_names(name))
+            name: AgentMachine(b.agent, self._executor.tool_names(name), b.gateway)
             for name, b in self.bindings.items()
         }
         self._outputs = {name: output_tag(b.output_topic) for name, b in self.bindings.items()}
         self._inboxes = {
             inbox_topic(name): name for name, b in self.bindings.items() if b.agent.callers
         }
+        self._traces = (
+            LiveTraces(self.config.otlp_endpoint, self.config.otlp_service)
+            if self.config.otlp_endpoint
+            else None
+        )
 
     def close(self) -> None:
         executor = getattr(self, "_executor", None)
         if executor is not None:
             executor.close()
+        traces = getattr(self, "_traces", None)
+        if traces is not None:
+            traces.close()
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         agent, key = split_routing_key(ctx.get_current_key())
@@ -294,6 +312,8 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             fx = Effects()
             fx.dead_letters.append(_unreadable(agent, row, str(exc), now))
             return fx
+        if self._traces is not None:
+            self._traces.observe(event)
         if isinstance(event, ModelResponse):
             self._executor.settle((event.id,))
             metrics.model_response(event)
@@ -358,8 +378,12 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             self._executor.cancel(fx.cancelled_calls)
         if fx.calls:
             self._executor.submit(fx.calls)  # waits while the agent has no room: backpressure
+        self._metrics[agent].calls_in_flight(self._executor.admitted(agent))
         if fx.queued is not None:
             self._metrics[agent].queue_depth(fx.queued)
+        if self._traces is not None:
+            for event in fx.events:
+                self._traces.observe(event)
         routes = self.routes
         for context_id, events in _by_context(fx.events):
             yield RECORDS, Row(context_id, step_record(events), _STEP_HEADERS, routes.events)
