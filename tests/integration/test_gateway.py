@@ -404,29 +404,6 @@ def test_a_gateway_serves_only_the_agents_it_is_given(gateway):
     stop_process(gw.processes.pop())
 
 
-def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gateway):
-    """Runs last: it kills the module's first gateway."""
-    gw, url = gateway
-    done = gw.rpc(url, "SendMessage", {"message": message("remember me")}).json()["result"]["task"]
-    assert done["status"]["state"] == "TASK_STATE_COMPLETED"
-    params = {"message": message("medium one"), "configuration": {"returnImmediately": True}}
-    pending = gw.rpc(url, "SendMessage", params).json()["result"]["task"]
-    gw.processes[0].kill()  # no goodbye: all it knew must be in Kafka
-    gw.processes[0].wait(30)
-    other = gw.start()
-    got = gw.rpc(other, "GetTask", {"id": done["id"]}).json()["result"]
-    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
-    assert got["artifacts"] == done["artifacts"]
-
-    def answered() -> bool:
-        task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
-        return bool(task["status"]["state"] == "TASK_STATE_COMPLETED")
-
-    eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
-    task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
-    assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
-
-
 def test_a_task_another_agent_asked_for_is_shown_and_a_person_answers_it(gateway):
     """The demo's shape: triage asks the agent over Kafka; the gateway shows that task, a
     person answers its question there, and triage gets the answer as its peer's result."""
@@ -470,3 +447,26 @@ def test_a_task_another_agent_asked_for_is_shown_and_a_person_answers_it(gateway
 
     eventually(ended, "the gateway shows the task completed", timeout=60)
     assert found["artifacts"][0]["parts"] == [{"text": "thanks: account 9"}]
+
+
+def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gateway):
+    """Runs last: it kills the module's first gateway."""
+    gw, url = gateway
+    done = gw.rpc(url, "SendMessage", {"message": message("remember me")}).json()["result"]["task"]
+    assert done["status"]["state"] == "TASK_STATE_COMPLETED"
+    params = {"message": message("medium one"), "configuration": {"returnImmediately": True}}
+    pending = gw.rpc(url, "SendMessage", params).json()["result"]["task"]
+    gw.processes[0].kill()  # no goodbye: all it knew must be in Kafka
+    gw.processes[0].wait(30)
+    other = gw.start()
+    got = gw.rpc(other, "GetTask", {"id": done["id"]}).json()["result"]
+    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert got["artifacts"] == done["artifacts"]
+
+    def answered() -> bool:
+        task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
+        return bool(task["status"]["state"] == "TASK_STATE_COMPLETED")
+
+    eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
+    task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
+    assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
