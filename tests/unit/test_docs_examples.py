@@ -1,14 +1,15 @@
 """Every code example of the documentation site is run or checked here, so none can rot.
 
 - Python blocks run, page by page in order in one namespace, in a folder of their own
-  (a block starting ``# file: NAME.py`` is written to that file instead). Pages whose
+  (a block starting ``# file: NAME`` is written to that file instead). Pages whose
   examples need services are run by the integration test named in ``RUN_ELSEWHERE``.
 - SQL blocks are split and parsed by the project's SQL front, statement by statement;
   a block titled ``syntax`` is a grammar, not an example.
 - Shell lines that run ``flink-agents`` are parsed by the real command line (every
   subcommand, option and argument must exist), ``make`` targets must be in the Makefile,
   and ``python -m MODULE`` must name an importable module.
-- YAML blocks are settings files and must validate as settings; JSON blocks must parse.
+- YAML blocks are settings files that must validate as settings, or files the page's
+  Python reads (``# file: NAME``); JSON blocks must parse.
 - Links to other sites are listed in ``EXTERNAL_LINKS`` and must be well-formed https
   URLs (this machine cannot reach them); links inside the site are checked by the
   strict build (``make docs``).
@@ -117,11 +118,11 @@ def test_python_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     namespace: dict[str, object] = {"__name__": "docs_example"}
-    for block in (b for b in blocks("python") if b.page == page):
+    for block in (b for b in blocks() if b.page == page and b.lang in ("python", "yaml")):
         if named := FILE.match(block.code):
             (tmp_path / named.group(1)).write_text(block.code)
-            continue
-        exec(compile(block.code, str(block), "exec"), namespace)
+        elif block.lang == "python":
+            exec(compile(block.code, str(block), "exec", dont_inherit=True), namespace)
 
 
 def test_pages_run_elsewhere_are_run_there():
@@ -260,8 +261,17 @@ def test_python_modules_in_the_docs_exist(where: str, module: str):
 
 
 @pytest.mark.parametrize("block", blocks("yaml"), ids=str)
-def test_yaml_examples_are_valid_settings(block: Block):
-    Settings.model_validate(yaml.safe_load(block.code))
+def test_yaml_examples_are_settings_or_files_the_examples_read(block: Block):
+    """A YAML block is a settings file (first line ``# flink-agents.yaml``) and must
+    validate as settings, or a file (``# file: NAME``) that the page's Python reads."""
+    data = yaml.safe_load(block.code)
+    if block.code.startswith("# flink-agents.yaml\n"):
+        Settings.model_validate(data)
+    else:
+        named = FILE.match(block.code)
+        assert named, f"{block}: start it with '# flink-agents.yaml' or '# file: NAME'"
+        python = "".join(b.code for b in blocks("python") if b.page == block.page)
+        assert named.group(1) in python, f"{block}: no example reads {named.group(1)}"
 
 
 @pytest.mark.parametrize("block", blocks("json"), ids=str)
