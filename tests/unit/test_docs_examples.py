@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib.util
 import json
 import re
@@ -48,10 +49,14 @@ RUN_ELSEWHERE = {
 
 #: Every link to another site; a new one is added here on purpose. None is fetched.
 EXTERNAL_LINKS = {
+    "https://docs.confluent.io/cloud/current/ai/ai-faq.html",
+    "https://docs.confluent.io/cloud/current/ai/streaming-agents/agent-runtime-guide.html",
+    "https://docs.confluent.io/cloud/current/ai/streaming-agents/create-and-run-streaming-agents.html",
+    "https://docs.confluent.io/cloud/current/ai/streaming-agents/manage-agents-console.md",
     "https://docs.confluent.io/cloud/current/ai/streaming-agents/overview.html",
     "https://docs.confluent.io/cloud/current/flink/reference/statements/create-agent.html",
-    "https://docs.confluent.io/cloud/current/ai/streaming-agents/create-and-run-streaming-agents.html",
-    "https://nightlies.apache.org/flink/flink-agents-docs-latest/",
+    "https://docs.confluent.io/cp-flink/current/jobs/applications/flink-agents.html",
+    "https://dev.to/sangkyoonnam/streaming-agents-with-flink-agents-040-12dj",
     "https://github.com/apache/flink-agents",
     "https://www.mkdocs.org/",
     "https://squidfunk.github.io/mkdocs-material/",
@@ -303,3 +308,16 @@ def test_external_links_are_well_formed_https(url: str):
     assert parts.scheme == "https", url
     assert re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", parts.netloc), url
     assert not re.search(r"\s|[<>\"']", url), url
+
+
+# The site's own build code -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["pages", "doctest_blocks"])
+def test_the_build_hooks_examples_run(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / "_hooks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
