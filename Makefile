@@ -43,7 +43,7 @@ integration: setup
 # The documentation site, into site/ (open site/index.html); warnings are errors, so a
 # broken link, anchor or docstring fails the build.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: setup lint unit docs integration
 

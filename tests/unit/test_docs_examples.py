@@ -321,3 +321,12 @@ def test_the_build_hooks_examples_run(name: str):
     spec.loader.exec_module(module)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_make_docs_builds_strictly():
+    """Warnings are errors only while they are logged: ``--quiet`` would hide them from
+    the strict check, and a broken link would pass."""
+    recipe = (ROOT / "Makefile").read_text().split("\ndocs:", 1)[1].split("\n\n", 1)[0]
+    command = next(line for line in recipe.splitlines() if "mkdocs build" in line).split()
+    assert "--strict" in command
+    assert not {"-q", "--quiet"} & set(command)
