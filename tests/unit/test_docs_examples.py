@@ -202,7 +202,7 @@ def cli_commands() -> list[tuple[str, list[str]]]:
     ]
 
 
-RUNNER = CliRunner()
+RUNNER = CliRunner(env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})  # no cut option names
 
 
 def check_cli(args: list[str]) -> None:
@@ -232,6 +232,37 @@ def test_the_cli_check_catches_unknown_options_and_commands():
     for wrong in (["submit", "--tagret", "h:1", "jobs/x.py"], ["locall", "up"], ["local", "upp"]):
         with pytest.raises(AssertionError, match="exit 2"):
             check_cli(wrong)
+
+
+INLINE = re.compile(r"`(?:\.venv/bin/)?flink-agents ([^`]+)`")
+
+
+def inline_commands() -> list[tuple[str, str]]:
+    """``flink-agents ...`` in the prose's code spans, such as ``flink-agents local up``."""
+    return [
+        (page, m.group(1))
+        for page, text in pages().items()
+        for m in INLINE.finditer(FENCE.sub("", text))
+    ]
+
+
+@pytest.mark.parametrize(("page", "span"), inline_commands(), ids=lambda v: v)
+def test_flink_agents_commands_in_the_prose_exist(page: str, span: str):
+    """A span may name alternatives (``stop | savepoint | jobs --target``) and options
+    without their values: each alternative's command must exist and have every option."""
+    words = shlex.split(span)
+    options = {w.split("=", 1)[0] for w in words if w.startswith("--")}
+    alternatives = [part.split() for part in span.split(" | ")]
+    for alternative in alternatives:
+        path = []
+        for word in alternative:
+            if word.startswith("-"):
+                break
+            path.append(word)
+        result = RUNNER.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, f"{page}: flink-agents {span}: {result.output[-400:]}"
+        missing = {o for o in options if o not in result.output}
+        assert not missing, f"{page}: flink-agents {' '.join(path)} has no {sorted(missing)}"
 
 
 def make_targets() -> set[str]:
