@@ -265,6 +265,34 @@ def test_flink_agents_commands_in_the_prose_exist(page: str, span: str):
         assert not missing, f"{page}: flink-agents {' '.join(path)} has no {sorted(missing)}"
 
 
+TOP_FOLDERS = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+
+def repository_paths() -> list[tuple[str, str]]:
+    """Paths into the repository that shell commands name (``jobs/fraud_triage.py``),
+    leaving out those a ``cp`` of the same block makes."""
+    found = []
+    for block in blocks():
+        argvs = commands(block)
+        made = {argv[-1] for argv in argvs if argv[0] == "cp"}
+        for argv in argvs:
+            words = argv[1:-1] if argv[0] == "cp" else argv
+            found += [
+                (str(block), word)
+                for word in words
+                if "/" in word
+                and word.split("/")[0] in TOP_FOLDERS
+                and not re.search(r"[<>*$]", word)
+                and word not in made
+            ]
+    return found
+
+
+@pytest.mark.parametrize(("where", "path"), repository_paths(), ids=lambda v: v)
+def test_files_the_commands_name_exist(where: str, path: str):
+    assert (ROOT / path).exists(), f"{where}: no {path} in the repository"
+
+
 def make_targets() -> set[str]:
     text = (ROOT / "Makefile").read_text()
     return set(re.findall(r"^([\w-]+):", text, re.M))
