@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -165,6 +166,31 @@ class GatewaySettings(_Section):
         return value
 
 
+class ObservabilitySettings(_Section):
+    """What a running job exports besides Flink's own metrics.
+
+    >>> env = {"FLINK_AGENTS_OBSERVABILITY__OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    >>> load_settings(environ=env, file=None).observability.otlp_endpoint
+    'http://127.0.0.1:4318'
+    """
+
+    #: OTLP/HTTP receiver the jobs send their spans to, as tasks go; none: no live export.
+    otlp_endpoint: str | None = None
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL of an OTLP/HTTP receiver "
+                "(e.g. http://127.0.0.1:4318; OTLP over gRPC is not supported)"
+            )
+        return value
+
+
 class Settings(_Section):
     """All settings. ``home`` holds data, logs, checkpoints, savepoints and (by default) caches."""
 
@@ -178,6 +204,7 @@ class Settings(_Section):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @property
     def bootstrap_servers(self) -> str:

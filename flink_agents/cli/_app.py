@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from flink_agents.cli import _a2a, _agents, _jars, _jobs, _local, _replay, _sql, _state, _trace
+from flink_agents.cli import (
+    _a2a,
+    _agents,
+    _jars,
+    _jobs,
+    _local,
+    _replay,
+    _sql,
+    _state,
+    _top,
+    _trace,
+)
 from flink_agents.cli._context import Context
 
 app = typer.Typer(
@@ -26,6 +37,7 @@ app.command()(_jobs.stop)
 app.command()(_jobs.savepoint)
 app.command()(_jobs.savepoints)
 app.command()(_trace.trace)
+app.command()(_top.top)
 app.command()(_replay.replay)
 app.command()(_replay.diff)
 

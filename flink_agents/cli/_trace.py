@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from flink_agents.cli._context import Context, console, user_errors
+from flink_agents.cli._replay import moment_ms
 from flink_agents.errors import ConfigError
 
 
@@ -17,12 +18,36 @@ def trace(
     ctx: typer.Context,
     app: Annotated[str, typer.Argument(help="The app (its events topic is <app>.events).")],
     conversation: Annotated[
-        str, typer.Argument(help="The conversation: <agent>/<key>, as in the outputs' context_id.")
-    ],
+        str | None,
+        typer.Argument(
+            help="The conversation: <agent>/<key>, as in the outputs' context_id (not with "
+            "--otlp).",
+            show_default=False,
+        ),
+    ] = None,
     follow: Annotated[bool, typer.Option(help="Keep printing new steps.")] = False,
     width: Annotated[int, typer.Option(help="Characters of text shown per step.")] = 160,
+    otlp: Annotated[
+        str | None,
+        typer.Option(
+            help="Export the tasks that ended in --from..--to as OpenTelemetry traces to this "
+            "OTLP/HTTP endpoint (http://HOST:4318) instead of printing a conversation.",
+            show_default=False,
+        ),
+    ] = None,
+    start: Annotated[
+        str, typer.Option("--from", "--since", help="With --otlp: 15m (ago), ISO 8601 or epoch ms.")
+    ] = "1h",
+    end: Annotated[
+        str, typer.Option("--to", "--until", help="With --otlp: end of the range (exclusive).")
+    ] = "now",
+    task: Annotated[
+        str | None,
+        typer.Option(help="With --otlp: only this task id.", show_default=False),
+    ] = None,
 ) -> None:
-    """Print every step of a conversation from the events topic, oldest first.
+    """Print every step of a conversation from the events topic, oldest first; or, with
+    --otlp, export the tasks of a time range as OpenTelemetry traces.
 
     A request to a peer agent is followed by the steps of the peer's task (indented), read
     from the events topic the peer's answer names, so a delegation shows across jobs.
@@ -32,6 +57,14 @@ def trace(
     bootstrap = obj.settings.bootstrap_servers
     seen: dict[str, None] = {}
     with user_errors():
+        if otlp is not None or conversation is None:
+            if otlp is None or conversation is not None or follow:
+                raise ConfigError(
+                    "give either a conversation (<agent>/<key>) to print, or --otlp ENDPOINT "
+                    "(without a conversation or --follow) to export traces"
+                )
+            _export(bootstrap, app, otlp, moment_ms(start), moment_ms(end), task)
+            return
         steps = _conversation(bootstrap, topic, conversation, follow, seen)
         if follow:
             for event in steps:
@@ -46,6 +79,18 @@ def trace(
         # log order can put an answer before its request: order by when each step happened.
         for event in sorted(events, key=lambda e: e.get("at", 0)):
             console.print(describe(event, width), highlight=False)
+
+
+def _export(
+    bootstrap: str, app: str, endpoint: str, from_ms: int, to_ms: int, task: str | None
+) -> None:
+    from flink_agents.telemetry import export, spans_in_range, traces_url
+
+    url = traces_url(endpoint)
+    spans = spans_in_range(bootstrap, f"{app}.events", from_ms, to_ms, task)
+    traces = len({span.trace_id for span in spans})
+    sent = export(spans, endpoint, service=app)
+    console.print(f"exported {traces} trace(s), {sent} span(s) to {url}", highlight=False)
 
 
 def no_events(conversation: str, topic: str, seen: list[str]) -> str:

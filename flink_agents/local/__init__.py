@@ -1,6 +1,7 @@
 """The local stack (a Kafka broker and a Flink standalone cluster on this machine), and a
 remote Flink cluster reached through its REST endpoint."""
 
+from flink_agents.local._agent_metrics import AgentReading, AgentRow, read_agents, rows
 from flink_agents.local._flink import FlinkCluster, flink_home
 from flink_agents.local._inspect import KeyState, read_key_state
 from flink_agents.local._jars import Artifact, bundles, fetch, fetch_artifacts, missing
@@ -13,6 +14,8 @@ from flink_agents.local._stack import LocalStack
 from flink_agents.local._status import PartStatus
 
 __all__ = [
+    "AgentReading",
+    "AgentRow",
     "Artifact",
     "ClusterJobs",
     "FlinkCluster",
@@ -29,6 +32,8 @@ __all__ = [
     "list_savepoints",
     "missing",
     "poll",
+    "read_agents",
     "read_key_state",
+    "rows",
     "tail",
 ]

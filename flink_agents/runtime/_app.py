@@ -253,6 +253,8 @@ class AgentApp:
                         recovery_lookback_s=runtime.recovery_lookback_s,
                         recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
                         recorded=recorded,
+                        otlp_endpoint=self._otlp_endpoint(),
+                        otlp_service=self.name,
                     ),
                 ),
                 Types.STRING(),
@@ -309,6 +311,11 @@ class AgentApp:
         """Where this run writes what the app writes to ``topic`` (a replay's own topics)."""
         replay = self.settings.replay
         return replay_topic(topic, replay) if replay.active else topic
+
+    def _otlp_endpoint(self) -> str | None:
+        """Where the job sends its spans live; a replay sends none (its tasks have the live
+        tasks' ids, so its spans would land in their traces)."""
+        return None if self.settings.replay.active else self.settings.observability.otlp_endpoint
 
     def _between_ms(self) -> tuple[int, int] | None:
         """The inputs' time range of a replay; None for the live job."""

@@ -72,6 +72,10 @@ class ExecutorConfig:
     recorded: RecordedLog | None = None
     #: Per agent, its peers' descriptions and skills (from their cards) for the peer tools.
     peers: dict[str, dict[str, tuple[str, list[str]]]] = field(default_factory=dict)
+    #: OTLP/HTTP receiver of the spans of the agents' tasks (``observability.otlp_endpoint``).
+    otlp_endpoint: str | None = None
+    #: The ``service.name`` of those spans: the app's name.
+    otlp_service: str = "flink-agents"
 
 
 class ExecutorClosed(RuntimeError):
@@ -204,6 +208,11 @@ class CallExecutor:
         """Ask remote A2A agents (peers given by URL); their answers go to the events topic."""
         if delegations:
             self._loop.call_soon_threadsafe(self._start_delegations, delegations)
+
+    def admitted(self, agent: str) -> int:
+        """The agent's calls queued or running now."""
+        with self._cond:
+            return self._admitted[agent]
 
     def in_flight(self, call_id: str) -> bool:
         """True from ``submit`` until the operator settles the result (or cancels the call)."""

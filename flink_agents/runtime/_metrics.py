@@ -31,6 +31,13 @@ class AgentMetrics:
         self.model_latency = scope.distribution("modelLatencyMs")
         self.tool_latency = scope.distribution("toolLatencyMs")
         self.queued = scope.distribution("queueDepth")
+        # Counters a reader of the REST API can difference: average latency over a window
+        # is the change of the sum over the change of the calls (``flink-agents top``).
+        self.model_latency_sum = scope.counter("modelLatencyMsSum")
+        self.tool_latency_sum = scope.counter("toolLatencyMsSum")
+        # Calls queued or running, as a counter moved up and down to the executor's count.
+        self.in_flight = scope.counter("inFlightCalls")
+        self._in_flight = 0
 
     def model_response(self, event: ModelResponse) -> None:
         self.model_calls.inc()
@@ -38,6 +45,7 @@ class AgentMetrics:
         self.tokens_in.inc(event.usage.prompt_tokens)
         self.tokens_out.inc(event.usage.completion_tokens)
         self.model_latency.update(int(event.latency_ms))
+        self.model_latency_sum.inc(int(event.latency_ms))
         if event.error is not None:
             self.errors.inc()
 
@@ -45,8 +53,15 @@ class AgentMetrics:
         self.tool_calls.inc()
         self.retries.inc(max(0, event.attempts - 1))
         self.tool_latency.update(int(event.latency_ms))
+        self.tool_latency_sum.inc(int(event.latency_ms))
         if event.is_error:
             self.errors.inc()
+
+    def calls_in_flight(self, count: int) -> None:
+        """The executor's calls for this agent now (queued or running)."""
+        if count != self._in_flight:
+            self.in_flight.inc(count - self._in_flight)
+            self._in_flight = count
 
     def task_ended(self, state: str) -> None:
         (self.completed if state == COMPLETED else self.failed).inc()

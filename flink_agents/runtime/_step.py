@@ -47,6 +47,7 @@ from flink_agents.runtime._kafka_io import (
 )
 from flink_agents.runtime._metrics import AgentMetrics
 from flink_agents.runtime._peers_io import REPLY_PREFIX
+from flink_agents.telemetry import LiveTraces
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +186,19 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         self._inboxes = {
             inbox_topic(name): name for name, b in self.bindings.items() if b.agent.callers
         }
+        self._traces = (
+            LiveTraces(self.config.otlp_endpoint, self.config.otlp_service)
+            if self.config.otlp_endpoint
+            else None
+        )
 
     def close(self) -> None:
         executor = getattr(self, "_executor", None)
         if executor is not None:
             executor.close()
+        traces = getattr(self, "_traces", None)
+        if traces is not None:
+            traces.close()
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         agent, key = split_routing_key(ctx.get_current_key())
@@ -276,6 +285,8 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             fx = Effects()
             fx.dead_letters.append(_unreadable(agent, row, str(exc), now))
             return fx
+        if self._traces is not None:
+            self._traces.observe(event)
         if isinstance(event, ModelResponse):
             self._executor.settle((event.id,))
             metrics.model_response(event)
@@ -340,9 +351,12 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             self._executor.cancel(fx.cancelled_calls)
         if fx.calls:
             self._executor.submit(fx.calls)  # waits while the agent has no room: backpressure
+        self._metrics[agent].calls_in_flight(self._executor.admitted(agent))
         if fx.queued is not None:
             self._metrics[agent].queue_depth(fx.queued)
         for event in fx.events:
+            if self._traces is not None:
+                self._traces.observe(event)
             headers = {KIND_HEADER: event.kind.encode()}
             yield EVENTS, Row(event.context_id, event.model_dump_json(), headers)
         metrics = self._metrics[agent]
