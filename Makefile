@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d' ' -f1)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: setup jars demo demo-maintenance test unit integration docs test-deploy images lint format up down status bench clean
+.PHONY: setup jars demo demo-maintenance test unit integration docs test-deploy images lint format up down status bench bench-peers clean
 
 setup: $(STAMP) jars
 
@@ -70,6 +70,11 @@ status: $(STAMP)
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Apache Flink Agents beside this project (bench/README.md): the first run downloads its
+# 421 MB wheel into .flink-agents/cache/peers and makes its own venv. BENCH_ARGS=--quick: a smoke run.
+bench-peers: setup
+	$(BIN)/python -m bench.peers $(BENCH_ARGS)
 
 clean:
 	-test -x $(BIN)/flink-agents && $(BIN)/flink-agents local down

@@ -99,9 +99,20 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     out["recovery_duplicates"] = recovery.get("duplicates")
     out["recovery_s_exactly_once"] = exactly_once.get("recovery_s")
     out["recovery_duplicates_exactly_once"] = exactly_once.get("duplicates")
+    out["visible_ms_p50"] = recovery.get("visible_ms_p50")
+    out["visible_ms_p50_exactly_once"] = exactly_once.get("visible_ms_p50")
+    cost = recovery.get("exactly_once_cost") or {}
+    out["exactly_once_events_per_s_ratio"] = cost.get("events_per_s_ratio")
+    out["exactly_once_cpu_per_step_ratio"] = cost.get("cpu_per_step_ratio")
     out["replay_events_per_s"] = (results.get("replay") or {}).get("events_per_s")
     sizes = [b["state_bytes_per_key"] for b in flink.values() if b.get("state_bytes_per_key")]
     out["state_bytes_per_key"] = max(sizes) if sizes else None
+    # Per workload, [tasks per key so far, state bytes per key] after each phase: bounded?
+    out["state_over_run"] = {
+        w: [[p.get("tasks_per_key"), p.get("state_bytes_per_key")] for p in b["phases"]]
+        for w, b in flink.items()
+        if any(p.get("state_bytes_per_key") for p in b["phases"])
+    }
     return out
 
 
@@ -212,6 +223,16 @@ def table(results: dict[str, Any]) -> str:
                 f"became readable {once['visible_ms_p50']} / {once['visible_ms_p99']} ms (p50 / "
                 f"p99) after its input, against {r.get('visible_ms_p50')} / "
                 f"{r.get('visible_ms_p99')} ms without transactions.",
+            ]
+        cost = r.get("exactly_once_cost")
+        if cost:
+            base, eo = cost["at_least_once"], cost["exactly_once"]
+            lines += [
+                "",
+                f"Saturated at {base['latency_ms']:.0f} ms (classifier): {eo['events_per_s']} "
+                f"tasks/s with exactly-once outputs against {base['events_per_s']} without "
+                f"(ratio {cost['events_per_s_ratio']}); CPU per step ratio "
+                f"{cost['cpu_per_step_ratio']}.",
             ]
     if results.get("replay"):
         r = results["replay"]

@@ -91,10 +91,17 @@ def workload_block(ctx: Context, system: System, workload: str) -> dict[str, Any
         memory = PeakMemory(system.pids)
         load.start()
         memory.start()
-        phases = [
-            throughput_phase(ctx, system, outputs, latency, workload, plan.capacity, plan.window_s)
-            for latency in plan.latencies_ms
-        ]
+        phases = []
+        for latency in plan.latencies_ms:
+            phase = throughput_phase(
+                ctx, system, outputs, latency, workload, plan.capacity, plan.window_s
+            )
+            # State over the run: does it stay bounded (memory window, queues) as tasks
+            # per key grow? From the latest checkpoint, taken under load.
+            size = system.checkpointed_state_bytes("AgentStep") if system.job_id else None
+            phase["tasks_per_key"] = round(outputs.count / plan.keys, 1)
+            phase["state_bytes_per_key"] = round(size / plan.keys, 1) if size else None
+            phases.append(phase)
         load.stop()
         peak = memory.stop()
         expected = answered_before + load.sent
@@ -189,6 +196,10 @@ def throughput_phase(
         "broker_cpu_s_per_1k_steps": round((broker1 - broker0) / steps * 1000, 3)
         if steps
         else None,
+        # The raw counts, for figures per event (bench/peers).
+        "events": tasks,
+        "cpu_s": round(cpu1 - cpu0, 3),
+        "broker_cpu_s": round(broker1 - broker0, 3),
     }
 
 
@@ -272,10 +283,52 @@ def floor_block(ctx: Context, system: System) -> dict[str, Any]:
 
 
 def recovery(ctx: Context, system: System) -> dict[str, Any]:
-    """The recovery run with outputs at least once, then again with exactly-once outputs."""
+    """The recovery run with outputs at least once, then again with exactly-once outputs,
+    and what exactly-once costs a saturated job."""
     figures = recovery_run(ctx, system, exactly_once=False)
     figures["exactly_once"] = recovery_run(ctx, system, exactly_once=True)
+    figures["exactly_once_cost"] = exactly_once_cost(ctx, system)
     return figures
+
+
+def exactly_once_cost(ctx: Context, system: System, latency_ms: float = 50.0) -> dict[str, Any]:
+    """The classifier saturated at ``latency_ms``, outputs at least once then exactly once
+    (read ``read_committed`` both times): tasks/s and CPU per step of each, and the ratios."""
+    plan = ctx.plan
+    runs: dict[str, dict[str, Any]] = {}
+    for mode, exactly_once in (("at_least_once", False), ("exactly_once", True)):
+        topic_in, topic_out = ctx.fresh_topics(f"eo-cost-{mode}")
+        ctx.sim.set_latency(latency_ms)
+        system.start(
+            "classifier",
+            plan.capacity,
+            topic_in,
+            topic_out,
+            ctx.sim.url,
+            exactly_once=exactly_once,
+        )
+        outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+        outputs.start()
+        load = Load(ctx.topics, topic_in, plan.keys, outputs, outstanding=4 * plan.capacity)
+        load.start()
+        try:
+            runs[mode] = throughput_phase(
+                ctx, system, outputs, latency_ms, "classifier", plan.capacity, plan.window_s
+            )
+        finally:
+            load.stop()
+            system.stop()
+            outputs.stop()
+    base, once = runs["at_least_once"], runs["exactly_once"]
+    return {
+        **runs,
+        "events_per_s_ratio": round(once["events_per_s"] / base["events_per_s"], 3)
+        if base["events_per_s"]
+        else None,
+        "cpu_per_step_ratio": round(once["cpu_s_per_1k_steps"] / base["cpu_s_per_1k_steps"], 3)
+        if base["cpu_s_per_1k_steps"] and once["cpu_s_per_1k_steps"]
+        else None,
+    }
 
 
 def recovery_run(ctx: Context, system: System, *, exactly_once: bool) -> dict[str, Any]:

@@ -1,24 +1,28 @@
 """The benchmark workloads: the same agents for flink-agents and for the baselines.
 
-``classifier`` answers in one model call. ``react`` calls three tools one after another
+``classifier`` answers in one model call. ``tool`` calls one tool and then answers: two
+model calls and one tool call per task. ``react`` calls three tools one after another
 (reason, act, observe) and then answers: four model calls and three tool calls per task.
 The model simulator plays ``script``; the tools are plain Python, cheap and deterministic,
-so what is measured is the runtime around them.
+so what is measured is the runtime around them. The tools' bodies, the instructions and
+the inputs live in ``bench._workload_data``, which the peer benchmark's job shares.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from typing import Literal
 
 from pydantic import BaseModel
 
+from bench._workload_data import INSTRUCTIONS, KEY_FIELD, TOOL_CALLS, TOOL_FUNCTIONS, event
 from flink_agents import Agent, Limits, Memory, OpenAIModel, tool
 from flink_agents.testing import ChatRequest, Reply, ToolCall
 
-KEY_FIELD = "key"
+__all__ = ["INSTRUCTIONS", "KEY_FIELD", "TOOLS", "TOOL_CALLS", "agent", "event", "script"]
+
+Workload = Literal["classifier", "tool", "react"]
 
 
 class Label(BaseModel):
@@ -31,55 +35,24 @@ class Answer(BaseModel):
     evidence: int
 
 
-@tool
-def account_age(account: str) -> int:
-    """Days since the account was opened."""
-    return _digest(account, "age") % 3650
-
-
-@tool
-def recent_volume(account: str) -> int:
-    """Number of transactions of the account in the last 30 days."""
-    return _digest(account, "volume") % 200
-
-
-@tool
-def peer_score(account: str) -> float:
-    """Share of the account's peers flagged as risky, 0..1."""
-    return (_digest(account, "peers") % 1000) / 1000
-
-
-TOOLS = (account_age, recent_volume, peer_score)
-INSTRUCTIONS = {
-    "classifier": "Label the event normal or suspicious, with a score in 0..1.",
-    "react": "Check the account with the tools one at a time, then answer with the evidence count.",
-}
-
-
-def _digest(account: str, salt: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{salt}:{account}".encode()).digest()[:4], "big")
+TOOLS = tuple(tool(f) for f in TOOL_FUNCTIONS)
 
 
 def model(name: str, base_url: str) -> OpenAIModel:
     return OpenAIModel(model=name, base_url=base_url, timeout="60s")
 
 
-def agent(name: Literal["classifier", "react"], capacity: int, base_url: str) -> Agent:
+def agent(name: Workload, capacity: int, base_url: str) -> Agent:
     """The agent of a workload, with ``capacity`` calls in flight per worker."""
     return Agent(
         name=name,
         instructions=INSTRUCTIONS[name],
         model=model(name, base_url),
-        tools=TOOLS if name == "react" else (),
+        tools=TOOLS[: TOOL_CALLS[name]],
         memory=Memory(window=4),
         output=Label if name == "classifier" else Answer,
         limits=Limits(max_steps=6, call_timeout="60s", max_in_flight=capacity),
     )
-
-
-#: Tool calls per task: the ReAct script asks for each tool once, one per turn; every
-#: task ends with one more model call, the answer.
-TOOL_CALLS = {"classifier": 0, "react": len(TOOLS)}
 
 
 def add_workload_args(parser: argparse.ArgumentParser) -> None:
@@ -91,20 +64,15 @@ def add_workload_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-url", required=True)
 
 
-def event(index: int, keys: int) -> dict[str, object]:
-    """The ``index``-th input event, spread over ``keys`` keys."""
-    return {"id": index, KEY_FIELD: f"acct-{index % keys:05d}", "amount": (index * 37) % 5000 / 10}
-
-
 def script(req: ChatRequest) -> Reply:
-    """The simulated model of both workloads."""
+    """The simulated model of every workload (the request's model names the workload)."""
     if req.model == "classifier":
         amount = _amount(req)
         return Reply.json(
             {"label": "suspicious" if amount > 400 else "normal", "score": amount / 500}
         )
     done = _tools_done(req)
-    if done < len(TOOLS):
+    if done < TOOL_CALLS.get(req.model, len(TOOLS)):
         account = _account(req)
         return Reply.tool_calls([ToolCall(TOOLS[done].name, {"account": account})])
     return Reply.json({"answer": "checked", "evidence": done})

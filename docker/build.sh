@@ -29,7 +29,8 @@ cache="$("${FLINK_AGENTS%flink-agents}python" -c \
 stage=.flink-agents/docker/jars
 rm -rf "$stage"
 mkdir -p "$stage"
-cp -r "$cache/flink-connectors" "$cache/kafka" "$stage"/
+# Every locked bundle (broker, connectors, state processor): the image fetches nothing.
+cp -r "$cache/." "$stage"/
 
 # Host networking for the build too: RUN steps reach Debian's mirror and PyPI the way
 # this machine does.

@@ -47,6 +47,8 @@ reviewer = Agent(
     output=Review,
     # fraud-triage escalates over Kafka; a person asks through `flink-agents a2a serve`.
     callers=["fraud-triage", "a2a-gateway"],
+    # The escalations fraud-triage sends are shown in the gateway too: a person watches them.
+    show_in_gateway=True,
     limits=Limits(max_steps=3, call_timeout="30s"),
 )
 

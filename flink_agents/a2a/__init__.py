@@ -4,6 +4,11 @@
 how an answer ends a request.
 """
 
-from flink_agents.a2a._binding import BINDING_URI, PROTOCOL_VERSION, inbox_topic
+from flink_agents.a2a._binding import (
+    BINDING_URI,
+    GATEWAY_REPLIES_TOPIC,
+    PROTOCOL_VERSION,
+    inbox_topic,
+)
 
-__all__ = ["BINDING_URI", "PROTOCOL_VERSION", "inbox_topic"]
+__all__ = ["BINDING_URI", "GATEWAY_REPLIES_TOPIC", "PROTOCOL_VERSION", "inbox_topic"]

@@ -12,6 +12,10 @@ from __future__ import annotations
 BINDING_URI = "urn:flink-agents:a2a:kafka:1"
 PROTOCOL_VERSION = "1.0"
 
+#: The topic agents answer the gateway's requests on, and where an agent shown in the
+#: gateway (``Agent.show_in_gateway``) sends copies of other requesters' answers.
+GATEWAY_REPLIES_TOPIC = "a2a.gateway.replies"
+
 #: ``fa-kind`` of a request in an inbox, and of an answer in a reply topic.
 REQUEST_KIND = "a2a.request"
 REPLY_KIND = "a2a.reply"

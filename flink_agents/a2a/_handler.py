@@ -200,6 +200,11 @@ class GatewayHandler(RequestHandler):
             raise TaskNotCancelableError(
                 message=f"task {task.id} already ended {state_name(task)}: it cannot be cancelled"
             )
+        if "requester" in task.metadata:
+            raise TaskNotCancelableError(
+                message=f"task {task.id} was asked for by {task.metadata['requester']}, which "
+                "alone may cancel it; the gateway shows it and may answer its questions"
+            )
         with self.book.watch(task.id) as changes:
             await self.producer.send(
                 *_inbox(agent, cancel_record(task.context_id, task.id, self.caller))

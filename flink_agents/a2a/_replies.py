@@ -19,7 +19,7 @@ from flink_agents.a2a._tasks import TaskBook
 log = logging.getLogger(__name__)
 
 #: The topic agents answer the gateway's requests on, and the group that reads it.
-REPLIES_TOPIC = "a2a.gateway.replies"
+REPLIES_TOPIC = b.GATEWAY_REPLIES_TOPIC
 GROUP = "flink-agents-a2a-gateway"
 
 
@@ -75,21 +75,27 @@ class ReplyReader:
             return
         which = response.WhichOneof("payload")
         if which == "task":
-            task_id, status, artifacts = (
+            task_id, context_id, status, artifacts, metadata = (
                 response.task.id,
+                response.task.context_id,
                 response.task.status,
                 response.task.artifacts,
+                response.task.metadata,
             )
         elif which == "status_update":
-            task_id, status, artifacts = (
+            task_id, context_id, status, artifacts, metadata = (
                 response.status_update.task_id,
+                response.status_update.context_id,
                 response.status_update.status,
                 [],
+                response.status_update.metadata,
             )
         else:
             return
         correlation = (headers.get(b.CORRELATION_ID) or b"").decode()
         known = self._book.get(task_id) or self._book.get(correlation)
+        if known is None and "requester" in metadata:
+            known = shown_task(task_id, context_id, metadata)
         if known is None:
             log.warning(
                 "an answer in %s for task %s, which no gateway started", REPLIES_TOPIC, task_id
@@ -97,6 +103,35 @@ class ReplyReader:
             return
         _merge(known, status, artifacts)
         self._book.put_from_thread(known)
+
+
+def shown_task(task_id: str, context_id: str, metadata: Any) -> Any:
+    """A task another agent asked for, first seen through a copy of its agent's answer
+    (``Agent.show_in_gateway``): its request is the first message of its history.
+
+    >>> from google.protobuf.struct_pb2 import Struct
+    >>> meta = Struct()
+    >>> meta.update({"agent": "review", "requester": "triage", "request": "card 7?"})
+    >>> task = shown_task("review/t1", "triage/card-7", meta)
+    >>> task.metadata["requester"], task.history[0].parts[0].text, task.history[0].role
+    ('triage', 'card 7?', 1)
+    """
+    from a2a.types import Message, Part, Role, Task
+
+    task = Task(id=task_id, context_id=context_id)
+    task.metadata.update({"agent": str(metadata["agent"]), "requester": str(metadata["requester"])})
+    request = str(metadata["request"]) if "request" in metadata else ""
+    if request:
+        task.history.append(
+            Message(
+                message_id=f"{task_id}/request",
+                context_id=context_id,
+                task_id=task_id,
+                role=Role.ROLE_USER,
+                parts=[Part(text=request)],
+            )
+        )
+    return task
 
 
 def _merge(task: Any, status: Any, artifacts: Any) -> None:

@@ -199,9 +199,19 @@ def reply_record(reply: Reply, events_topic: str) -> tuple[str, str, str, Header
 def _status_update(reply: Reply) -> Any:
     from a2a.types import TaskStatusUpdateEvent
 
-    return TaskStatusUpdateEvent(
+    update = TaskStatusUpdateEvent(
         task_id=reply.task_id, context_id=reply.context_id, status=_status(reply)
     )
+    update.metadata.update(_shown(reply))
+    return update
+
+
+def _shown(reply: Reply) -> dict[str, str]:
+    """A copy for the gateway names the agent, its requester and the request, so the
+    gateway can show a task it did not start; other answers carry none of it."""
+    if not reply.requester:
+        return {}
+    return {"agent": reply.agent, "requester": reply.requester, "request": reply.request}
 
 
 def _status_message_id(reply: Reply) -> str:
@@ -241,6 +251,7 @@ def reply_task(reply: Reply, events_topic: str) -> Any:
     task.metadata.update(
         {"agent": reply.agent, "eventsTopic": events_topic, "requestMessageId": reply.message_id}
     )
+    task.metadata.update(_shown(reply))
     return task
 
 

@@ -181,6 +181,13 @@ class Agent(BaseModel):
     #: its requester a question, wait in ``TASK_STATE_INPUT_REQUIRED`` (at most
     #: ``limits.input_timeout``) and go on with the answer as the tool's result.
     human_input: bool = False
+    #: Show every task another agent asks this one for in the A2A gateway
+    #: (``flink-agents a2a serve``), beside the tasks the gateway's own clients start: a
+    #: person follows them there (``GetTask``, ``ListTasks``, ``SubscribeToTask``) and
+    #: answers their questions (``human_input``), which then go to the gateway, not to the
+    #: requesting agent, whose delegation waits for the final answer. The gateway must be
+    #: one of ``callers`` (its caller name is the setting ``gateway.caller``).
+    show_in_gateway: bool = False
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -244,6 +251,16 @@ class Agent(BaseModel):
             )
         if ASK_TOOL in {t.name for t in self.function_tools}:
             raise ValueError(f"with human_input, {ASK_TOOL!r} is the built-in tool; rename yours")
+        return self
+
+    @model_validator(mode="after")
+    def _shown_agent_has_an_inbox(self) -> Agent:
+        if self.show_in_gateway and not self.callers:
+            raise ValueError(
+                "show_in_gateway needs callers: the gateway shows the tasks other agents ask "
+                "for, and answers reach a task through the agent's inbox, which only an agent "
+                "with callers has"
+            )
         return self
 
     @model_validator(mode="after")

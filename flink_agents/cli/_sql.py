@@ -94,9 +94,17 @@ def _submit(settings: Settings, file: Path, name: str) -> None:
         raise ConfigError(f"no SQL file at {file}")
     jobs = ClusterJobs(RemoteCluster(settings))
     plan = settings.home / "sql" / f"{name}.plan.txt"
-    plan.unlink(missing_ok=True)
+    messages = settings.home / "sql" / f"{name}.messages.txt"
+    for written in (plan, messages):
+        written.unlink(missing_ok=True)
     args = [str(file.resolve()), "--name", name, "--home", str(settings.home.resolve())]
-    job_id = jobs.submit(Path(_entry.__file__), [*args, "--plan", str(plan.resolve())])
+    args += ["--plan", str(plan.resolve()), "--messages", str(messages.resolve())]
+    try:
+        job_id = jobs.submit(Path(_entry.__file__), args)
+    finally:
+        # What each statement did, also when one of them stopped the file.
+        if messages.exists() and messages.read_text().strip():
+            console.print(messages.read_text().rstrip(), highlight=False, markup=False)
     if plan.exists():
         console.print(plan.read_text().rstrip(), highlight=False, markup=False)
     jobs.wait_running(job_id)

@@ -43,6 +43,7 @@ from flink_agents.core._peers import (
     WORKING,
     Cancel,
     Delegation,
+    GatewayView,
     PeerAnswer,
     Reply,
     answer_text,
@@ -108,8 +109,12 @@ class AgentMachine:
     (['ModelCall'], ['task.accepted', 'model.request'])
     """
 
-    def __init__(self, agent: Agent, tool_names: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, agent: Agent, tool_names: tuple[str, ...] = (), gateway: GatewayView | None = None
+    ) -> None:
         self.agent = agent
+        #: Where copies of the answers of tasks other agents ask for go (show_in_gateway).
+        self.gateway = gateway if agent.show_in_gateway else None
         self.limits = agent.limits
         #: Peers by the name of their tool (a remote peer's is made from its URL).
         self.peers = {peer_tool_name(p): p for p in agent.peers}
@@ -272,8 +277,10 @@ class AgentMachine:
         requester = task.input.reply if task is not None else None
         if task is None or asked is None or requester is None:
             reason = f"task {reply.task_id} is not waiting for input on this key"
-        elif requester.caller != reply.caller:
+        elif requester.caller != reply.caller and not self._gateway_answers(task, reply.caller):
             reason = f"only {requester.caller}, which asked for task {task.id}, may answer it"
+            if self._shown(task):
+                reason += " (or the gateway that shows it)"
         else:
             answer = render_input(record.payload)
             asked.result, asked.is_error = answer, False
@@ -310,8 +317,8 @@ class AgentMachine:
 
     def _progress(self, task: TaskState, fx: Effects, text: str | None = None) -> None:
         """A WORKING update to a requester that follows the task (only one that asked)."""
-        if _follows(task):
-            self._reply(task, WORKING, fx, error=text)
+        if _follows(task) or self._shown(task):
+            self._reply(task, WORKING, fx, error=text, progress=True)
 
     # -- results -----------------------------------------------------------------------
 
@@ -510,7 +517,7 @@ class AgentMachine:
             PendingTool(call=i, call_id=t.id, tool=t.name, arguments=t.arguments)
             for i, t in enumerate(requested)
         ]
-        if _follows(task):
+        if _follows(task) or self._shown(task):
             names = ", ".join(t.name for t in requested)
             self._progress(task, fx, f"step {task.step}: calling {names}")
         for pending in task.tools:
@@ -746,23 +753,52 @@ class AgentMachine:
         fx: Effects,
         output: dict[str, Any] | None = None,
         error: str | None = None,
+        progress: bool = False,
     ) -> None:
+        """Answer the task's requester; ``progress`` (WORKING) only a requester that follows.
+
+        A task shown in the gateway also sends each answer there; its questions go there
+        only, since the requesting agent cannot answer them and waits for the final answer.
+        """
         reply = task.input.reply
         if reply is None:
             return
-        fx.replies.append(
-            Reply(
-                agent=self.agent.name,
-                reply_to=reply.reply_to,
-                context_id=task.input.key,
-                correlation_id=reply.correlation_id,
-                task_id=task.id,
-                state=state,
-                output=output,
-                error=error,
-                message_id=reply.message_id,
+        fields: dict[str, Any] = {
+            "agent": self.agent.name,
+            "context_id": task.input.key,
+            "task_id": task.id,
+            "state": state,
+            "output": output,
+            "error": error,
+            "message_id": reply.message_id,
+        }
+        shown = self._shown(task)
+        if (reply.updates or not progress) and not (shown and state == INPUT_REQUIRED):
+            fx.replies.append(
+                Reply(reply_to=reply.reply_to, correlation_id=reply.correlation_id, **fields)
             )
+        if shown:
+            assert self.gateway is not None
+            fx.replies.append(
+                Reply(
+                    reply_to=self.gateway.topic,
+                    correlation_id=task.id,
+                    requester=reply.caller,
+                    request=render_input(task.input.payload),
+                    **fields,
+                )
+            )
+
+    def _shown(self, task: TaskState) -> bool:
+        """Whether the gateway shows this task: the agent's choice, for others' requests."""
+        reply = task.input.reply
+        return (
+            self.gateway is not None and reply is not None and reply.caller != self.gateway.caller
         )
+
+    def _gateway_answers(self, task: TaskState, caller: str) -> bool:
+        """Whether ``caller`` is the gateway answering the question of a task it shows."""
+        return self._shown(task) and self.gateway is not None and caller == self.gateway.caller
 
     # -- helpers -----------------------------------------------------------------------
 

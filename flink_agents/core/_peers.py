@@ -69,6 +69,16 @@ class ReplyTo(BaseModel):
     updates: bool = False
 
 
+class GatewayView(BaseModel):
+    """Where an agent shown in the gateway sends copies of its tasks' answers, and the
+    caller name the gateway asks with (its answers to questions are taken from it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caller: str
+    topic: str
+
+
 class Cancel(BaseModel):
     """A request to cancel a task this agent runs for another agent (A2A ``CancelTask``)."""
 
@@ -94,6 +104,10 @@ class Reply(BaseModel):
     error: str | None = None
     #: The A2A history the answer closes: the request's message id.
     message_id: str = ""
+    #: On a copy for the gateway (``Agent.show_in_gateway``): who asked for the task, and
+    #: the request as the model read it, so the gateway can show a task it did not start.
+    requester: str = ""
+    request: str = ""
 
     @property
     def final(self) -> bool:

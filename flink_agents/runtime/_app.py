@@ -20,13 +20,13 @@ from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
-from flink_agents.a2a._binding import inbox_topic
+from flink_agents.a2a import GATEWAY_REPLIES_TOPIC, inbox_topic
 from flink_agents.a2a._card import agent_card, card_summary
 from flink_agents.a2a._registry import publish_cards, read_cards
 from flink_agents.api import Agent
 from flink_agents.api.events import RESULT_KINDS
 from flink_agents.config import Settings, load_settings
-from flink_agents.core import is_url
+from flink_agents.core import GatewayView, is_url
 from flink_agents.detect import AnomalyDetector
 from flink_agents.errors import ConfigError
 from flink_agents.runtime import _router as router
@@ -136,6 +136,7 @@ class AgentApp:
                 f"agent {agent.name!r} reads {unknown or 'nothing'}: declare each input with "
                 f"app.source(topic, key=...) first (declared: {sorted(self._sources)})"
             )
+        self._gateway(agent)  # an agent shown in the gateway must accept it: checked now
         keys = tuple(dict.fromkeys(self._sources[t].key for t in chosen))
         self._deployments.append(
             _Deployment(
@@ -167,7 +168,12 @@ class AgentApp:
         detected = [t for d in self._detections for t in (d.readings, d.anomalies)]
         names = [*detected, *self._sources, *(d.output for d in self._deployments)]
         own = [str(self.events_topic), str(self.dead_letter_topic)]
-        return list(dict.fromkeys([*names, *own, *self._inboxes(), *self._peer_inboxes()]))
+        shown = (
+            [GATEWAY_REPLIES_TOPIC]
+            if any(d.agent.show_in_gateway for d in self._deployments)
+            else []
+        )
+        return list(dict.fromkeys([*names, *own, *self._inboxes(), *self._peer_inboxes(), *shown]))
 
     def _inboxes(self) -> list[str]:
         """Inbox topics of the agents that accept requests from other agents."""
@@ -244,7 +250,10 @@ class AgentApp:
             .key_by(router.route_key, Types.STRING())
             .process(
                 AgentStep(
-                    [AgentBinding(d.agent, d.output, d.carry, d.prompt) for d in self._deployments],
+                    [
+                        AgentBinding(d.agent, d.output, d.carry, d.prompt, self._gateway(d.agent))
+                        for d in self._deployments
+                    ],
                     ExecutorConfig(
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=self._written(str(self.events_topic)),
@@ -328,6 +337,19 @@ class AgentApp:
                 f"must be after replay.from_ms ({replay.from_ms})"
             )
         return replay.from_ms, replay.to_ms
+
+    def _gateway(self, agent: Agent) -> GatewayView | None:
+        """Where an agent shown in the gateway copies its answers; refused when the gateway
+        is not one of its callers (it could not answer the tasks it shows)."""
+        if not agent.show_in_gateway:
+            return None
+        caller = self.settings.gateway.caller
+        if not agent.accepts(caller):
+            raise ConfigError(
+                f"agent {agent.name!r} has show_in_gateway but does not accept the gateway's "
+                f"requests: add {caller!r} (the setting gateway.caller) to its callers"
+            )
+        return GatewayView(caller=caller, topic=GATEWAY_REPLIES_TOPIC)
 
     def _publish_cards(self) -> None:
         """Publish the cards of the agents that accept requests to the card registry."""

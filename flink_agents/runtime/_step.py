@@ -37,7 +37,14 @@ from flink_agents.api.events import (
     routing_key,
     split_routing_key,
 )
-from flink_agents.core import AgentMachine, Effects, InputRecord, TaskState, is_url
+from flink_agents.core import (
+    AgentMachine,
+    Effects,
+    GatewayView,
+    InputRecord,
+    TaskState,
+    is_url,
+)
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
 from flink_agents.runtime._kafka_io import (
     KIND_HEADER,
@@ -75,6 +82,8 @@ class AgentBinding:
     carry: tuple[str, ...] = ()
     #: The input field the model reads; None: the whole input, as JSON.
     prompt_field: str | None = None
+    #: Where the answers of an agent shown in the gateway are copied (show_in_gateway).
+    gateway: GatewayView | None = None
 
 
 class FlinkKeyStore:
@@ -179,7 +188,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             [b.agent for b in self.bindings.values()], self.config
         ).start()
         self._machines = {
-            name: AgentMachine(b.agent, self._executor.tool_names(name))
+            name: AgentMachine(b.agent, self._executor.tool_names(name), b.gateway)
             for name, b in self.bindings.items()
         }
         self._outputs = {name: output_tag(b.output_topic) for name, b in self.bindings.items()}

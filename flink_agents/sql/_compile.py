@@ -80,6 +80,7 @@ OPTIONS: dict[str, dict[str, str]] = {
         "a2a.callers": "ours: comma-separated agents whose A2A requests it accepts, * for any",
         "a2a.peer_timeout": "ours: how long a request to a peer may wait, e.g. 2m",
         "a2a.max_delegation_depth": "ours: longest chain of requests a task may start",
+        "a2a.show_in_gateway": "ours: true shows the tasks other agents ask for in the gateway",
     },
 }
 
@@ -440,6 +441,7 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
             tools=tuple(tools),
             peers=tuple(peers),
             callers=_callers(opts.get("a2a.callers"), where("a2a.callers")),
+            show_in_gateway=_flag(opts, "a2a.show_in_gateway", where),
             memory=_validated(Memory, memory, "memory.", where),
             output=output,
             limits=_validated(Limits, limits, "", where, _LIMIT_OPTIONS),
@@ -532,6 +534,14 @@ def _callers(text: str | None, where: Position) -> tuple[str, ...]:
     if not names:
         raise SqlError("'a2a.callers' names at least one agent, or '*' for any", where)
     return tuple(n if n == ANY_CALLER else agent_name(n, where) for n in names)
+
+
+def _flag(opts: dict[str, str], option: str, where: Where) -> bool:
+    """A ``'true'`` or ``'false'`` option (either case); absent is false."""
+    text = opts.get(option, "false").strip().lower()
+    if text not in ("true", "false"):
+        raise SqlError(f"'{option}' is 'true' or 'false', not {opts[option]!r}", where(option))
+    return text == "true"
 
 
 def _fixed(position: Position) -> Where:

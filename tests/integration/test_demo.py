@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from flink_agents.local import FlinkCluster
-from flink_agents.testing import TopicClient
+from flink_agents.local import FlinkCluster, free_port
+from flink_agents.testing import TopicClient, stop_process
+from tests.support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +92,54 @@ def test_trace_prints_a_conversation_step_by_step(
     assert kinds.count("tool.result") == 3 * kinds.count("task.completed")
     assert "task.completed" in kinds
     assert decisions[0].value["transaction_id"] in done.stdout
+
+
+def test_the_gateway_shows_each_escalation_with_the_reviewers_verdict(
+    demo: subprocess.CompletedProcess[str], topics: TopicClient, job_env: dict[str, str]
+):
+    """The reviews fraud-triage asked for over Kafka are tasks any A2A client can read."""
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    decisions = [d.value for d in topics.consume("decisions", count=60)]
+    verdicts = Counter(d["escalation"] for d in decisions if d["decision"] == "BLOCK")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/agents/compliance-review"
+    env = {**job_env, "FLINK_AGENTS_GATEWAY__PORT": str(port)}
+    gateway = subprocess.Popen(
+        [str(Path(sys.executable).with_name("flink-agents")), "a2a", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    shown: list[dict[str, Any]] = []
+
+    def every_review_shown() -> bool:
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "ListTasks",
+            "params": {"pageSize": 100, "includeArtifacts": True},
+        }
+        try:
+            reply = httpx.post(url, json=body, headers={"A2A-Version": "1.0"}, timeout=10)
+        except httpx.HTTPError:
+            return False
+        tasks = reply.json().get("result", {}).get("tasks", [])
+        shown[:] = [t for t in tasks if t["metadata"].get("requester") == "fraud-triage"]
+        return sum(verdicts.values()) <= len(shown) and all(
+            t["status"]["state"] == "TASK_STATE_COMPLETED" for t in shown
+        )
+
+    try:
+        eventually(every_review_shown, "the gateway shows every escalation", timeout=180)
+    finally:
+        stop_process(gateway)
+    # One task per escalation (a count: a set would hide a review shown twice), each with
+    # the transaction it reviewed and the verdict the decision recorded.
+    bare = [t for t in shown if not t.get("artifacts")]
+    assert not bare, f"completed without the review: {bare}"
+    assert Counter(t["artifacts"][0]["parts"][0]["data"]["verdict"] for t in shown) == verdicts
+    reviewed = Counter(
+        re.search(r"tx-\d+", t["history"][0]["parts"][0]["text"]).group() for t in shown
+    )
+    assert set(reviewed.values()) == {1}
+    assert set(reviewed) == {d["transaction_id"] for d in decisions if d["decision"] == "BLOCK"}

@@ -8,6 +8,7 @@ simulator over HTTP, the gateway as the ``flink-agents a2a serve`` process, the 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import uuid
@@ -41,6 +42,12 @@ QUESTION = "Which account should I look at?"
 
 def script(req: ChatRequest) -> Reply:
     text = req.last_user_text or ""
+    if req.model == "triage":  # asks the echo agent over Kafka, then passes its answer on
+        if req.tool_results:
+            return Reply.text(f"verdict: {req.tool_results[0].content}")
+        [peer] = req.tool_names
+        case = json.loads(text)["id"]
+        return Reply.tool_calls([ToolCall(peer, {"message": f"ask me about {case}"})])
     if "ask me" in text and req.tool_results:
         return Reply.text(f"thanks: {req.tool_results[0].content}")
     if "ask me" in text:
@@ -420,3 +427,48 @@ def test_a_gateway_restarted_mid_task_answers_for_it_and_for_earlier_tasks(gatew
     eventually(answered, "the new gateway applied the answer to the pending task", timeout=60)
     task = gw.rpc(other, "GetTask", {"id": pending["id"]}).json()["result"]
     assert task["artifacts"][0]["parts"] == [{"text": "echo: medium one"}]
+
+
+def test_a_task_another_agent_asked_for_is_shown_and_a_person_answers_it(gateway):
+    """The demo's shape: triage asks the agent over Kafka; the gateway shows that task, a
+    person answers its question there, and triage gets the answer as its peer's result."""
+    gw, url = gateway
+    case = f"case-{uuid.uuid4().hex[:6]}"
+    gw.topics.produce(f"{gw.prefix}.cases", [{"id": case, "k": case}])
+
+    found: dict[str, Any] = {}
+
+    def question_shown() -> bool:
+        listed = gw.rpc(url, "ListTasks", {"status": "TASK_STATE_INPUT_REQUIRED"}).json()
+        for task in listed["result"].get("tasks", []):
+            if task["history"][0]["parts"][0]["text"] == f"ask me about {case}":
+                found.update(task)
+        return bool(found)
+
+    eventually(question_shown, "the gateway shows triage's task, asking", timeout=300)
+    task = found
+    assert task["metadata"]["requester"] == f"{gw.prefix}-triage"
+    assert [p["text"] for p in task["status"]["message"]["parts"]] == [QUESTION]
+    refused = gw.rpc(url, "CancelTask", {"id": task["id"]}).json()
+    assert refused["error"]["code"] == -32002, refused
+    assert f"asked for by {gw.prefix}-triage" in refused["error"]["message"]
+
+    answer = message("account 9", taskId=task["id"], contextId=task["contextId"])
+    gw.rpc(url, "SendMessage", {"message": answer, "configuration": {"returnImmediately": True}})
+
+    verdicts = gw.topics.consume(
+        f"{gw.prefix}.verdicts",
+        until=lambda rs: any(r.value.get("id") == case for r in rs),
+        timeout=300,
+    )
+    mine = [r.value for r in verdicts if r.value.get("id") == case]
+    assert len(mine) == 1, mine  # one verdict: the question did not end triage's wait
+    assert mine[0]["task"]["state"] == "TASK_STATE_COMPLETED", mine
+    assert mine[0]["text"] == "verdict: thanks: account 9", mine
+
+    def ended() -> bool:
+        found.update(gw.rpc(url, "GetTask", {"id": task["id"]}).json()["result"])
+        return bool(found["status"]["state"] == "TASK_STATE_COMPLETED")
+
+    eventually(ended, "the gateway shows the task completed", timeout=60)
+    assert found["artifacts"][0]["parts"] == [{"text": "thanks: account 9"}]

@@ -132,6 +132,9 @@ def test_sql_run_with_a_target_submits_the_sql_job_to_that_cluster(
         )
         assert running, done.stdout
         assert f"helper: model helper@{sim.base_url}" in done.stdout  # the plan was shown
+        # What each statement did, printed as `sql run` without a target prints it.
+        for message in ("connection llm created", "model chat created", "agent helper created"):
+            assert message in done.stdout, done.stdout
         job = running.group(1)
         try:
             topics.produce(

@@ -1,7 +1,8 @@
-"""An app whose one agent is reached only through its inbox, for tests of the A2A gateway.
+"""An app for tests of the A2A gateway: an agent reached only through its inbox, shown in
+the gateway, and a triage agent that reads a topic and asks it over Kafka.
 
-``GATEWAY_PREFIX`` names the agent (inbox topics are named after agents, so each test run
-gets its own); MODEL_URL is the model simulator.
+``GATEWAY_PREFIX`` names the agents (inbox topics are named after agents, so each test run
+gets its own); MODEL_URL is the model simulator, and each agent's model name is its role.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ def app() -> AgentApp:
         limits=Limits(call_timeout="120s", max_retries=0),
         callers=["*"],
         human_input=True,
+        show_in_gateway=True,  # the tasks triage asks for are shown, and answered, there
+    )
+    triage = Agent(
+        name=f"{PREFIX}-triage",
+        instructions="Ask the echo agent, then give its answer.",
+        model=OpenAIModel(model="triage", base_url=os.environ["MODEL_URL"], timeout="120s"),
+        limits=Limits(call_timeout="120s", max_retries=0, peer_timeout="600s"),
+        peers=[echo.name],
     )
     built = AgentApp(f"{PREFIX}-app")
+    built.source(f"{PREFIX}.cases", key="k")
     built.add(echo, inputs=[], outputs=f"{PREFIX}.answers")
+    built.add(triage, inputs=f"{PREFIX}.cases", outputs=f"{PREFIX}.verdicts", carry=["id"])
     return built
 
 

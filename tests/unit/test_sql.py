@@ -286,6 +286,11 @@ def test_drop_refuses_what_others_use_and_then_drops(run: SqlRun):
             "bad value for 'a2a.peer_timeout'",
         ),
         (
+            "CREATE AGENT a USING MODEL m USING PROMPT 'p' WITH ('a2a.show_in_gateway' = 'yes')",
+            "'yes'",
+            "'a2a.show_in_gateway' is 'true' or 'false', not 'yes'",
+        ),
+        (
             "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'x')",
             "api",
             "already exists",
@@ -466,6 +471,20 @@ def test_a2a_tools_become_the_agents_peers_by_name_or_by_url(run: SqlRun):
     assert agent.limits.peer_timeout.total_seconds() == 45
     assert agent.limits.max_delegation_depth == 2
     assert agent.accepts("ops-bot") and not agent.accepts("stranger")
+    assert not agent.show_in_gateway
+
+
+def test_an_agent_is_shown_in_the_gateway_with_a_flag(run: SqlRun):
+    execute(run, DEFINITIONS + PEERS)
+    execute(
+        run,
+        "ALTER AGENT triage SET ('a2a.callers' = 'ops_bot, a2a-gateway', "
+        "'a2a.show_in_gateway' = 'TRUE');",
+    )
+    entry = run.catalog.get("agent", "triage")
+    assert entry is not None
+    agent = compile_agent(entry, run.catalog, lambda _key: None).agent  # type: ignore[arg-type,return-value]
+    assert agent.show_in_gateway and agent.accepts("a2a-gateway")
 
 
 def test_an_agent_accepts_any_caller_with_a_star_and_sets_its_own_peer_timeout(run: SqlRun):

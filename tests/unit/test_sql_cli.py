@@ -74,9 +74,19 @@ def test_the_cluster_entry_submits_nothing_for_definitions_or_a_broken_file(
         "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'http://127.0.0.1:9/v1');"
     )
     broken.write_text("SHOW AGENTS;\nCREATE MODEL m WITH ('provider' = 'nope');")
+    messages = tmp_path / "messages.txt"
     common = ["--name", "job", "--home", str(tmp_path / "home"), "--plan", str(tmp_path / "p")]
+    common += ["--messages", str(messages)]
     assert _entry.main([str(defs), *common]) == _entry.NO_JOB
     assert "makes no job (it only defines), so nothing was submitted" in capsys.readouterr().out
+    # `sql run --target` prints this file: what each statement did, as `sql run` does.
+    assert messages.read_text().splitlines() == [
+        "connection api created",
+        f"error: {defs} makes no job (it only defines), so nothing was submitted",
+    ]
     assert _entry.main([str(broken), *common]) == 1
     assert "broken.sql:2:" in capsys.readouterr().err
+    lines = messages.read_text().splitlines()
+    assert lines[0] == "agent name  comment"  # SHOW AGENTS' header row, then the error
+    assert lines[-1].startswith("error: ") and "broken.sql:2:" in lines[-1], lines
     assert not (tmp_path / "p").exists()  # no plan: nothing was built

@@ -1,0 +1,1 @@
+"""Apache Flink Agents measured beside flink-agents (`make bench-peers`)."""
