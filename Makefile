@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d' ' -f1)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: setup jars demo demo-maintenance test unit integration test-deploy images lint format up down status bench bench-peers clean
+.PHONY: setup jars demo demo-maintenance test unit integration docs test-deploy images lint format up down status bench bench-peers clean
 
 setup: $(STAMP) jars
 
@@ -40,7 +40,12 @@ unit: $(STAMP)
 integration: setup
 	$(PYTEST) -m integration -q
 
-test: setup lint unit integration
+# The documentation site, into site/ (open site/index.html); warnings are errors, so a
+# broken link, anchor or docstring fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: setup lint unit docs integration
 
 # The Docker deployment, tested: a Docker engine from Debian's packages (installed and
 # started when missing), a base image made with debootstrap, the project's images on it,
@@ -73,4 +78,4 @@ bench-peers: setup
 
 clean:
 	-test -x $(BIN)/flink-agents && $(BIN)/flink-agents local down
-	rm -rf $(VENV) .flink-agents .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .flink-agents .pytest_cache .mypy_cache .ruff_cache site

@@ -151,6 +151,8 @@ class GatewaySettings(_Section):
     port: int = Field(default=8100, ge=1, le=65535)
     url: str | None = None
     token_env: str | None = None
+    #: A file holding the bearer token (a mounted secret), instead of ``token_env``.
+    token_file: Path | None = None
     caller: str = Field(default="a2a-gateway", min_length=1)
     max_request_bytes: int = Field(default=1_048_576, gt=0)
     max_concurrent: int = Field(default=16, gt=0)

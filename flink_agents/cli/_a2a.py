@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +29,12 @@ def serve(
         typer.Option(
             help="Name of the environment variable holding the bearer token clients must send; "
             "without it, requests are not authenticated."
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file holding the bearer token (e.g. a mounted secret); instead of --token-env."
         ),
     ] = None,
     caller: Annotated[
@@ -65,6 +72,7 @@ def serve(
             "port": port,
             "url": url,
             "token_env": token_env,
+            "token_file": token_file,
             "caller": caller,
             "max_request_bytes": max_request_bytes,
             "max_concurrent": max_concurrent,
@@ -80,15 +88,7 @@ def serve(
             raise ConfigError(
                 f"a2a serve (its options or the gateway settings): {explain(exc)}"
             ) from None
-        token = None
-        if chosen.token_env is not None:
-            token = os.environ.get(chosen.token_env)
-            if not token:
-                raise ConfigError(
-                    f"token_env {chosen.token_env}: the environment variable {chosen.token_env} "
-                    "is not set or empty; set it to the token clients must send, or leave "
-                    "--token-env (and gateway.token_env) out"
-                )
+        token = _token(chosen.token_env, chosen.token_file)
         base = chosen.url or f"http://{chosen.host}:{chosen.port}"
         options = GatewayOptions(
             bootstrap_servers=settings.bootstrap_servers,
@@ -105,3 +105,31 @@ def serve(
             highlight=False,
         )
         run(options, chosen.host, chosen.port)
+
+
+def _token(env: str | None, file: Path | None) -> str | None:
+    """The bearer token clients must send, from the environment or a file; None: none."""
+    if env is not None and file is not None:
+        raise ConfigError(
+            "give the gateway's token one way: --token-env (gateway.token_env) or "
+            "--token-file (gateway.token_file), not both"
+        )
+    if env is not None:
+        token = os.environ.get(env)
+        if not token:
+            raise ConfigError(
+                f"token_env {env}: the environment variable {env} is not set or empty; set it "
+                "to the token clients must send, or leave --token-env (and gateway.token_env) out"
+            )
+        return token
+    if file is not None:
+        try:
+            token = file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"token_file {file}: cannot read it: {exc.strerror}") from None
+        if not token:
+            raise ConfigError(
+                f"token_file {file} is empty; write the token clients must send into it"
+            )
+        return token
+    return None

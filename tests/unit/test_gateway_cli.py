@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLI = str(Path(sys.executable).with_name("flink-agents"))
 
 
@@ -53,3 +55,22 @@ def test_the_agents_served_are_a_comma_separated_list_in_the_environment():
     env = {"FLINK_AGENTS_GATEWAY__AGENTS": "review, triage,"}
     assert load_settings(environ=env, file=None).gateway.agents == ["review", "triage"]
     assert load_settings(environ={}, file=None).gateway.agents == []
+
+
+def test_the_token_may_come_from_a_file_and_one_way_only(tmp_path: Path):
+    from flink_agents.cli._a2a import _token
+    from flink_agents.errors import ConfigError
+
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")  # as a mounted secret often ends
+    assert _token(None, secret) == "s3cret"
+    assert _token(None, None) is None
+    secret.write_text("  \n")
+    done = serve(tmp_path, {"FLINK_AGENTS_GATEWAY__TOKEN_FILE": str(secret)})
+    assert done.returncode != 0 and f"token_file {secret} is empty" in done.stdout + done.stderr
+    missing = tmp_path / "nowhere"
+    done = serve(tmp_path, {}, "--token-file", str(missing))
+    assert done.returncode != 0
+    assert f"token_file {missing}: cannot read it" in done.stdout + done.stderr
+    with pytest.raises(ConfigError, match=r"--token-env \(gateway.token_env\) or --token-file"):
+        _token("SOME_VAR", secret)
