@@ -57,7 +57,7 @@ images: setup
 	docker/build.sh --base flink-agents-base:bookworm --tag $(IMAGE_TAG)
 
 test-deploy: images
-	FLINK_AGENTS_IMAGE_TAG=$(IMAGE_TAG) $(PYTEST) -m deploy tests/deploy -q
+	DEPLOY_IMAGE_TAG=$(IMAGE_TAG) $(PYTEST) -m deploy tests/deploy -q
 
 up: setup
 	$(BIN)/flink-agents local up

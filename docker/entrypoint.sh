@@ -45,7 +45,8 @@ rest.address: ${jobmanager}
 rest.port: ${rest_port}
 rest.bind-address: ${BIND_HOST:-0.0.0.0}
 parallelism.default: 1
-cluster.evenly-spread-out-slots: true
+# Spread a job's slots over the TaskManagers (Flink 2 removed cluster.evenly-spread-out-slots).
+taskmanager.load-balance.mode: slots
 jobmanager.execution.failover-strategy: region
 python.executable: ${python}
 python.client.executable: ${python}

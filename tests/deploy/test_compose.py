@@ -29,7 +29,7 @@ from tests.support import ROOT, eventually
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1800)]
 STARTUP_S = 600
 CLI = str(Path(sys.executable).with_name("flink-agents"))
-TAG = os.environ.get("FLINK_AGENTS_IMAGE_TAG", "test")
+TAG = os.environ.get("DEPLOY_IMAGE_TAG", "test")
 APP = "fraud-triage"
 TOPICS = ("transactions", "decisions", f"{APP}.events", f"{APP}.dlq")
 PORTS = ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "REST_PORT", "RPC_PORT", "TOOLS_PORT", "MODEL_PORT")
