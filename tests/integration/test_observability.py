@@ -80,9 +80,20 @@ def test_a_running_job_exports_its_traces_live_the_log_exports_the_same_and_top_
             answers = topics.consume(out, count=TASKS, timeout=120)
             assert Counter(a.value["id"] for a in answers) == dict.fromkeys(range(TASKS), 1)
 
-            shown = cli(job_env, "top", "--once", "--target", target, "--interval", "0.5")
-            row = re.search(rf"^react\s+{re.escape(app)}\s+(\d+)\s", shown, re.M)
-            assert row and int(row.group(1)) == TASKS, shown
+            # Flink's REST API serves metrics it fetches from the TaskManagers every few
+            # seconds: the table counts every task once the next fetch has them.
+            shown = ""
+
+            def top_counts_every_task() -> bool:
+                nonlocal shown
+                shown = cli(job_env, "top", "--once", "--target", target, "--interval", "0.5")
+                row = re.search(rf"^react\s+{re.escape(app)}\s+(\d+)\s", shown, re.M)
+                return bool(row) and int(row.group(1)) == TASKS
+
+            try:
+                eventually(top_counts_every_task, f"top counted {TASKS} tasks", timeout=30)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; last table:\n{shown}") from None
 
             eventually(
                 lambda: sum(s.parent_id == "" for s in live.received()) >= TASKS,
