@@ -161,10 +161,18 @@ class ClusterJobs:
         return [root_cause(entry["stacktrace"]) for entry in entries[:2]]
 
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> str:
-        """Stop the job after a savepoint; return the savepoint's location."""
+        """Stop the job after a savepoint; return the savepoint's location once the job has
+        ended (the savepoint completes a moment before the job reaches FINISHED)."""
         body = {"drain": False, **self._target("targetDirectory")}
         trigger = self.cluster.rest(f"/jobs/{job_id}/stop", "POST", body)["request-id"]
-        return self._savepoint_done(job_id, trigger, timeout)
+        location = self._savepoint_done(job_id, trigger, timeout)
+        ended = poll(lambda: self.state(job_id) in TERMINAL or None, timeout)
+        if ended is None:
+            raise StackError(
+                f"job {job_id} took its savepoint ({location}) but was still "
+                f"{self.state(job_id)} {timeout:.0f}s later"
+            )
+        return location
 
     def savepoint(self, job_id: str, timeout: float = 120.0) -> str:
         """Take a savepoint and leave the job running; return the savepoint's location."""
