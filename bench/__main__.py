@@ -6,7 +6,6 @@ python -m bench [--quick] [--only classifier react floor capacity recovery repla
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,9 +14,8 @@ from typing import Any
 
 from bench import _report, _runs
 from bench._broker import BrokerCounters
-from bench._harness import Simulator, System
+from bench._harness import System, fresh_stack
 from flink_agents.config import load_settings
-from flink_agents.local import LocalStack
 from flink_agents.testing import TopicClient
 
 PARTS = ("floor", "classifier", "react", "capacity", "recovery", "replay")
@@ -41,17 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     plan = _runs.Plan.quick() if args.quick else _runs.Plan()
     settings = load_settings()
-    stack = LocalStack(settings)
-    if any(p.running for p in stack.status()):
-        # Python modules stay loaded in a running TaskManager; measure a fresh cluster.
-        print("restarting the local stack so the TaskManager loads this checkout", flush=True)
-        stack.down()
-    cli = str(Path(sys.executable).with_name("flink-agents"))
-    if subprocess.run([cli, "local", "up"], check=False).returncode != 0:
+    started_stack = fresh_stack(settings, "bench")
+    if started_stack is None:
         return 1
-    logs = settings.home / "logs" / "bench"
-    logs.mkdir(parents=True, exist_ok=True)
-    sim = Simulator(logs / "simulator.log")
+    stack, sim, logs = started_stack
     broker_pid = stack.kafka.pid()
     counters = BrokerCounters(broker_pid) if broker_pid else None
     ctx = _runs.Context(stack, TopicClient(settings.bootstrap_servers), sim, plan, counters)

@@ -29,6 +29,22 @@ from flink_agents.testing.model_server import spawn
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def fresh_stack(settings: Settings, logs_name: str) -> tuple[LocalStack, Simulator, Path] | None:
+    """The local stack started anew (Python modules stay loaded in a running TaskManager, so
+    a running stack would measure an older checkout), the model simulator, and the folder
+    ``logs/<logs_name>`` they log to; None when the stack does not start."""
+    stack = LocalStack(settings)
+    if any(p.running for p in stack.status()):
+        print("restarting the local stack so the TaskManager loads this checkout", flush=True)
+        stack.down()
+    cli = str(Path(sys.executable).with_name("flink-agents"))
+    if subprocess.run([cli, "local", "up"], check=False).returncode != 0:
+        return None
+    logs = settings.home / "logs" / logs_name
+    logs.mkdir(parents=True, exist_ok=True)
+    return stack, Simulator(logs / "simulator.log"), logs
+
+
 class Simulator:
     """The model simulator as a subprocess, steered over HTTP (latency, reset, records)."""
 

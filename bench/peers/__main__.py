@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -18,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import _report, _runs
-from bench._harness import Load, Outputs, Simulator, System, send_paced
+from bench._harness import Load, Outputs, System, fresh_stack, send_paced
 from bench.peers import _compare, _venv
 from bench.peers._system import PeerSystem
 from flink_agents.config import Settings, load_settings
-from flink_agents.local import LocalStack, fetch
+from flink_agents.local import fetch
 from flink_agents.testing import TopicClient
 
 README = _report.README
@@ -61,16 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.quick else 2)
     settings = load_settings()
     python = _venv.ensure(settings.home)
-    stack = LocalStack(settings)
-    if any(p.running for p in stack.status()):
-        print("restarting the local stack so the TaskManager loads this checkout", flush=True)
-        stack.down()
-    cli = str(Path(sys.executable).with_name("flink-agents"))
-    if subprocess.run([cli, "local", "up"], check=False).returncode != 0:
+    started_stack = fresh_stack(settings, "bench-peers")
+    if started_stack is None:
         return 1
-    logs = settings.home / "logs" / "bench-peers"
-    logs.mkdir(parents=True, exist_ok=True)
-    sim = Simulator(logs / "simulator.log")
+    stack, sim, logs = started_stack
     topics = TopicClient(settings.bootstrap_servers)
     ctx = _runs.Context(stack, topics, sim, plan)
     flink = _flink_settings(settings)
