@@ -14,7 +14,7 @@ from rich.text import Text
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import ConfigError
-from flink_agents.sql import Result, SqlRun, job_name
+from flink_agents.sql import Result, SqlRun, job_name, serve_name
 
 app = typer.Typer(
     help="Agents in Flink SQL: run a file, or start a shell (no command).",
@@ -84,6 +84,34 @@ def run(
         runner.job.run()
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    agents: Annotated[
+        list[str], typer.Argument(help="Agents of the catalog that accept A2A callers.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything and print the plan; start no job.")
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Job name; its topics are <name>.events and so on.", show_default=False),
+    ] = None,
+) -> None:
+    """Serve agents of the catalog on their A2A inboxes alone, as the file defining them would."""
+    context: Context = ctx.obj
+    with user_errors():
+        runner = SqlRun(context.settings, name or serve_name(agents))
+        runner.serve(agents)
+        runner.job.build(create_topics=not dry_run)
+        console.print(runner.job.explain(), highlight=False, markup=False)
+        if dry_run:
+            console.print("dry run: no job started")
+            return
+        console.print(f"running job {runner.job.name} (Ctrl-C stops it)")
+        runner.job.run()
+
+
 def _submit(settings: Settings, file: Path, name: str) -> None:
     """The file run by ``flink run`` on the target cluster (``sql/_entry.py``): its
     statements execute here, as with a MiniCluster, and the job is submitted detached."""
@@ -113,10 +141,15 @@ def _submit(settings: Settings, file: Path, name: str) -> None:
 
 def run_in_background(file: Path, log: Path, home: Path) -> subprocess.Popen[bytes]:
     """``flink-agents sql run FILE`` as its own process, output in ``log``."""
+    return in_background(["run", str(file)], log, home)
+
+
+def in_background(args: list[str], log: Path, home: Path) -> subprocess.Popen[bytes]:
+    """``flink-agents sql ARGS`` as its own process (and process group), output in ``log``."""
     command = [str(Path(sys.executable).with_name("flink-agents")), "--home", str(home)]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*command, "sql", "run", str(file)],
+            [*command, "sql", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -124,4 +157,4 @@ def run_in_background(file: Path, log: Path, home: Path) -> subprocess.Popen[byt
         )
 
 
-__all__ = ["app", "run_in_background"]
+__all__ = ["app", "in_background", "run_in_background"]

@@ -49,6 +49,10 @@ class Entry(BaseModel):
     prompt: str | None = None
     tools: list[str] = Field(default_factory=list)
     agents: list[str] = Field(default_factory=list)
+    #: The answer's row type read from the table named by ``output.table`` when the agent
+    #: was created or altered (the agent keeps it if the table changes or goes later).
+    output_row: str | None = None
+    output_row_from: str = ""
 
     def shown(self) -> dict[str, str]:
         """The options with secrets masked: what SHOW, DESCRIBE and logs may print."""

@@ -75,6 +75,8 @@ OPTIONS: dict[str, dict[str, str]] = {
         "memory.ttl": "ours: forget a key after this long without a task, e.g. 7d",
         "output.schema": "ours: JSON Schema of the response (validated structured output)",
         "output.row": "ours: the response's row type, e.g. ROW<decision STRING NOT NULL, ...>",
+        "output.table": "ours: a table whose columns are the response's fields",
+        "output.table.except": "ours: columns of output.table that are not answer fields",
         "call_timeout": "ours: time per model or tool call, e.g. 30s",
         "max_in_flight": "ours: calls in flight for this agent per worker",
         "a2a.callers": "ours: comma-separated agents whose A2A requests it accepts, * for any",
@@ -420,17 +422,7 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
         memory["window"] = opts["memory.window"]
     if "memory.ttl" in opts:
         memory["ttl"] = opts["memory.ttl"]
-    output = None
-    if "output.schema" in opts and "output.row" in opts:
-        raise SqlError(
-            "give the response's shape once: 'output.schema' (JSON Schema) or 'output.row' "
-            "(a row type), not both",
-            where("output.row"),
-        )
-    if "output.schema" in opts:
-        output = _output_model(opts["output.schema"], where("output.schema"))
-    elif "output.row" in opts:
-        output = _row_model(opts["output.row"], where("output.row"))
+    output = _output(entry, where)
     spec_name = agent_name(entry.name, where(""))
     try:
         agent = Agent(
@@ -476,7 +468,7 @@ def _reflection(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
                 "a PROMPT",
                 where(f"@agent:{name}"),
             )
-        if part.tools or {"output.schema", "output.row"} & set(part.options):
+        if part.tools or set(OUTPUT_OPTIONS) & set(part.options):
             raise SqlError(
                 f"the {role} {name} has tools or an output schema: the agents of a reflection "
                 "write and judge text, without tools",
@@ -588,13 +580,49 @@ def _validated(
         ) from None
 
 
-def _row_model(text: str, where: Position) -> Any:
+#: The options that give an agent's output its shape; at most one of them.
+OUTPUT_OPTIONS = ("output.schema", "output.row", "output.table")
+
+
+def _output(entry: Entry, where: Where) -> Any:
+    """The output model of ``output.schema``, ``output.row`` or ``output.table``, if any."""
+    opts = entry.options
+    given = [o for o in OUTPUT_OPTIONS if o in opts]
+    if len(given) > 1:
+        raise SqlError(
+            "give the response's shape once: 'output.schema' (JSON Schema), 'output.row' "
+            f"(a row type) or 'output.table' (a table's columns), not {' and '.join(given)}",
+            where(given[-1]),
+        )
+    if "output.table.except" in opts and "output.table" not in opts:
+        raise SqlError(
+            "'output.table.except' names columns of 'output.table', which is not given",
+            where("output.table.except"),
+        )
+    if "output.schema" in opts:
+        return _output_model(opts["output.schema"], where("output.schema"))
+    if "output.row" in opts:
+        return _row_model(opts["output.row"], where("output.row"), "'output.row'")
+    if "output.table" in opts:
+        if entry.output_row is None:
+            raise SqlError(
+                f"agent {entry.name} names 'output.table' but its columns were never read: "
+                f"ALTER AGENT {entry.name} SET ('output.table' = '{opts['output.table']}') "
+                "where the table is declared",
+                where("output.table"),
+            )
+        table = f"'output.table' = '{opts['output.table']}' ({entry.output_row_from})"
+        return _row_model(entry.output_row, where("output.table"), table)
+    return None
+
+
+def _row_model(text: str, where: Position, option: str) -> Any:
     try:
         return model_from_schema(row_schema(text))
     except RowTypeError as exc:
-        raise SqlError(f"'output.row': {exc}", where) from None
+        raise SqlError(f"{option}: {exc}", where) from None
     except SpecError as exc:
-        raise SqlError(f"'output.row': {exc}", where) from None
+        raise SqlError(f"{option}: {exc}", where) from None
 
 
 def _output_model(text: str, where: Position) -> Any:
@@ -612,6 +640,7 @@ def _output_model(text: str, where: Position) -> Any:
 
 __all__ = [
     "OPTIONS",
+    "OUTPUT_OPTIONS",
     "CompiledAgent",
     "Peer",
     "agent_name",

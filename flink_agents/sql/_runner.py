@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from flink_agents.config import Settings
+from flink_agents.errors import ConfigError
 from flink_agents.sql._catalog import Catalog
+from flink_agents.sql._errors import Position
 from flink_agents.sql._job import SqlJob
 from flink_agents.sql._script import load
 from flink_agents.sql._session import Result, Session
@@ -47,3 +49,40 @@ class SqlRun:
     @property
     def has_job(self) -> bool:
         return self.job.has_work
+
+    def serve(self, names: list[str]) -> None:
+        """Serve agents of the catalog by name, on their inboxes alone, as a file that
+        creates them would: each must accept A2A callers (``'a2a.callers'``)."""
+        if not names:
+            raise ConfigError("name at least one agent to serve (SHOW AGENTS lists them)")
+        for name in names:
+            entry = self.catalog.get("agent", name) or next(
+                (e for e in self.catalog.entries("agent") if _runs_as(e.name) == _runs_as(name)),
+                None,
+            )
+            if entry is None:
+                known = ", ".join(e.name for e in self.catalog.entries("agent")) or "none"
+                raise ConfigError(
+                    f"no agent {name!r} in the catalog {self.catalog.path} (agents: {known}); "
+                    "CREATE AGENT it first"
+                )
+            if "a2a.callers" not in entry.options:
+                raise ConfigError(
+                    f"agent {name} accepts no A2A callers, so nothing would reach it: "
+                    f"ALTER AGENT {name} SET ('a2a.callers' = '<agents>' or '*') first, or run "
+                    "it on a table with AI_RUN_AGENT"
+                )
+            self.job.defined(entry.name, Position(f"agent {entry.name} (catalog)", 1, 1))
+
+
+def _runs_as(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def serve_name(names: list[str]) -> str:
+    """The default job name of ``sql serve``: ``serve.<agent>[.<agent>...]``.
+
+    >>> serve_name(["compliance_review"])
+    'serve.compliance-review'
+    """
+    return "serve." + ".".join(_runs_as(n) for n in names)

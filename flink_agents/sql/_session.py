@@ -23,6 +23,7 @@ from flink_agents.sql._ast import (
 )
 from flink_agents.sql._catalog import Catalog, Entry
 from flink_agents.sql._compile import (
+    OUTPUT_OPTIONS,
     check_connection,
     check_options,
     compile_agent,
@@ -32,6 +33,8 @@ from flink_agents.sql._compile import (
 )
 from flink_agents.sql._errors import Position, SqlError
 from flink_agents.sql._parser import parse
+from flink_agents.sql._rowtype import RowTypeError, row_schema
+from flink_agents.sql._tables import Tables
 from flink_agents.sql._tokens import Statement
 
 
@@ -45,18 +48,23 @@ class Result:
 
 
 class Session:
-    """One sequence of statements over one catalog; Flink statements go to ``flink``, and
-    ``defined`` hears of each agent a statement creates or alters (with its place)."""
+    """One sequence of statements over one catalog; Flink statements go to ``flink``,
+    ``defined`` hears of each agent a statement creates or alters (with its place) and
+    ``dropped`` of each agent a statement drops. ``tables`` are the tables the statements
+    declared so far (for ``'output.table'``)."""
 
     def __init__(
         self,
         catalog: Catalog,
         flink: Callable[[Parsed], Result],
         defined: Callable[[str, Position], None] | None = None,
+        dropped: Callable[[str], None] | None = None,
     ) -> None:
         self.catalog = catalog
+        self.tables = Tables()
         self._flink = flink
         self._defined = defined or (lambda _name, _where: None)
+        self._dropped = dropped or (lambda _name: None)
 
     def execute(self, stmt: Statement) -> Result:
         parsed = parse(stmt)
@@ -76,7 +84,10 @@ class Session:
             self._flink(parsed)
             return Result(f"function {parsed.name.text} registered")
         assert isinstance(parsed, Flink | SetOption)
-        return self._flink(parsed)
+        result = self._flink(parsed)
+        if isinstance(parsed, Flink):
+            self.tables.see(parsed.statement)
+        return result
 
     # -- CREATE ------------------------------------------------------------------------
 
@@ -107,6 +118,8 @@ class Session:
             tools=[t.text for t in stmt.tools],
             agents=[a.text for a in stmt.agents],
         )
+        if stmt.kind == "agent":
+            self._read_output_table(entry, _where_in(stmt))
         self.check(entry, _where_in(stmt))
         self.catalog.put(entry)
         if stmt.kind == "agent":
@@ -124,6 +137,29 @@ class Session:
             tool_spec(entry, self.catalog, where)
         else:
             compile_agent(entry, self.catalog, where)
+
+    def _read_output_table(self, entry: Entry, where: Callable[[str], Position]) -> None:
+        """Read the answer fields of ``'output.table'`` from the table's declaration now: the
+        agent keeps them, so a later file or a changed table does not change its output."""
+        name = entry.options.get("output.table")
+        if name is None or sum(o in entry.options for o in OUTPUT_OPTIONS) > 1:
+            return  # none, or given with another: compile_agent says so
+        at = where("output.table")
+        excluded = tuple(
+            c.strip() for c in entry.options.get("output.table.except", "").split(",") if c.strip()
+        )
+        row = self.tables.answer_row(name.strip(), excluded, at)
+        declared = self.tables.where_declared(name.strip())
+        try:
+            row_schema(row)
+        except RowTypeError as exc:
+            raise SqlError(
+                f"'output.table': table {name} (declared at {declared}) cannot be an answer: "
+                f"{exc}; name such columns in 'output.table.except'",
+                at,
+            ) from None
+        entry.output_row = row
+        entry.output_row_from = f"table {name.strip()} declared at {declared}"
 
     # -- ALTER, DROP -------------------------------------------------------------------
 
@@ -159,6 +195,8 @@ class Session:
                 return stmt.option_keys[key[4:]]
             return value.where if value is not None else stmt.where
 
+        if {"output.table", "output.table.except"} & set(stmt.options):
+            self._read_output_table(changed, where)
         self.check(changed, where)
         self.catalog.put(changed)
         self._defined(entry.name, stmt.name.where)
@@ -177,6 +215,8 @@ class Session:
                 stmt.name.where,
             )
         self.catalog.remove(stmt.kind, stmt.name.text)
+        if stmt.kind == "agent":
+            self._dropped(stmt.name.text)
         return Result(f"{stmt.kind} {stmt.name.text} dropped")
 
     # -- SHOW, DESCRIBE ----------------------------------------------------------------
@@ -208,6 +248,8 @@ def describe(entry: Entry) -> list[list[str]]:
             rows.append(["tools", ", ".join(entry.tools)])
         if entry.agents:
             rows.append(["agents", ", ".join(entry.agents)])
+    if entry.output_row is not None:
+        rows.append(["answer fields", f"{entry.output_row}  -- from {entry.output_row_from}"])
     for label, columns in (("input", entry.inputs), ("output", entry.outputs)):
         if columns:
             rows.append([label, ", ".join(f"{c} {t}" for c, t in columns)])
