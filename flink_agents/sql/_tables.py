@@ -27,6 +27,8 @@ from flink_agents.sql._tokens import Statement, Tok
 
 #: Parts of a column list that are not columns.
 _NOT_COLUMNS = frozenset({"WATERMARK", "PRIMARY", "CONSTRAINT", "PERIOD", "UNIQUE"})
+#: Words that may follow a table's name in CREATE TABLE when no column list does.
+_AFTER_NAME = frozenset({"WITH", "LIKE", "AS", "COMMENT", "PARTITIONED", "DISTRIBUTED"})
 
 
 @dataclass(frozen=True)
@@ -111,26 +113,34 @@ class Tables:
 def _declared(stmt: Statement) -> Table | None:
     """The table a CREATE TABLE statement declares, with its physical columns."""
     toks = stmt.tokens
-    opening = next((i for i, t in enumerate(toks) if t.kind is TokenType.L_PAREN), None)
-    head = toks[: opening if opening is not None else len(toks)]
-    if any(t.word in ("AS", "LIKE") for t in head):
-        cut = next(i for i, t in enumerate(head) if t.word in ("AS", "LIKE"))
-        name = _last_name(head[:cut])
-        why = "it is declared with AS or LIKE; list its columns in CREATE TABLE"
-        return Table(name, stmt.where, unreadable=why) if name is not None else None
-    name = _last_name(head)
-    if name is None or opening is None:
+    stop = next(
+        (i for i, t in enumerate(toks) if t.kind is TokenType.L_PAREN or t.word in _AFTER_NAME),
+        len(toks),
+    )
+    name = _last_name(toks[:stop])
+    if name is None:
         return None
-    segments, closing = _segments(toks, opening)
-    if any(t.word == "LIKE" for t in toks[closing + 1 :]):
-        why = "it takes columns from another table with LIKE; list them all in CREATE TABLE"
+    if _at_top(toks, ("LIKE", "AS")):
+        why = "it takes them from another table or a query (LIKE, AS); list them in CREATE TABLE"
         return Table(name, stmt.where, unreadable=why)
-    columns = []
-    for segment in segments:
-        column = _column(stmt, segment)
-        if column is not None:
-            columns.append(column)
+    if stop == len(toks) or toks[stop].kind is not TokenType.L_PAREN:
+        return Table(name, stmt.where, unreadable="its CREATE TABLE lists no columns")
+    segments, _closing = _segments(toks, stop)
+    columns = [c for c in (_column(stmt, s) for s in segments) if c is not None]
     return Table(name, stmt.where, tuple(columns))
+
+
+def _at_top(toks: tuple[Tok, ...], words: tuple[str, ...]) -> bool:
+    """Whether one of ``words`` is outside parentheses."""
+    depth = 0
+    for tok in toks:
+        if tok.kind is TokenType.L_PAREN:
+            depth += 1
+        elif tok.kind is TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0 and tok.word in words:
+            return True
+    return False
 
 
 def _segments(toks: tuple[Tok, ...], opening: int) -> tuple[list[list[Tok]], int]:

@@ -82,5 +82,5 @@ def test_a_bad_row_type_is_an_error_at_the_option(tmp_path: Path, value: str, me
 
 def test_a_row_type_and_a_json_schema_together_are_an_error(tmp_path: Path):
     schema = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}})
-    with pytest.raises(SqlError, match=r"'output.schema' .* or 'output.row' .*, not both"):
+    with pytest.raises(SqlError, match=r"'output.schema' .*, not output.schema and output.row"):
         agent_of(tmp_path, f"'output.row' = 'a STRING', 'output.schema' = '{schema}'")
