@@ -107,7 +107,10 @@ def test_the_agent_keeps_its_fields_when_the_table_is_dropped_or_declared_again(
     schema = triage(later).output_schema()
     assert schema is not None and "decision" in schema["properties"]
     # Naming the table again reads its columns as they are now.
-    again = "ALTER AGENT triage SET ('output.table' = 'decisions', 'output.table.except' = 'transaction_id');"
+    again = (
+        "ALTER AGENT triage SET ('output.table' = 'decisions', "
+        "'output.table.except' = 'transaction_id');"
+    )
     execute(later, again, "later.sql")
     schema = triage(later).output_schema()
     assert schema is not None
@@ -124,7 +127,7 @@ def test_a_table_from_an_included_file_is_found(run: SqlRun, tmp_path: Path):
     )
     run.execute_file(tmp_path / "main.sql", lambda _result: None)
     schema = triage(run).output_schema()
-    assert schema is not None and list(schema["properties"])[0] == "decision"
+    assert schema is not None and next(iter(schema["properties"])) == "decision"
 
 
 @pytest.mark.parametrize(
@@ -178,4 +181,4 @@ def test_alter_to_an_unusable_table_is_refused_and_the_agent_stays_as_it_was(run
     entry = run.catalog.get("agent", "triage")
     assert entry is not None and entry.options["output.table"] == "decisions"
     schema = triage(run).output_schema()
-    assert schema is not None and list(schema["properties"])[0] == "decision"
+    assert schema is not None and next(iter(schema["properties"])) == "decision"
