@@ -101,6 +101,12 @@ def serve(
     """Serve agents of the catalog on their A2A inboxes alone, as the file defining them would."""
     context: Context = ctx.obj
     with user_errors():
+        if context.settings.cluster.target and not dry_run:
+            raise ConfigError(
+                f"sql serve runs the agents here, in a MiniCluster, not on cluster.target "
+                f"({context.settings.cluster.target}): to serve them on that cluster, submit a "
+                "file that creates or alters them with `flink-agents sql run FILE --target`"
+            )
         runner = SqlRun(context.settings, name or serve_name(agents))
         runner.serve(agents)
         runner.job.build(create_topics=not dry_run)

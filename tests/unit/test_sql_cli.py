@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from flink_agents.config import load_settings
+from flink_agents.sql import SqlRun, from_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("flink-agents"))
@@ -90,3 +94,39 @@ def test_the_cluster_entry_submits_nothing_for_definitions_or_a_broken_file(
     assert lines[0] == "agent name  comment"  # SHOW AGENTS' header row, then the error
     assert lines[-1].startswith("error: ") and "broken.sql:2:" in lines[-1], lines
     assert not (tmp_path / "p").exists()  # no plan: nothing was built
+
+
+def sql_serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "--home", str(tmp_path / "home"), "sql", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+    )
+
+
+def test_serve_names_what_it_cannot_serve_and_starts_nothing(tmp_path: Path):
+    # Defined in-process: a file that creates an agent with callers would serve it.
+    settings = load_settings({"home": str(tmp_path / "home")}, environ={}, file=None)
+    run = SqlRun(settings, "defs")
+    text = (
+        "CREATE CONNECTION api WITH ('type' = 'openai', 'endpoint' = 'http://127.0.0.1:9/v1');\n"
+        "CREATE MODEL m WITH ('provider' = 'openai', 'openai.connection' = 'api');\n"
+        "CREATE AGENT helper USING MODEL m USING PROMPT 'Help.';\n"
+        "CREATE AGENT reviewer USING MODEL m USING PROMPT 'Review.' WITH ('a2a.callers' = '*');"
+    )
+    for stmt in from_text(text, "defs.sql", run.variables, tmp_path):
+        run.execute(stmt, lambda _result: None)
+    unknown = sql_serve(tmp_path, "nobody")
+    assert unknown.returncode == 1
+    assert "no agent 'nobody' in the catalog" in unknown.stderr
+    assert "(agents: helper, reviewer)" in unknown.stderr.replace("\n", "")
+    deaf = sql_serve(tmp_path, "helper")
+    assert deaf.returncode == 1
+    assert "agent helper accepts no A2A callers" in deaf.stderr.replace("\n", "")
+    remote = sql_serve(tmp_path, "reviewer", FLINK_AGENTS_CLUSTER__TARGET="127.0.0.1:9")
+    assert remote.returncode == 1
+    assert "sql serve runs the agents here" in remote.stderr.replace("\n", "")
