@@ -34,6 +34,7 @@ from flink_agents.sql import (
     SetOption,
     SqlError,
     SqlRun,
+    find_call,
     from_text,
     parse,
     serve_name,
@@ -162,6 +163,15 @@ class Shell:
         if words[:1] != ["INSERT"]:
             self.kept.append(parsed.statement.text)
             return Result("kept for this session's jobs")
+        call = find_call(parsed.statement)
+        if call is not None and call.agent.text in self._served:
+            console.print(
+                f"note: agent {call.agent.text} is also served by this shell's job "
+                f"{serve_name([call.agent.text])}: both jobs read its A2A inbox, so a request "
+                f"is answered twice until one stops (DROP AGENT stops the serving job)",
+                highlight=False,
+                markup=False,
+            )
         return self._start(parsed.statement.text)
 
     def _defined(self, name: str, _where: Position) -> None:
@@ -178,7 +188,7 @@ class Shell:
             console.print(
                 f"stopped the job that {old.label} (pid {old.pid})", highlight=False, markup=False
             )
-        job_name = f"shell.{serve_name([name])}"
+        job_name = f"shell.{serve_name([name])}"  # the same on ALTER: it goes on from there
         log = self.folder / f"{job_name}.log"
         job = self.jobs.start(
             name, f"serves agent {name}", ["serve", name, "--name", job_name], log

@@ -12,6 +12,7 @@ from flink_agents.sql._ast import Flink, Parsed, PythonFunction, SetOption
 from flink_agents.sql._catalog import KINDS, Catalog, Entry
 from flink_agents.sql._errors import Position, SqlError
 from flink_agents.sql._parser import parse
+from flink_agents.sql._rewrite import find_call
 from flink_agents.sql._runner import SqlRun, job_name, serve_name, variables
 from flink_agents.sql._script import from_text
 from flink_agents.sql._session import Result, Session
@@ -30,6 +31,7 @@ __all__ = [
     "SetOption",
     "SqlError",
     "SqlRun",
+    "find_call",
     "from_text",
     "job_name",
     "parse",
