@@ -47,10 +47,21 @@ SELECT d.transaction_id, e.status AS note_status, JSON_VALUE(e.response, '$.note
 FROM (SELECT transaction_id, reason FROM decisions WHERE decision <> 'APPROVE') AS d,
      LATERAL TABLE(AI_RUN_AGENT('explainer', d.reason, d.transaction_id)) AS e(status, response);
 INSERT INTO notes SELECT transaction_id, note_status, note FROM explained;
+CREATE TABLE verdicts (transaction_id STRING, verdict STRING NOT NULL COMMENT 'FRAUD or FINE',
+  confidence DOUBLE, status STRING, PRIMARY KEY (transaction_id) NOT ENFORCED)
+  WITH ('connector' = 'print');
+DROP AGENT IF EXISTS judge;
+CREATE AGENT judge USING MODEL fraud_model USING PROMPT 'Judge the merchant.'
+  WITH ('output.table' = 'verdicts', 'output.table.except' = 'transaction_id, status');
+INSERT INTO verdicts
+SELECT t.transaction_id, JSON_VALUE(j.response, '$.verdict'),
+       JSON_VALUE(j.response, '$.confidence' RETURNING DOUBLE), j.status
+FROM transactions AS t,
+     LATERAL TABLE(AI_RUN_AGENT('judge', t.merchant_id, t.transaction_id)) AS j(status, response);
 """
 
 
-def test_the_demo_and_a_second_agent_with_a_row_type_compile_into_one_job_without_a_broker(
+def test_the_demo_and_agents_with_a_row_type_and_a_table_compile_into_one_job_without_a_broker(
     tmp_path: Path,
 ):
     file = tmp_path / "both.sql"
@@ -62,6 +73,7 @@ def test_the_demo_and_a_second_agent_with_a_row_type_compile_into_one_job_withou
     assert "reads both.fraud-triage.requests" in plan
     assert "explainer: model gpt-4o-mini@https://api.openai.com/v1" in plan
     assert "output (note, tone, words)" in plan  # the row type is the output schema
+    assert "output (verdict, confidence)" in plan  # the table's columns, less the carried
     assert "INSERT INTO decisions SELECT t.transaction_id" in plan
     assert "dry run: no job started" in plan
 
