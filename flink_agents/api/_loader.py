@@ -59,8 +59,9 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
 
     >>> agent_from_dict({"name": "a", "instructions": "x", "model": "gpt-4o-mini"}).model.model
     'gpt-4o-mini'
-    >>> agent_from_dict({"name": "a", "instructions": "x", "model": "gpt-4o-mini",
-    ...     "reflection": {"critic": "Judge.", "critic_model": "gpt-4o"}}).reflection.critic_model.model
+    >>> judged = agent_from_dict({"name": "a", "instructions": "x", "model": "gpt-4o-mini",
+    ...     "reflection": {"critic": "Judge.", "critic_model": "gpt-4o"}})
+    >>> judged.reflection.critic_model.model
     'gpt-4o'
     >>> agent_from_dict({"name": "a", "instructions": "x", "model": "m", "memory": {"windw": 3}})
     Traceback (most recent call last):
