@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from flink_agents import Agent, Limits, OpenAIModel, Reflection, tool
 from flink_agents.api import events as ev
-from flink_agents.core import AgentMachine, InputRecord, MemoryStore
+from flink_agents.api.events import AssistantMessage, ToolCallRequest
+from flink_agents.core import COMPLETED, AgentMachine, InputRecord, MemoryStore, PeerAnswer
 from flink_agents.testing import ChatRequest, ModelServer, Reply, ToolCall, run_agent
 
 WRITER = "Answer the customer about their order."
@@ -226,3 +227,46 @@ def test_tool_turns_count_against_max_steps_and_a_task_out_of_steps_fails():
     assert calls == (5, 1)
     assert out["task"]["state"] == "TASK_STATE_FAILED"
     assert out["task"]["error"].startswith("stopped after 6 model calls (max_steps)")
+
+
+def answered(call: Any, message: AssistantMessage) -> ev.ModelResponse:
+    return ev.ModelResponse(
+        agent=call.agent, key=call.key, task_id=call.task_id, step=call.step, message=message, at=1
+    )
+
+
+def test_a_drafter_asks_its_peer_in_each_draft_and_the_critic_is_asked_without_it():
+    """Delegation is a tool turn of the draft: the peer's answer goes to the drafter's model."""
+    writer = Agent(
+        name="support",
+        instructions=WRITER,
+        model=OpenAIModel(model="writer", base_url="http://127.0.0.1:9/v1"),
+        peers=["shipping"],
+        reflection=Reflection(critic=CRITIC, max_iterations=2),
+        limits=Limits(max_steps=6),
+    )
+    machine, store = AgentMachine(writer), MemoryStore()
+    source = ev.SourceRef(topic="in", partition=0, offset=0)
+    fx = machine.on_input(store, InputRecord(payload={"order": "o-5"}, key="k", source=source), 0)
+    asked = []
+    for draft, verdict in (("draft 1", '{"accept": false}'), ("draft 2", '{"accept": true}')):
+        [call] = fx.calls
+        ask = ToolCallRequest(id=f"c{draft[-1]}", name="shipping", arguments='{"message": "o-5?"}')
+        fx = machine.on_model_response(store, answered(call, AssistantMessage(tool_calls=[ask])), 1)
+        [delegation] = fx.delegations
+        asked.append(delegation.peer)
+        answer = PeerAnswer(correlation_id=delegation.message_id, state=COMPLETED, text="Friday")
+        fx = machine.on_peer_answer(store, answer, 2)
+        [call] = fx.calls
+        assert not call.critic and call.messages[-1]["content"] == "Friday"
+        fx = machine.on_model_response(store, answered(call, AssistantMessage(content=draft)), 3)
+        [judging] = fx.calls
+        assert judging.critic and judging.messages[-1]["content"].endswith(f"Draft:\n{draft}")
+        [request] = [e for e in fx.events if isinstance(e, ev.ModelRequest)]
+        assert request.tools == []  # the critic is offered neither tools nor peers
+        fx = machine.on_model_response(
+            store, answered(judging, AssistantMessage(content=verdict)), 4
+        )
+    assert asked == ["shipping", "shipping"]
+    [(_key, out)] = fx.outputs
+    assert out["text"] == "draft 2" and out["task"]["reflection"] == {"drafts": 2, "accepted": True}
