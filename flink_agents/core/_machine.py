@@ -479,14 +479,11 @@ class AgentMachine:
         call = self._model_call(task)
         fx.calls.append(call)
         if task.critique is not None:  # the critic's turn: its own prompt, model, no tools
-            model, digest, logged, tools = self.critic_label, self.critic_digest, task.critique, []
+            model, digest, logged = self.critic_label, self.critic_digest, task.critique
+            tools: list[str] = []
         else:
-            model, digest, logged = (
-                self.model_label,
-                self.system_digest,
-                task.messages[task.logged :],
-            )
-            tools = list(self.tool_names)
+            model, digest = self.model_label, self.system_digest
+            logged, tools = task.messages[task.logged :], list(self.tool_names)
             task.logged = len(task.messages)
         fx.events.append(
             ModelRequest(
