@@ -167,8 +167,8 @@ class Shell:
         if call is not None and call.agent.text in self._served:
             console.print(
                 f"note: agent {call.agent.text} is also served by this shell's job "
-                f"{serve_name([call.agent.text])}: both jobs read its A2A inbox, so a request "
-                f"is answered twice until one stops (DROP AGENT stops the serving job)",
+                f"shell.{serve_name([call.agent.text])}: both jobs read its A2A inbox, so a "
+                "request is answered twice until one stops (DROP AGENT stops the serving job)",
                 highlight=False,
                 markup=False,
             )
