@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -485,6 +485,48 @@ _KINDS = frozenset(
         TaskCanceled,
     )
 )
+
+
+def sent_messages(
+    events: Iterable[dict[str, Any]], task_id: str, step: int, system: str | None = None
+) -> list[dict[str, Any]]:
+    """The messages the task's model request at ``step`` sent, rebuilt from its events.
+
+    A ``model.request`` logs only what the prompt gained since the task's previous request,
+    so the conversation of a step is what the task's requests up to it gained, in order. A
+    request under another ``system_digest`` than the task's first (a critic's turn) logs its
+    whole conversation. With ``system``, the text whose digest the request names (the
+    agent's ``instructions`` rendered as the job renders them), it comes first, as the model
+    got it. ``events`` are whole events (``events_in`` gives them); a request logged twice
+    counts once.
+
+    >>> log = [
+    ...     {"kind": "model.request", "task_id": "t", "step": 1, "system_digest": "d",
+    ...      "messages": [{"role": "user", "content": "hi"}]},
+    ...     {"kind": "model.request", "task_id": "t", "step": 2, "system_digest": "d",
+    ...      "messages": [{"role": "tool", "content": "42"}]},
+    ... ]
+    >>> [m["content"] for m in sent_messages(log, "t", 2, system="Be brief.")]
+    ['Be brief.', 'hi', '42']
+    """
+    requests: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event.get("kind") == "model.request" and event.get("task_id") == task_id:
+            requests.setdefault(int(event.get("step", 0)), event)
+    if step not in requests:
+        raise KeyError(f"no model.request of task {task_id} at step {step} in these events")
+    first = requests[min(requests)].get("system_digest")
+    asked = requests[step]
+    if asked.get("system_digest") != first:
+        messages = list(asked.get("messages") or [])
+    else:
+        messages = [
+            message
+            for at in sorted(requests)
+            if at <= step and requests[at].get("system_digest") == first
+            for message in requests[at].get("messages") or []
+        ]
+    return [{"role": "system", "content": system}, *messages] if system is not None else messages
 
 
 class DeadLetter(BaseModel):
