@@ -400,17 +400,16 @@ def step_record(events: Sequence[_Event]) -> str:
 def result_record(event: _Event) -> bytes:
     """The value of a result's own record (``model.response``, ``tool.result``).
 
-    It keeps its ``id``, by which recovery and exact replay find it, and leaves out
-    ``context_id`` (the record's key) and the fields at their defaults.
+    Every field, as consumers of the topic read it, and its ``id``, by which recovery and
+    exact replay find it; only ``context_id`` is left out (it is the record's key).
 
     >>> r = ModelResponse(agent="a", key="k", task_id="t1", step=1, at=0.0)
-    >>> result_record(r)
-    b'{"kind":"model.response","agent":"a","key":"k","task_id":"t1","step":1,"at":0.0,"id":"t1/1/model.response"}'
+    >>> json.loads(result_record(r))["id"], "context_id" in json.loads(result_record(r))
+    ('t1/1/model.response', False)
     >>> parse_event(result_record(r)) == r
     True
     """
-    body = event.model_dump_json(exclude={"context_id"}, exclude_defaults=True)
-    return _with_kind(event, body).encode()
+    return event.model_dump_json(exclude={"context_id"}).encode()
 
 
 def _with_kind(event: _Event, body: str) -> str:
