@@ -119,16 +119,28 @@ class Limits(BaseModel):
 
 
 class Reflection(BaseModel):
-    """Drafts reviewed by a critic: the agent's instructions write a draft, ``critic`` judges
-    it, and the drafter revises with the critic's feedback, until the critic accepts or
+    """Drafts reviewed by a critic: the agent writes a draft, ``critic`` judges it, and the
+    agent revises it with the critic's feedback, until the critic accepts or
     ``max_iterations`` drafts were made (the last one is then the answer).
 
-    The critic answers each draft with ``{"accept": true|false, "feedback": "..."}``; both
-    use the agent's model. Each iteration costs two model calls, so ``Limits.max_steps``
-    must allow ``2 * max_iterations``.
+    The agent drafts as it answers without a critic: its model may call the agent's tools
+    and peers in turns, and a draft is the model's final answer of those turns, validated
+    against ``Agent.output`` when it has one (one repair round per draft, then the task
+    fails). The critic reads the request and the draft (as JSON text with an output schema)
+    and answers ``{"accept": true|false, "feedback": "..."}``; it has no tools. It runs on
+    ``critic_model``, or on the agent's model when that is None.
+
+    Every model call counts against ``Limits.max_steps``: tool turns, repair turns and
+    verdicts alike. An iteration takes at least two (the draft and the verdict), and three
+    when the agent has tools, peers or ``human_input`` (a tool turn, the draft, the
+    verdict): ``max_steps`` must allow that many per iteration, and more for a drafter that
+    takes several tool turns (a task that runs out fails, as any task does).
 
     >>> Reflection(critic="Accept only answers that cite a source.").max_iterations
     3
+    >>> judge = OpenAIModel(model="gpt-4o", base_url="http://127.0.0.1:9/v1")
+    >>> Reflection(critic="Judge.", critic_model=judge).critic_model.label
+    'gpt-4o@http://127.0.0.1:9/v1'
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -136,6 +148,8 @@ class Reflection(BaseModel):
     #: The critic's instructions (its system prompt).
     critic: str = Field(min_length=1)
     max_iterations: int = Field(default=3, ge=1, le=50)
+    #: The model the critic runs on; None is the agent's model.
+    critic_model: OpenAIModel | None = None
 
 
 Tool = FunctionTool | McpServer
@@ -267,16 +281,14 @@ class Agent(BaseModel):
     def _reflection_fits(self) -> Agent:
         if self.reflection is None:
             return self
-        if self.tools or self.peers or self.output is not None:
-            raise ValueError(
-                "a reflection agent has no tools, peers or output schema (its drafts are text "
-                "the critic reads); give those to an agent that runs before or after it"
-            )
-        needed = 2 * self.reflection.max_iterations
+        uses_tools = bool(self.tools or self.peers or self.human_input)
+        per_draft = 3 if uses_tools else 2
+        needed = per_draft * self.reflection.max_iterations
         if self.limits.max_steps < needed:
+            calls = "a tool turn, the draft, the verdict" if uses_tools else "draft, verdict"
             raise ValueError(
-                f"limits.max_steps ({self.limits.max_steps}) must allow two model calls per "
-                f"iteration: at least {needed} for max_iterations "
+                f"limits.max_steps ({self.limits.max_steps}) must allow {per_draft} model calls "
+                f"per iteration ({calls}): at least {needed} for max_iterations "
                 f"{self.reflection.max_iterations}"
             )
         return self

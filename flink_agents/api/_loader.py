@@ -12,6 +12,7 @@
     output: jobs.fraud_triage:Decision            # a pydantic model, or an inline JSON schema
     memory: {window: 20, ttl: 7d}
     limits: {max_steps: 8, call_timeout: 30s}
+    # reflection: {critic: Accept only ..., max_iterations: 3, critic_model: gpt-4o}
 """
 
 from __future__ import annotations
@@ -54,10 +55,14 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
     """Build an ``Agent`` from plain data (the parsed file).
 
     Every mistake names the source, the field path and, for a misspelt field, the field
-    meant. A model may be given by name alone.
+    meant. A model (and a critic's ``critic_model``) may be given by name alone.
 
     >>> agent_from_dict({"name": "a", "instructions": "x", "model": "gpt-4o-mini"}).model.model
     'gpt-4o-mini'
+    >>> judged = agent_from_dict({"name": "a", "instructions": "x", "model": "gpt-4o-mini",
+    ...     "reflection": {"critic": "Judge.", "critic_model": "gpt-4o"}})
+    >>> judged.reflection.critic_model.model
+    'gpt-4o'
     >>> agent_from_dict({"name": "a", "instructions": "x", "model": "m", "memory": {"windw": 3}})
     Traceback (most recent call last):
     ...
@@ -68,6 +73,11 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent spec") -> Agent:
         _check_fields(spec, _AGENT_FIELDS, "")
         if isinstance(spec.get("model"), str):
             spec["model"] = {"model": spec["model"]}
+        reflection = spec.get("reflection")
+        if isinstance(reflection, dict) and isinstance(reflection.get("critic_model"), str):
+            spec["reflection"] = reflection | {
+                "critic_model": {"model": reflection["critic_model"]}
+            }
         for section, model in _SECTIONS.items():
             if isinstance(spec.get(section), dict):
                 _check_fields(spec[section], set(model.model_fields), f"{section}.")

@@ -15,6 +15,7 @@ from typing import Any
 
 from flink_agents.api import Agent
 from flink_agents.api.events import (
+    AssistantMessage,
     DeadLetter,
     Event,
     ModelRequest,
@@ -126,6 +127,8 @@ class AgentMachine:
         self.reflection = agent.reflection
         self.critic = critic_system(agent.reflection) if agent.reflection else ""
         self.critic_digest = hashlib.sha256(self.critic.encode()).hexdigest()[:16]
+        critic_model = agent.reflection.critic_model if agent.reflection else None
+        self.critic_label = (critic_model or agent.model).label
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -335,10 +338,10 @@ class AgentMachine:
             error = event.error
             reason = f"model call failed: {error.type}: {error.message}" if error else "no answer"
             self._fail(store, task, reason, now, fx)
+        elif task.critique is not None:
+            self._judge(store, task, event.message, now, fx)
         elif event.message.tool_calls:
             self._call_tools(store, task, event, now, fx)
-        elif task.critique is not None:
-            self._judge(store, task, event.message.content or "", now, fx)
         else:
             self._finish(store, task, event.message.content or "", now, fx)
         return fx
@@ -475,18 +478,20 @@ class AgentMachine:
         task.awaiting, task.tools, task.reissues = "model", [], 0
         call = self._model_call(task)
         fx.calls.append(call)
-        if task.critique is not None:  # the critic's turn: its own prompt and conversation
-            digest, logged = self.critic_digest, task.critique
+        if task.critique is not None:  # the critic's turn: its own prompt, model, no tools
+            model, digest, logged = self.critic_label, self.critic_digest, task.critique
+            tools: list[str] = []
         else:
-            digest, logged = self.system_digest, task.messages[task.logged :]
+            model, digest = self.model_label, self.system_digest
+            logged, tools = task.messages[task.logged :], list(self.tool_names)
             task.logged = len(task.messages)
         fx.events.append(
             ModelRequest(
                 **self._about(task),
-                model=self.model_label,
+                model=model,
                 system_digest=digest,
                 messages=logged,
-                tools=list(self.tool_names),
+                tools=tools,
                 at=now,
             )
         )
@@ -556,7 +561,7 @@ class AgentMachine:
             self._ask_model_or_fail(store, task, now, fx)
             return
         if self.reflection is not None and task.accepted is None:
-            self._critique(store, task, text, now, fx)
+            self._critique(store, task, text, output, now, fx)
             return
         record = {**task.input.carry, **output, "task": self._task_view(task, COMPLETED)}
         fx.outputs.append((task.input.key, record))
@@ -581,20 +586,42 @@ class AgentMachine:
     # -- reflection --------------------------------------------------------------------
 
     def _critique(
-        self, store: KeyStore, task: TaskState, text: str, now: float, fx: Effects
+        self,
+        store: KeyStore,
+        task: TaskState,
+        text: str,
+        output: dict[str, Any],
+        now: float,
+        fx: Effects,
     ) -> None:
-        """A draft is made: the critic judges it next."""
+        """A draft is made (the model's final answer, valid): the critic judges it next.
+
+        With an output schema the critic reads the validated answer as JSON text, and that
+        text is the draft kept; the next draft gets a repair round of its own.
+        """
+        draft = text if self.agent.output is None else json.dumps(output, ensure_ascii=False)
         task.drafts += 1
-        task.draft = text
+        task.draft = draft
+        task.repaired = False
         task.messages.append({"role": "assistant", "content": text})
-        task.critique = critique_request(render_input(task.input.payload), text)
+        task.critique = critique_request(render_input(task.input.payload), draft)
         self._ask_model_or_fail(store, task, now, fx)
 
-    def _judge(self, store: KeyStore, task: TaskState, text: str, now: float, fx: Effects) -> None:
+    def _judge(
+        self, store: KeyStore, task: TaskState, message: AssistantMessage, now: float, fx: Effects
+    ) -> None:
         """The critic's verdict: the draft is the answer, or goes back to the drafter."""
         assert self.reflection is not None and task.draft is not None
+        if message.tool_calls:
+            names = ", ".join(t.name for t in message.tool_calls)
+            reason = (
+                f"the critic asked for tools ({names}), but a critic has none: it must answer "
+                'with a verdict, {"accept": true|false, "feedback": "..."}'
+            )
+            self._fail(store, task, reason, now, fx)
+            return
         try:
-            judged = verdict(text)
+            judged = verdict(message.content or "")
         except ValueError as exc:
             self._fail(store, task, f"the critic's answer is not a verdict: {exc}", now, fx)
             return
@@ -814,8 +841,8 @@ class AgentMachine:
     def _model_call(self, task: TaskState) -> ModelCall:
         if task.critique is not None:
             messages = [{"role": "system", "content": self.critic}, *task.critique]
-        else:
-            messages = [{"role": "system", "content": self.system}, *task.messages]
+            return ModelCall(**self._about(task), messages=messages, critic=True)
+        messages = [{"role": "system", "content": self.system}, *task.messages]
         return ModelCall(**self._about(task), messages=messages)
 
     def _tool_call(self, task: TaskState, pending: PendingTool) -> ToolCall:

@@ -81,7 +81,11 @@ class TaskState(BaseModel):
 
 
 class ModelCall(BaseModel):
-    """Ask the model: the executor adds the agent's tools and output format."""
+    """Ask the model: the executor adds the agent's tools and output format.
+
+    A critic's call (``critic``, a reflection's verdict) goes to the critic's model, with
+    neither tools nor output format.
+    """
 
     kind: Literal["model"] = "model"
     agent: str
@@ -89,6 +93,7 @@ class ModelCall(BaseModel):
     task_id: str
     step: int
     messages: list[dict[str, Any]]
+    critic: bool = False
 
     @property
     def id(self) -> str:

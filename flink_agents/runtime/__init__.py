@@ -1,7 +1,8 @@
 """The Flink side: job environments, Kafka I/O, the agent operator and the call executor.
 
 PyFlink is imported by the names that need it, when they are first used: the toolbox (an
-agent's tools on a worker, which ``flink_agents.testing.run_agent`` also uses) does not.
+agent's tools on a worker) and the model clients (``AgentModels``), which
+``flink_agents.testing.run_agent`` also uses, do not.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from flink_agents.runtime._models import AgentModels
 from flink_agents.runtime._results import cut, failure
 from flink_agents.runtime._toolbox import Toolbox, ToolOutcome
 from flink_agents.runtime._topics import ensure_topics
@@ -52,6 +54,7 @@ __all__ = [
     "SINK_ROW_WITH_HEADERS",
     "SOURCE_ROW",
     "AgentApp",
+    "AgentModels",
     "KafkaTables",
     "ReplayPlan",
     "ToolOutcome",

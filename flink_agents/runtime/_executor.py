@@ -41,8 +41,8 @@ from flink_agents.api.events import (
 )
 from flink_agents.core import Call, Delegation, ModelCall, ToolCall, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError
-from flink_agents.models import ChatClient
 from flink_agents.runtime._kafka_io import KIND_HEADER
+from flink_agents.runtime._models import AgentModels
 from flink_agents.runtime._recorded import Location, RecordedResults
 from flink_agents.runtime._replay import Recorded, RecordedLog, not_recorded, recorded_key
 from flink_agents.runtime._results import cut
@@ -104,7 +104,7 @@ class CallExecutor:
         self._thread = threading.Thread(target=self._run, name="flink-agents-calls", daemon=True)
         self._scanner: threading.Thread | None = None
         self._scanned: asyncio.Event | None = None
-        self._models: dict[str, ChatClient] = {}
+        self._models: dict[str, AgentModels] = {}
         self._tools: dict[str, Toolbox] = {}
         self._gates: dict[str, asyncio.Semaphore] = {}
         self._producer: Any = None
@@ -146,7 +146,7 @@ class CallExecutor:
         # Clients are built here, not on the loop: building one reads files (package
         # metadata, CA certificates), which would block the loop.
         for name, agent in self.agents.items():
-            self._models[name] = ChatClient(agent.model, agent.limits, agent.output)
+            self._models[name] = AgentModels(agent)
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
         try:
@@ -415,7 +415,7 @@ class CallExecutor:
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
         result = await self._models[call.agent].complete(
-            call.messages, self._tools[call.agent].schemas or None
+            call, self._tools[call.agent].schemas or None
         )
         return ModelResponse(
             **_about(call),

@@ -452,12 +452,14 @@ def compile_agent(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent
 
 
 def _reflection(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
-    """``USING AGENTS drafter, critic``: the drafter's prompt and model write, the critic's
-    prompt judges, in turns; ``max_iterations`` counts drafts."""
+    """``USING AGENTS drafter, critic``: the drafter (its prompt, model, tools and output
+    schema) writes, the critic (its prompt, on its model) judges, in turns;
+    ``max_iterations`` counts drafts, the drafter's own ``max_iterations`` model calls per
+    draft."""
     if entry.model is not None or entry.prompt is not None or entry.tools:
         raise SqlError(
-            "an agent USING AGENTS takes its model and prompt from those agents: leave out "
-            "USING MODEL, USING PROMPT and USING TOOLS",
+            "an agent USING AGENTS takes its model, prompt and tools from those agents: leave "
+            "out USING MODEL, USING PROMPT and USING TOOLS",
             where("@agents"),
         )
     if len(entry.agents) != 2:
@@ -476,36 +478,50 @@ def _reflection(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
                 "a PROMPT",
                 where(f"@agent:{name}"),
             )
-        if part.tools or {"output.schema", "output.row"} & set(part.options):
+        if role == "critic" and (part.tools or {"output.schema", "output.row"} & set(part.options)):
             raise SqlError(
-                f"the {role} {name} has tools or an output schema: the agents of a reflection "
-                "write and judge text, without tools",
+                f"the critic {name} has tools or an output schema: a critic reads the request "
+                'and the draft and answers with a verdict ({"accept": ..., "feedback": ...}), '
+                "without tools; give tools and the output schema to the drafter",
                 where(f"@agent:{name}"),
             )
         parts.append(compile_agent(part, catalog, _fixed(where(f"@agent:{name}"))))
     drafter, critic = parts
-    if drafter.agent.model != critic.agent.model:
+    writer = drafter.agent
+    if (writer.tools or writer.peers) and writer.limits.max_steps < 2:
         raise SqlError(
-            f"drafter {entry.agents[0]} and critic {entry.agents[1]} use different models "
-            f"({drafter.agent.model.label}, {critic.agent.model.label}): a reflection agent runs "
-            "both on one model",
-            where("@agents"),
+            f"the drafter {entry.agents[0]} has tools: its 'max_iterations' (model calls per "
+            "draft) must allow a tool turn and the draft, at least 2",
+            where(f"@agent:{entry.agents[0]}"),
         )
     opts = entry.options
     for key in opts:
         if key not in _REFLECTION_OPTIONS:
             raise SqlError(
-                f"option '{key}' is not for a reflection agent (it has no tools, peers or "
-                f"output schema); it takes {', '.join(sorted(_REFLECTION_OPTIONS))}",
+                f"option '{key}' is not for a reflection agent (its tools, output schema and "
+                f"their limits come from the drafter); it takes "
+                f"{', '.join(sorted(_REFLECTION_OPTIONS))}",
                 where(f"key:{key}"),
             )
     rounds = _validated(
         Reflection,
-        {"critic": critic.agent.instructions, "max_iterations": opts.get("max_iterations", 3)},
+        {
+            "critic": critic.agent.instructions,
+            "max_iterations": opts.get("max_iterations", 3),
+            # None when it is the drafter's: the critic then runs wherever the agent's runs.
+            "critic_model": None if critic.agent.model == writer.model else critic.agent.model,
+        },
         "",
         where,
     )
-    limits: dict[str, Any] = {"max_steps": 2 * rounds.max_iterations}
+    # Every model call of a task counts: each draft may take the drafter's own budget (tool
+    # turns, a repair), and each verdict one more.
+    limits: dict[str, Any] = {
+        "max_steps": min(100, rounds.max_iterations * (writer.limits.max_steps + 1)),
+        "call_timeout": writer.limits.call_timeout,
+        "peer_timeout": writer.limits.peer_timeout,
+        "max_delegation_depth": writer.limits.max_delegation_depth,
+    }
     for option, field_name in _LIMIT_OPTIONS.items():
         if field_name in opts and field_name != "max_iterations":
             limits[option] = opts[field_name]  # the options a reflection takes, checked above
@@ -514,8 +530,11 @@ def _reflection(entry: Entry, catalog: Catalog, where: Where) -> CompiledAgent:
         agent = Agent(
             name=agent_name(entry.name, where("")),
             description=entry.comment or "",
-            instructions=drafter.agent.instructions,
-            model=drafter.agent.model,
+            instructions=writer.instructions,
+            model=writer.model,
+            tools=writer.tools,
+            peers=writer.peers,
+            output=writer.output,
             callers=_callers(opts.get("a2a.callers"), where("a2a.callers")),
             memory=_validated(Memory, memory, "memory.", where),
             limits=_validated(Limits, limits, "", where, _LIMIT_OPTIONS),
@@ -558,6 +577,8 @@ _REFLECTION_OPTIONS = frozenset(
         "memory.window",
         "memory.ttl",
         "a2a.callers",
+        "a2a.peer_timeout",
+        "a2a.max_delegation_depth",
     }
 )
 

@@ -226,8 +226,10 @@ class SqlJob:
                     [t.name for t in agent.function_tools] + [s.label for s in agent.mcp_servers]
                 )
                 a2a = f"; peers [{', '.join(agent.peers)}]" if agent.peers else ""
-                if agent.reflection is not None:
-                    a2a += f"; critic judges up to {agent.reflection.max_iterations} drafts"
+                reflection = agent.reflection
+                if reflection is not None:
+                    judge = (reflection.critic_model or agent.model).label
+                    a2a += f"; critic on {judge} judges up to {reflection.max_iterations} drafts"
                 if agent.callers:
                     a2a += f"; accepts [{', '.join(agent.callers)}] on {inbox_topic(agent.name)}"
                 schema = agent.output_schema()

@@ -22,8 +22,7 @@ from typing import Any
 from flink_agents.api import Agent, OpenAIModel, ToolContext
 from flink_agents.api import events as ev
 from flink_agents.core import AgentMachine, Call, Effects, InputRecord, MemoryStore, ModelCall
-from flink_agents.models import ChatClient
-from flink_agents.runtime import Toolbox, cut, failure
+from flink_agents.runtime import AgentModels, Toolbox, cut, failure
 from flink_agents.testing._default_model import default_model
 from flink_agents.testing._model_script import Reply, Script
 from flink_agents.testing._model_server import ModelServer
@@ -84,7 +83,10 @@ def run_agent(
     ``model`` answers the agent's model calls: by default the schema-driven
     ``default_model`` (each tool once, then an answer that fits the output schema); a script
     (a ``Reply`` or a function of a ``ChatRequest``) played by a ``ModelServer`` started for
-    the run; a running ``ModelServer``; or an ``OpenAIModel`` to call a real model. ``key``
+    the run; a running ``ModelServer``; or an ``OpenAIModel`` to call a real model. It also
+    answers a reflection's critic, unless the critic has a model of its own
+    (``Reflection.critic_model``), which is called as written: point that one at a second
+    ``ModelServer`` to script the critic apart. ``key``
     names the input field that keys conversations, as in ``AgentApp.source``; without it all
     inputs are one conversation. ``carry`` lists input fields copied into the outputs, as in
     ``AgentApp.add``. Inputs of one key run in order, other keys concurrently.
@@ -130,7 +132,7 @@ class _Run:
         self.dead_letters: list[ev.DeadLetter] = []
 
     async def run(self, records: list[InputRecord], toolbox: Toolbox) -> AgentRun:
-        client = ChatClient(self.agent.model, self.agent.limits, self.agent.output)
+        client = AgentModels(self.agent)
         try:
             await toolbox.start()
             machine = AgentMachine(self.agent, toolbox.names)
@@ -146,7 +148,7 @@ class _Run:
         ids = [_task_id(self.agent, r) for r in records]
         return AgentRun([self.outputs[i] for i in ids], self.events, self.dead_letters)
 
-    async def _drain(self, machine: AgentMachine, client: ChatClient, toolbox: Toolbox) -> None:
+    async def _drain(self, machine: AgentMachine, client: AgentModels, toolbox: Toolbox) -> None:
         while self.pending:
             left = self.deadline - time.monotonic()
             done, _ = await asyncio.wait(
@@ -169,7 +171,7 @@ class _Run:
                     fx = machine.on_tool_result(store, result, time.time())
                 self._apply(fx, client, toolbox)
 
-    def _apply(self, fx: Effects, client: ChatClient, toolbox: Toolbox) -> None:
+    def _apply(self, fx: Effects, client: AgentModels, toolbox: Toolbox) -> None:
         self.events += fx.events
         self.dead_letters += fx.dead_letters
         for _key, record in fx.outputs:
@@ -178,7 +180,7 @@ class _Run:
             self.pending.add(asyncio.create_task(self._call(call, client, toolbox)))
 
     async def _call(
-        self, call: Call, client: ChatClient, toolbox: Toolbox
+        self, call: Call, client: AgentModels, toolbox: Toolbox
     ) -> ev.ModelResponse | ev.ToolResult:
         """Make the call within its deadline, as the call executor does; every failure
         becomes an error result."""
@@ -188,7 +190,7 @@ class _Run:
         try:
             async with timer:
                 if isinstance(call, ModelCall):
-                    result = await client.complete(call.messages, toolbox.schemas or None)
+                    result = await client.complete(call, toolbox.schemas or None)
                     return ev.ModelResponse(
                         **about,
                         message=result.message,

@@ -1,30 +1,39 @@
 """A reflection agent (``USING AGENTS drafter, critic``) from a SQL file, run by
-``flink-agents sql run`` on a MiniCluster with the model simulator: the critic sends the
-first draft back and accepts the second, and every turn is in the audit log."""
+``flink-agents sql run`` on a MiniCluster with two model simulators: the drafter computes a
+credit with its ``USING FUNCTION`` tool and answers in its ``output.row``, the critic runs on
+a model of its own, sends the first draft back and accepts the second, and every turn is in
+the audit log."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from flink_agents.testing import ChatRequest, JobProcess, ModelServer, Reply, TopicClient
+from flink_agents.testing import ChatRequest, JobProcess, ModelServer, Reply, ToolCall, TopicClient
 
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("flink-agents"))
-CRITIC = "Accept only replies that apologise."
 REVISION = "A reviewer sent the draft back:"
 
 FILE = """
 CREATE TABLE complaints (id STRING, complaint STRING) WITH ('topic' = '{prefix}.complaints');
 CREATE TABLE replies (id STRING, status STRING, reply STRING) WITH ('topic' = '{prefix}.replies');
-CREATE CONNECTION llm WITH ('type' = 'openai', 'endpoint' = '{model_url}');
+CREATE CONNECTION llm WITH ('type' = 'openai', 'endpoint' = '{writer_url}');
+CREATE CONNECTION judge_llm WITH ('type' = 'openai', 'endpoint' = '{judge_url}');
 CREATE MODEL chat WITH ('provider' = 'openai', 'openai.connection' = 'llm',
                         'openai.model_version' = 'writer');
-CREATE AGENT drafter USING MODEL chat USING PROMPT 'Write a reply to the customer.';
-CREATE AGENT critic USING MODEL chat USING PROMPT '{critic}';
+CREATE MODEL judge WITH ('provider' = 'openai', 'openai.connection' = 'judge_llm',
+                         'openai.model_version' = 'judge');
+CREATE FUNCTION double_it AS 'tests.unit.sql_functions.double_it' LANGUAGE PYTHON;
+CREATE TOOL doubler USING FUNCTION double_it WITH ('type' = 'function');
+CREATE AGENT drafter USING MODEL chat USING PROMPT 'Reply to the customer; credit twice the price.'
+  USING TOOLS doubler WITH ('output.row' = 'reply STRING NOT NULL, credit INT NOT NULL',
+                            'max_iterations' = '3');
+CREATE AGENT critic USING MODEL judge USING PROMPT 'Accept only replies that apologise.';
 CREATE AGENT polished USING AGENTS drafter, critic
   WITH ('max_iterations' = '3', 'call_timeout' = '5s', 'max_consecutive_failures' = '1');
 INSERT INTO replies
@@ -34,27 +43,39 @@ FROM complaints AS c,
 """
 
 
-def script(req: ChatRequest) -> Reply:
-    """The drafter numbers its drafts; the critic sends draft 1 back and accepts draft 2."""
-    if (req.system_text or "").startswith(CRITIC):
-        draft = int((req.last_user_text or "").rsplit("draft ", 1)[1])
-        if draft >= 2:
-            return Reply.json({"accept": True})
-        return Reply.json({"accept": False, "feedback": "apologise first"})
-    revisions = [m for m in req.messages if str(m.get("content", "")).startswith(REVISION)]
-    return Reply.text(f"draft {len(revisions) + 1}")
+def writer(req: ChatRequest) -> Reply:
+    """Doubles the price with the tool in each draft; apologises once sent back."""
+    if not req.tool_results:
+        price = int(next(m["content"] for m in req.messages if m.get("role") == "user"))
+        return Reply.tool_calls([ToolCall("doubler", {"n": price})])
+    revised = any(str(m.get("content", "")).startswith(REVISION) for m in req.messages)
+    reply = "sorry, here is a credit" if revised else "here is a credit"
+    return Reply.json({"reply": reply, "credit": int(req.tool_results[-1].content)})
 
 
-def test_a_reflection_agent_in_sql_accepts_the_second_draft(
+def critic(req: ChatRequest) -> Reply:
+    draft = json.loads((req.last_user_text or "").rsplit("Draft:\n", 1)[1])
+    if draft["reply"].startswith("sorry"):
+        return Reply.json({"accept": True})
+    return Reply.json({"accept": False, "feedback": "apologise first"})
+
+
+def chats(sim: ModelServer) -> int:
+    return sum(1 for r in sim.requests if r.path.endswith("/chat/completions"))
+
+
+def test_a_reflection_agent_in_sql_drafts_with_its_tool_and_is_judged_on_its_own_model(
     topics: TopicClient, job_env: dict[str, str], tmp_path: Path
 ):
     prefix = topics.unique("sql-reflect")
     app = f"{prefix}-job"
     topics.create(f"{prefix}.complaints", f"{prefix}.replies")
-    complaints = {"c1": "late parcel", "c2": "broken mug"}
-    with ModelServer(script) as sim:
+    prices = {"c1": "12", "c2": "30"}
+    with ModelServer(writer) as writes, ModelServer(critic) as judge:
         file = tmp_path / "reflect.sql"
-        file.write_text(FILE.format(prefix=prefix, model_url=sim.base_url, critic=CRITIC))
+        file.write_text(
+            FILE.format(prefix=prefix, writer_url=writes.base_url, judge_url=judge.base_url)
+        )
         job = JobProcess(
             CLI,
             ["--home", str(tmp_path / "home"), "sql", "run", str(file), "--name", app],
@@ -64,11 +85,11 @@ def test_a_reflection_agent_in_sql_accepts_the_second_draft(
         job.start()
         try:
             topics.produce(
-                f"{prefix}.complaints", [{"id": i, "complaint": c} for i, c in complaints.items()]
+                f"{prefix}.complaints", [{"id": i, "complaint": p} for i, p in prices.items()]
             )
             got = topics.consume(
                 f"{prefix}.replies",
-                until=lambda rs: set(complaints) <= {r.value["id"] for r in rs},
+                until=lambda rs: set(prices) <= {r.value["id"] for r in rs},
                 timeout=600,
             )
             outputs = topics.consume(
@@ -83,18 +104,28 @@ def test_a_reflection_agent_in_sql_accepts_the_second_draft(
             raise AssertionError(f"{exc}\n{job.tail()}") from None
         finally:
             job.stop()
+        calls = (chats(writes), chats(judge))
     assert Counter(r.value["id"] for r in got) == {"c1": 1, "c2": 1}  # one reply per complaint
     for reply in got:
-        assert (reply.value["status"], reply.value["reply"]) == ("TASK_STATE_COMPLETED", "draft 2")
+        assert reply.value["status"] == "TASK_STATE_COMPLETED"
+        credit = 2 * int(prices[reply.value["id"]])
+        assert json.loads(reply.value["reply"]) == {
+            "reply": "sorry, here is a credit",
+            "credit": credit,
+        }
     assert [o.value["task"]["reflection"] for o in outputs] == [{"drafts": 2, "accepted": True}] * 2
-    # The audit log: per task a draft, a verdict, a revision and a verdict, the critic's
-    # requests with the critic's prompt.
+    # Per complaint: two drafts of a tool turn and an answer on the writer, two verdicts on
+    # the judge.
+    assert calls == (8, 4)
+    # The audit log: each request names its model; the critic's offer no tools.
     for task in {e["task_id"] for e in events if e.get("kind") == "task.completed"}:
         requests = [
             e for e in events if e.get("task_id") == task and e.get("kind") == "model.request"
         ]
-        digests = [r["system_digest"] for r in requests]
-        assert len(digests) == 4 and digests[0] == digests[2] != digests[1] == digests[3]
-        assert requests[1]["messages"][0]["content"].endswith("Draft:\ndraft 1")
-    critic_calls = [r for r in sim.requests if (r.chat.system_text or "").startswith(CRITIC)]
-    assert len(critic_calls) == 4
+        assert [(r["model"].split("@")[0], r["tools"]) for r in requests] == [
+            ("writer", ["doubler"]),
+            ("writer", ["doubler"]),
+            ("judge", []),
+        ] * 2
+        results = [e for e in events if e.get("task_id") == task and e.get("kind") == "tool.result"]
+        assert len(results) == 2

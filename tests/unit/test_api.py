@@ -247,11 +247,16 @@ def test_a_call_timeout_of_zero_is_refused():
         Limits(call_timeout="0s")
 
 
-def test_a_reflection_agent_needs_two_steps_per_draft_and_no_tools():
+def test_a_reflection_agent_needs_steps_for_each_draft_its_tools_and_verdict():
     spec = dict(name="polish", instructions="Draft.", model=OpenAIModel(model="m"))
     critic = flink_agents.Reflection(critic="Judge.", max_iterations=3)
     assert Agent(**spec, reflection=critic).reflection == critic  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"max_steps \(4\) must allow two model calls"):
+    with pytest.raises(ValueError, match=r"max_steps \(4\) must allow 2 model calls"):
         Agent(**spec, reflection=critic, limits=Limits(max_steps=4))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="a reflection agent has no tools, peers or output"):
+    # With tools a draft takes a tool turn too: three calls per iteration.
+    with pytest.raises(ValueError, match=r"max_steps \(8\) must allow 3 model calls .* at least 9"):
         Agent(**spec, reflection=critic, tools=[lookup])  # type: ignore[arg-type]
+    writer = Agent(**spec, reflection=critic, tools=[lookup], limits=Limits(max_steps=9))  # type: ignore[arg-type]
+    assert writer.function_tools == (lookup,)
+    judge = OpenAIModel(model="judge", base_url="http://127.0.0.1:9/v1")
+    assert flink_agents.Reflection(critic="Judge.", critic_model=judge).critic_model == judge

@@ -4,6 +4,7 @@ simulator playing both roles."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from flink_agents.config import load_settings
 from flink_agents.sql import SqlError, SqlRun
 from flink_agents.sql._compile import compile_agent
 from flink_agents.sql._script import from_text
-from flink_agents.testing import ChatRequest, Reply, run_agent
+from flink_agents.testing import ChatRequest, ModelServer, Reply, ToolCall, run_agent
 
 DEFINITIONS = """
 CREATE CONNECTION llm WITH ('type' = 'openai', 'endpoint' = 'http://127.0.0.1:9/v1');
@@ -102,18 +103,32 @@ def test_a_critic_answer_that_is_not_a_verdict_fails_the_task_with_the_reason(tm
         ),
         (
             "CREATE AGENT polished USING AGENTS drafter, critic WITH ('output.schema' = '{}');",
-            "option 'output.schema' is not for a reflection agent",
+            "option 'output.schema' is not for a reflection agent (its tools, output schema",
         ),
         (
             "CREATE AGENT polished USING AGENTS drafter, critic WITH ('max_iterations' = '0');",
             "bad value for 'max_iterations'",
         ),
         (
-            "CREATE MODEL other WITH ('provider' = 'openai', 'openai.connection' = 'llm',"
-            " 'openai.model_version' = 'gpt-4o');\n"
-            "CREATE AGENT strict USING MODEL other USING PROMPT 'Judge.';\n"
+            "CREATE FUNCTION double_it AS 'tests.unit.sql_functions.double_it' LANGUAGE PYTHON;\n"
+            "CREATE TOOL doubler USING FUNCTION double_it;\n"
+            "CREATE AGENT strict USING MODEL chat USING PROMPT 'Judge.' USING TOOLS doubler;\n"
             "CREATE AGENT polished USING AGENTS drafter, strict;",
-            "use different models",
+            "the critic strict has tools or an output schema",
+        ),
+        (
+            "CREATE AGENT strict USING MODEL chat USING PROMPT 'Judge.'"
+            " WITH ('output.row' = 'ok BOOLEAN');\n"
+            "CREATE AGENT polished USING AGENTS drafter, strict;",
+            "the critic strict has tools or an output schema",
+        ),
+        (
+            "CREATE FUNCTION double_it AS 'tests.unit.sql_functions.double_it' LANGUAGE PYTHON;\n"
+            "CREATE TOOL doubler USING FUNCTION double_it;\n"
+            "CREATE AGENT lookup USING MODEL chat USING PROMPT 'Draft.' USING TOOLS doubler"
+            " WITH ('max_iterations' = '1');\n"
+            "CREATE AGENT polished USING AGENTS lookup, critic;",
+            "its 'max_iterations' (model calls per draft) must allow a tool turn",
         ),
         (
             "CREATE AGENT polished USING MODEL chat USING AGENTS drafter, critic;",
@@ -125,3 +140,54 @@ def test_reflection_errors_say_what_is_wrong(tmp_path: Path, statement: str, mes
     with pytest.raises(SqlError, match=r"^r\.sql:\d+:\d+: ") as caught:
         compiled(tmp_path, statement)
     assert message in str(caught.value)
+
+
+TOOLED = """
+CREATE CONNECTION judge_llm WITH ('type' = 'openai', 'endpoint' = '{judge_url}');
+CREATE MODEL judge WITH ('provider' = 'openai', 'openai.connection' = 'judge_llm',
+                         'openai.model_version' = 'judge');
+CREATE FUNCTION double_it AS 'tests.unit.sql_functions.double_it' LANGUAGE PYTHON;
+CREATE TOOL doubler USING FUNCTION double_it;
+CREATE AGENT counter USING MODEL chat USING PROMPT 'Double the number, then report it.'
+  USING TOOLS doubler
+  WITH ('output.row' = 'doubled INT NOT NULL, note STRING', 'max_iterations' = '3');
+CREATE AGENT checker USING MODEL judge USING PROMPT 'Accept only notes that say done.';
+CREATE AGENT polished USING AGENTS counter, checker WITH ('max_iterations' = '2');
+"""
+
+
+def counting(req: ChatRequest) -> Reply:
+    """Doubles with the tool in every draft; the note says which draft it is."""
+    if not req.tool_results:
+        return Reply.tool_calls([ToolCall("doubler", {"n": 21})])
+    revised = any(str(m.get("content", "")).startswith(REVISION) for m in req.messages)
+    doubled = int(req.tool_results[-1].content)
+    return Reply.json({"doubled": doubled, "note": "done" if revised else "draft"})
+
+
+def checking(req: ChatRequest) -> Reply:
+    draft = json.loads((req.last_user_text or "").rsplit("Draft:\n", 1)[1])
+    if draft["note"] == "done":
+        return Reply.json({"accept": True})
+    return Reply.json({"accept": False, "feedback": "say done"})
+
+
+def test_a_drafter_with_a_function_tool_and_an_output_row_and_a_critic_on_its_own_model(
+    tmp_path: Path,
+):
+    with ModelServer(counting) as writer, ModelServer(checking) as judge:
+        agent = compiled(tmp_path, TOOLED.format(judge_url=judge.base_url))
+        assert [t.name for t in agent.function_tools] == ["doubler"]
+        assert agent.reflection.critic_model.model == "judge"  # type: ignore[union-attr]
+        # Each of the two drafts may take the drafter's 3 model calls, and a verdict.
+        assert agent.limits.max_steps == 2 * (3 + 1)
+        run = run_agent(agent, [{"n": 21}], model=writer)
+        writes = [r.chat for r in writer.requests if r.path.endswith("/chat/completions")]
+        verdicts = [r.chat for r in judge.requests if r.path.endswith("/chat/completions")]
+    [out] = run.outputs
+    assert out["task"]["state"] == "TASK_STATE_COMPLETED", out["task"].get("error")
+    assert (out["doubled"], out["note"]) == (42, "done")
+    assert out["task"]["reflection"] == {"drafts": 2, "accepted": True}
+    assert [r.content for r in run.tool_results] == ["42", "42"]
+    assert (len(writes), len(verdicts)) == (4, 2)
+    assert {r.model for r in writes} == {"gpt-4o-mini"} and {r.model for r in verdicts} == {"judge"}
