@@ -122,6 +122,7 @@ class RuntimeSettings(_Section):
     bundle_size: int = 1000
     bundle_time_ms: int = 5
     producer_linger_ms: int = 1
+    producer_compression: Literal["none", "gzip", "snappy", "lz4"] = "none"
     ship_jars: bool = True
     recovery_lookback_s: float = Field(default=300.0, ge=0)
     recovery_scan_timeout_s: float = Field(default=60.0, gt=0)

@@ -23,10 +23,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    computed_field,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 _TASK_NAMESPACE = uuid.UUID("6f0b7f0e-3f57-4d0e-9b1c-5a2c1e6d7a10")
@@ -346,24 +354,79 @@ def parse_event(text: str | bytes) -> Event:
     return _EVENT.validate_json(text)
 
 
+#: Version of a ``step`` record whose events leave out what the record says once.
+STEP_VERSION = 2
+#: Fields a step record states once, and each event only where it differs from the event
+#: before it (a step's events share their conversation, and mostly their task and time).
+_CARRIED = ("agent", "key", "task_id", "at")
+#: Fields an event derives from the others: never written in a step record.
+_DERIVED = frozenset({"v", "id", "context_id"})
+
+
 def step_record(events: Sequence[_Event]) -> str:
     """The value of the one record that carries the events of one agent step.
 
-    >>> a = TaskCompleted(agent="triage", key="card-1", task_id="t1", step=1, output={}, at=0.0)
-    >>> [e["kind"] for e in events_in(STEP_KIND, step_record([a]))]
-    ['task.completed']
+    The record states the first event's ``agent``, ``key``, ``task_id`` and ``at`` once; each
+    event writes them only where they differ from the event before it (the next task a step
+    starts names its ``task_id``), and leaves out what it derives (``id``, ``context_id``)
+    and the fields at their defaults. ``events_in`` gives each event back whole.
+
+    >>> a = TaskCompleted(agent="triage", key="card-1", task_id="t1", step=1, output={}, at=0.5)
+    >>> step_record([a])
+    '{"v":2,"kind":"step","agent":"triage","key":"card-1","task_id":"t1","at":0.5,"events":[{"kind":"task.completed","step":1,"output":{}}]}'
+    >>> events_in(STEP_KIND, step_record([a])) == [a.model_dump(mode="json")]
+    True
     """
-    inner = ",".join(event.model_dump_json() for event in events)
-    return f'{{"v":{SCHEMA_VERSION},"kind":"{STEP_KIND}","events":[{inner}]}}'
+    carried = {f: getattr(events[0], f) for f in _CARRIED}
+    head = json.dumps(
+        {"v": STEP_VERSION, "kind": STEP_KIND, **carried},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    inner = []
+    for event in events:
+        left_out = set(_DERIVED)
+        for f in _CARRIED:
+            value = getattr(event, f)
+            if value == carried[f]:
+                left_out.add(f)
+            carried[f] = value
+        inner.append(
+            _with_kind(event, event.model_dump_json(exclude=left_out, exclude_defaults=True))
+        )
+    return f'{head[:-1]},"events":[{",".join(inner)}]}}'
+
+
+def result_record(event: _Event) -> bytes:
+    """The value of a result's own record (``model.response``, ``tool.result``).
+
+    Every field, as consumers of the topic read it, and its ``id``, by which recovery and
+    exact replay find it; only ``context_id`` is left out (it is the record's key).
+
+    >>> r = ModelResponse(agent="a", key="k", task_id="t1", step=1, at=0.0)
+    >>> json.loads(result_record(r))["id"], "context_id" in json.loads(result_record(r))
+    ('t1/1/model.response', False)
+    >>> parse_event(result_record(r)) == r
+    True
+    """
+    return event.model_dump_json(exclude={"context_id"}).encode()
+
+
+def _with_kind(event: _Event, body: str) -> str:
+    # ``kind`` is a field with a default, so ``exclude_defaults`` left it out.
+    kind = f'{{"kind":"{event.kind}"'  # type: ignore[attr-defined]
+    return f"{kind},{body[1:]}" if body != "{}" else f"{kind}}}"
 
 
 def events_in(kind: str | bytes | None, value: str | bytes | Any) -> list[dict[str, Any]]:
     """The events one record of an events topic holds, as JSON objects, in order.
 
     ``kind`` is the record's ``fa-kind`` header, ``value`` its value (the text, or the JSON
-    already decoded). A ``step`` record holds the events of one
-    agent step; any other record is one event (a result, or a peer's A2A answer, whose value
-    has no ``kind`` of its own and gets the header's). A record without a value holds none.
+    already decoded). A ``step`` record holds the events of one agent step; any other record
+    is one event (a result, or a peer's A2A answer, whose value has no ``kind`` of its own
+    and gets the header's). A record without a value holds none. Every shape the log has had
+    reads the same: each event comes back whole, with its envelope (``v``, ``agent``,
+    ``key``, ``task_id``, ``id``, ``context_id``) and every field, defaults included.
 
     >>> events_in(b"model.response", '{"kind": "model.response", "id": "t1/1/model.response"}')
     [{'kind': 'model.response', 'id': 't1/1/model.response'}]
@@ -381,10 +444,88 @@ def events_in(kind: str | bytes | None, value: str | bytes | Any) -> list[dict[s
     if not isinstance(record, dict):
         return []
     if kind == STEP_KIND or (kind is None and record.get("kind") == STEP_KIND):
-        return [e for e in record.get("events") or [] if isinstance(e, dict)]
+        events = [e for e in record.get("events") or [] if isinstance(e, dict)]
+        if record.get("v", 1) < STEP_VERSION:
+            return events
+        carried = {f: record[f] for f in _CARRIED if f in record}
+        whole = []
+        for event in events:
+            carried.update((f, event[f]) for f in _CARRIED if f in event)
+            whole.append(_whole({**event, **carried}))
+        return whole
     if kind is not None:
         record.setdefault("kind", kind)
-    return [record]
+    return [_whole(record) if record.get("kind") in _KINDS else record]
+
+
+def _whole(event: dict[str, Any]) -> dict[str, Any]:
+    """An event with its defaults and derived fields; as it was if it does not read."""
+    try:
+        return _EVENT.validate_python(event).model_dump(mode="json")
+    except ValidationError:
+        return event
+
+
+_KINDS = frozenset(
+    model.model_fields["kind"].default
+    for model in (
+        TaskAccepted,
+        ModelRequest,
+        ModelResponse,
+        ToolRequest,
+        ToolResult,
+        PeerRequested,
+        PeerAnswered,
+        RequestRejected,
+        TaskInputRequired,
+        TaskResumed,
+        TaskCompleted,
+        TaskFailed,
+        TaskCanceled,
+    )
+)
+
+
+def sent_messages(
+    events: Iterable[dict[str, Any]], task_id: str, step: int, system: str | None = None
+) -> list[dict[str, Any]]:
+    """The messages the task's model request at ``step`` sent, rebuilt from its events.
+
+    A ``model.request`` logs only what the prompt gained since the task's previous request,
+    so the conversation of a step is what the task's requests up to it gained, in order. A
+    request under another ``system_digest`` than the task's first (a critic's turn) logs its
+    whole conversation. With ``system``, the text whose digest the request names (the
+    agent's ``instructions`` rendered as the job renders them), it comes first, as the model
+    got it. ``events`` are whole events (``events_in`` gives them); a request logged twice
+    counts once.
+
+    >>> log = [
+    ...     {"kind": "model.request", "task_id": "t", "step": 1, "system_digest": "d",
+    ...      "messages": [{"role": "user", "content": "hi"}]},
+    ...     {"kind": "model.request", "task_id": "t", "step": 2, "system_digest": "d",
+    ...      "messages": [{"role": "tool", "content": "42"}]},
+    ... ]
+    >>> [m["content"] for m in sent_messages(log, "t", 2, system="Be brief.")]
+    ['Be brief.', 'hi', '42']
+    """
+    requests: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event.get("kind") == "model.request" and event.get("task_id") == task_id:
+            requests.setdefault(int(event.get("step", 0)), event)
+    if step not in requests:
+        raise KeyError(f"no model.request of task {task_id} at step {step} in these events")
+    first = requests[min(requests)].get("system_digest")
+    asked = requests[step]
+    if asked.get("system_digest") != first:
+        messages = list(asked.get("messages") or [])
+    else:
+        messages = [
+            message
+            for at in sorted(requests)
+            if at <= step and requests[at].get("system_digest") == first
+            for message in requests[at].get("messages") or []
+        ]
+    return [{"role": "system", "content": system}, *messages] if system is not None else messages
 
 
 class DeadLetter(BaseModel):

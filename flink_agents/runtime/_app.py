@@ -206,6 +206,7 @@ class AgentApp:
             self.settings.bootstrap_servers,
             group_id=self._written(f"flink-agents.{self.name}"),
             linger_ms=runtime.producer_linger_ms,
+            compression=runtime.producer_compression,
             transaction_timeout_ms=int(timeout_s * 1000),
         )
         if not replay.active:
@@ -249,6 +250,7 @@ class AgentApp:
                         bootstrap_servers=self.settings.bootstrap_servers,
                         events_topic=self._written(str(self.events_topic)),
                         linger_ms=runtime.producer_linger_ms,
+                        producer={"compression.type": runtime.producer_compression},
                         peers=self._peer_cards(),
                         recovery_lookback_s=runtime.recovery_lookback_s,
                         recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,

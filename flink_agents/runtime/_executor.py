@@ -36,6 +36,7 @@ from flink_agents.api import Agent, ToolContext
 from flink_agents.api.events import (
     ModelResponse,
     ToolResult,
+    result_record,
     routing_key,
 )
 from flink_agents.core import Call, Delegation, ModelCall, ToolCall, is_url, peer_tool_name
@@ -379,7 +380,7 @@ class CallExecutor:
                 return
         async with self._gates[call.agent]:
             event = await self._execute(call)
-        self._hand_over(call, event.model_dump_json().encode(), _key(call), event.kind)
+        self._hand_over(call, result_record(event), _key(call), event.kind)
 
     def _serve(self, call: Call) -> None:
         """Exact replay: write the original run's result, or an error when it has none."""
@@ -387,7 +388,7 @@ class CallExecutor:
         recorded = self._served.get(call.id)
         if recorded is None:
             event = not_recorded(call, self.config.recorded.topic)
-            self._hand_over(call, event.model_dump_json().encode(), _key(call), event.kind)
+            self._hand_over(call, result_record(event), _key(call), event.kind)
             return
         kind = call.id.rpartition("/")[2]  # the id names the result's kind
         self._hand_over(call, recorded[0], recorded_key(call, recorded), kind)
@@ -497,7 +498,7 @@ class CallExecutor:
     def _write_failure(self, call: Call, reason: str) -> None:
         log.error("call %s: %s", call.id, reason)
         failed = _failure(call, RuntimeError(reason))
-        self._produce(call, failed.model_dump_json().encode(), _key(call), failed.kind)
+        self._produce(call, result_record(failed), _key(call), failed.kind)
 
     async def _poll_producer(self) -> None:
         while True:

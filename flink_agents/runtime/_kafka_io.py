@@ -59,6 +59,8 @@ class KafkaTables:
     bootstrap_servers: str
     group_id: str
     linger_ms: int = 1
+    #: ``compression.type`` of every producer of the job's sinks.
+    compression: str = "none"
     transaction_timeout_ms: int = 300_000
     #: Start of the names of the tables it declares (two on one environment need two).
     prefix: str = "kafka"
@@ -150,6 +152,7 @@ class KafkaTables:
             "value.format": "raw",
             "value.fields-include": "EXCEPT_KEY",
             "properties.linger.ms": str(self.linger_ms),
+            "properties.compression.type": self.compression,
             "sink.delivery-guarantee": "at-least-once",
         }
         with_clause = ", ".join(f"'{k}' = '{literal(v)}'" for k, v in props.items())
@@ -167,7 +170,10 @@ class KafkaTables:
         columns = "`key` STRING, `value` STRING"
         if with_headers:
             columns += ", `headers` MAP<STRING, BYTES> METADATA"
-        options = {"properties.linger.ms": str(self.linger_ms)}
+        options = {
+            "properties.linger.ms": str(self.linger_ms),
+            "properties.compression.type": self.compression,
+        }
         if exactly_once:
             options |= {
                 "sink.delivery-guarantee": "exactly-once",

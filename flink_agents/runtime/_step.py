@@ -390,7 +390,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         metrics = self._metrics[agent]
         for key, record in fx.outputs:
             metrics.task_ended(record["task"]["state"])
-            value = json.dumps(record, ensure_ascii=False)
+            value = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
             if routes.exactly_once:
                 yield self._outputs[agent], Row(key, value)
             else:

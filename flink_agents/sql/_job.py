@@ -174,6 +174,7 @@ class SqlJob:
             self.settings.bootstrap_servers,
             group_id=f"flink-agents.{self.name}.sql",
             linger_ms=runtime.producer_linger_ms,
+            compression=runtime.producer_compression,
             prefix="sql",
         )
         self._inserts = self._t_env.create_statement_set()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from flink_agents.api.events import KIND_HEADER, STEP_KIND, events_in, parse_event
 from flink_agents.testing import ChatRequest, JobProcess, ModelServer, Reply, ToolCall, TopicClient
 
 # Two MiniCluster jobs run one after the other in a test (the original run is shared).
@@ -172,3 +173,54 @@ def test_what_if_replay_calls_the_model_and_diff_counts_changed_decisions(
     table = cli(original["env"], "diff", name)
     assert f"{len(changed)} changed, {INPUTS - len(changed)} unchanged, 0 failed" in table.stdout
     assert records_in(topics, original["out"]) == INPUTS
+
+
+def test_exact_replay_reads_a_log_written_before_compact_records(
+    original: dict[str, Any], topics: TopicClient, sim: ModelServer
+):
+    """The original run's events, rewritten as the previous version wrote them (step records
+    with every event whole, results with every field), under another app's name."""
+    app = topics.unique("pay-old")
+    copied = _copy_in_old_shape(topics, f"{original['env']['REPLAY_APP']}.events", app)
+    env = {**original["env"], "REPLAY_APP": app}
+    asked_before = chat_requests(sim)
+    name = f"old-{time.time_ns()}"
+
+    done = cli(
+        env, "replay", "tests/jobs/replay_triage.py", "--from", str(original["from"]),
+        "--to", str(original["to"]), "--name", name,
+    )  # fmt: skip
+
+    assert copied >= 3 * INPUTS  # each task's steps and results
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"replay {name} (exact): {INPUTS} outputs for {INPUTS} inputs" in done.stdout
+    assert chat_requests(sim) == asked_before
+    replayed = topics.consume(f"{original['out']}.replay.{name}", count=INPUTS, timeout=60)
+    assert Counter(r.value["id"] for r in replayed) == Counter(range(INPUTS))
+    assert by_task(replayed) == by_task(original["outputs"])
+
+
+def _copy_in_old_shape(topics: TopicClient, source: str, app: str) -> int:
+    """Copy ``source`` to ``<app>.events`` in the old shape, keeping keys, kinds and times."""
+    from confluent_kafka import Producer
+
+    events = topics.create(f"{app}.events")
+    records = topics.consume(source, count=records_in(topics, source), timeout=60)
+    producer = Producer({"bootstrap.servers": topics.bootstrap_servers})
+    for record in records:
+        kind = record.header(KIND_HEADER)
+        whole = events_in(kind, record.value)
+        if kind == STEP_KIND:
+            value = json.dumps({"v": 1, "kind": STEP_KIND, "events": whole})
+        else:
+            [event] = whole
+            value = parse_event(json.dumps(event)).model_dump_json()
+        producer.produce(
+            events,
+            value=value.encode(),
+            key=(record.key or "").encode(),
+            headers=list(record.headers.items()),
+            timestamp=int((record.timestamp or 0) * 1000),
+        )
+    assert producer.flush(30) == 0
+    return len(records)

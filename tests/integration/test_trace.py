@@ -1,5 +1,5 @@
-"""`flink-agents trace` reads one-event and step records; a context id with no events says so
-and shows real ones."""
+"""`flink-agents trace` reads one-event records and step records of both versions; a context
+id with no events says so and shows real ones."""
 
 from __future__ import annotations
 
@@ -49,6 +49,16 @@ def test_trace_of_an_unknown_context_id_shows_what_context_ids_look_like(
         key="triage/card-7",
         headers={KIND_HEADER: STEP_KIND},
     )
+    # A step record as written before steps became compact: every event whole.
+    retried = ModelRequest(
+        agent="triage", key="card-7", task_id="t-1", step=2, model="m", messages=[], at=4.0
+    )
+    topics.produce(
+        events,
+        [f'{{"v":1,"kind":"step","events":[{retried.model_dump_json()}]}}'],
+        key="triage/card-7",
+        headers={KIND_HEADER: STEP_KIND},
+    )
 
     def trace(conversation: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -64,7 +74,7 @@ def test_trace_of_an_unknown_context_id_shows_what_context_ids_look_like(
 
     assert found.returncode == 0, found.stderr
     kinds = [line.split()[3] for line in found.stdout.splitlines() if line.strip()]
-    assert kinds == ["task.accepted", "model.request", "task.failed"], found.stdout
+    assert kinds == ["task.accepted", "model.request", "task.failed", "model.request"], found.stdout
     assert missing.returncode == 1
     message = " ".join(missing.stderr.split())
     assert f"no events for context id 'card-7' in {app}.events" in message

@@ -71,3 +71,10 @@ def test_a_job_built_for_a_cluster_with_the_jars_downloads_none(tmp_path: Path):
     conf = job_configuration(settings, "job", [])
     assert conf.get_string("pipeline.jars", "") == ""
     assert not (tmp_path / "empty").exists()
+
+
+def test_producer_compression_is_one_kafka_knows():
+    env = {"FLINK_AGENTS_RUNTIME__PRODUCER_COMPRESSION": "lz4"}
+    assert load_settings(environ=env, file=None).runtime.producer_compression == "lz4"
+    with pytest.raises(ConfigError, match=r"runtime\.producer_compression"):
+        load_settings(environ={"FLINK_AGENTS_RUNTIME__PRODUCER_COMPRESSION": "brotli"}, file=None)

@@ -324,3 +324,33 @@ def test_model_requests_log_each_message_once():
     logged = next(e for e in second.events if e.kind == "model.request").messages
     assert [m["role"] for m in logged] == ["assistant", "tool"]
     assert only_model_call(second).messages[1:] == request.messages + logged
+
+
+def test_the_log_rebuilds_exactly_what_the_model_was_sent_at_every_step():
+    from flink_agents.api.events import STEP_KIND, events_in, sent_messages, step_record
+
+    machine = AgentMachine(agent(memory=Memory(window=4)), tool_names=("risk",))
+    store, logged, sent = MemoryStore(), [], []
+
+    def step(fx: Effects) -> Effects:
+        logged.extend(events_in(STEP_KIND, step_record(fx.events)) if fx.events else [])
+        sent.extend(c for c in fx.calls if isinstance(c, ModelCall))
+        return fx
+
+    for offset in (1, 2):  # the second task starts with the first one's memory
+        call = only_model_call(step(machine.on_input(store, record(offset), 0.0)))
+        fx = step(machine.on_model_response(store, answer(call, "", ("risk", "{}")), 0.0))
+        [tool] = fx.calls
+        assert isinstance(tool, ToolCall)
+        call = only_model_call(step(machine.on_tool_result(store, result(tool, "7"), 0.0)))
+        step(machine.on_model_response(store, answer(call, APPROVE), 0.0))
+
+    assert len(sent) == 4
+    # The second task's first request starts with the first task's input and answer.
+    assert sent[2].messages[1:3] == [
+        *sent[1].messages[1:2],
+        {"role": "assistant", "content": APPROVE},
+    ]
+    for call in sent:
+        rebuilt = sent_messages(logged, call.task_id, call.step, system=machine.system)
+        assert rebuilt == call.messages
