@@ -233,6 +233,8 @@ class System:
     proc: subprocess.Popen[bytes] | None = None
     #: The job file and arguments of the last flink-agents job submitted.
     submitted: tuple[str, list[str]] | None = None
+    #: The parallelism of the last job submitted (``runtime.parallelism``).
+    parallelism: int = 1
     _jobs: ClusterJobs = field(init=False)
 
     def __post_init__(self) -> None:
@@ -253,8 +255,12 @@ class System:
         model_url: str,
         *,
         exactly_once: bool = False,
+        parallelism: int = 1,
     ) -> None:
         app = f"bench-{uuid.uuid4().hex[:6]}"
+        if parallelism != 1 and self.name != "flink-agents":
+            raise ValueError(f"{self.name} runs at parallelism 1 in the benchmark")
+        self.parallelism = parallelism
         if self.name == "flink-agents":
             args = [
                 *(["--exactly-once"] if exactly_once else []),
@@ -346,6 +352,17 @@ class System:
                 return int(task.get("state_size") or task.get("checkpointed_size") or 0)
         return None
 
+    def taskmanagers_of(self, operator: str) -> list[str]:
+        """The TaskManagers the subtasks of ``operator`` run on, one entry per subtask."""
+        if self.job_id is None:
+            return []
+        flink = self.stack.flink
+        for vertex in flink.rest(f"/jobs/{self.job_id}")["vertices"]:
+            if vertex["name"].startswith(operator):
+                detail = flink.rest(f"/jobs/{self.job_id}/vertices/{vertex['id']}")
+                return [str(s.get("taskmanager-id", s.get("host"))) for s in detail["subtasks"]]
+        return []
+
     def latest_checkpoint_id(self) -> int:
         if self.job_id is None:
             return 0
@@ -356,5 +373,6 @@ class System:
     def _submit(self, script: str, args: list[str]) -> None:
         self.submitted = (script, args)
         env = {k: v for k, v in os.environ.items() if k.startswith("FLINK_AGENTS_")}
+        env["FLINK_AGENTS_RUNTIME__PARALLELISM"] = str(self.parallelism)
         self.job_id = self._jobs.submit(ROOT / script, args, env=env)
         self._jobs.wait_running(self.job_id)

@@ -396,6 +396,63 @@ def recovery_run(ctx: Context, system: System, *, exactly_once: bool) -> dict[st
     }
 
 
+def scaling(ctx: Context, system: System) -> dict[str, Any]:
+    """The classifier saturated at parallelism 1, then 2, on two TaskManagers (each its own
+    JVM and embedded Python, so its own GIL): tasks/s and CPU per step at 0 and 500 ms, the
+    same in-flight limit per subtask, and the inputs outstanding scaled with it."""
+    plan = ctx.plan
+    flink = ctx.stack.flink
+    while len(flink.taskmanager_pids()) < 2:
+        flink.add_taskmanager()
+    runs: dict[str, Any] = {}
+    for parallelism in (1, 2):
+        topic_in, topic_out = ctx.fresh_topics(f"scale-p{parallelism}")
+        ctx.sim.set_latency(0)
+        system.start(
+            "classifier",
+            plan.capacity,
+            topic_in,
+            topic_out,
+            ctx.sim.url,
+            parallelism=parallelism,
+        )
+        placed = system.taskmanagers_of("AgentStep")
+        outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+        outputs.start()
+        outstanding = 4 * plan.capacity * parallelism
+        load = Load(ctx.topics, topic_in, plan.keys, outputs, outstanding=outstanding)
+        load.start()
+        try:
+            phases = [
+                throughput_phase(
+                    ctx,
+                    system,
+                    outputs,
+                    latency,
+                    "classifier",
+                    plan.capacity * parallelism,
+                    plan.window_s,
+                )
+                for latency in (0.0, 500.0)
+            ]
+        finally:
+            load.stop()
+            system.stop()
+            outputs.stop()
+        runs[str(parallelism)] = {
+            "agentstep_subtasks": len(placed),
+            "taskmanagers_used": len(set(placed)),
+            "phases": phases,
+        }
+    ratios = {
+        f"{int(one['latency_ms'])}ms": round(two["events_per_s"] / one["events_per_s"], 2)
+        if one["events_per_s"]
+        else None
+        for one, two in zip(runs["1"]["phases"], runs["2"]["phases"], strict=True)
+    }
+    return {"parallelism": runs, "events_per_s_ratio_2_over_1": ratios}
+
+
 def replay(ctx: Context, system: System) -> dict[str, Any]:
     """The classifier answers ``replay_inputs`` inputs at 0 ms; then an exact replay of that
     range serves every result from the events log: its outputs per second, first output to
