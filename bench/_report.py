@@ -13,7 +13,7 @@ from flink_agents import versions
 from flink_agents.local._process import java_executable
 
 #: The parts of a run, each saved as its own JSON file.
-PARTS = ("floor", "classifier", "react", "capacity", "recovery", "replay", "scale")
+PARTS = ("floor", "classifier", "react", "capacity", "recovery", "replay", "burst", "scale")
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "bench" / "README.md"
@@ -108,6 +108,9 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     out["exactly_once_events_per_s_ratio"] = cost.get("events_per_s_ratio")
     out["exactly_once_cpu_per_step_ratio"] = cost.get("cpu_per_step_ratio")
     out["replay_events_per_s"] = (results.get("replay") or {}).get("events_per_s")
+    burst = results.get("burst") or {}
+    out["little_bound_share_burst"] = burst.get("little_bound_share")
+    out["burst_duplicates"] = burst.get("duplicates")
     scale = results.get("scale") or {}
     out["events_per_s_by_parallelism"] = {
         p: {f"{int(f['latency_ms'])}ms": f["events_per_s"] for f in run["phases"]}
@@ -272,6 +275,16 @@ def table(results: dict[str, Any]) -> str:
             f"Exact replay of {r['inputs']} classifier inputs from the events log: "
             f"{r['events_per_s']} events/s ({r['replayed']} outputs in {r['seconds']} s, "
             f"first to last), {r['model_requests']} model requests, {r['failed']} failed.",
+        ]
+    if results.get("burst"):
+        b = results["burst"]
+        lines += [
+            "",
+            f"A burst of {b['inputs']} classifier inputs queued before the job starts, model at "
+            f"{b['latency_ms']:.0f} ms: {b['events_per_s']} tasks/s while it drains "
+            f"({b['little_bound_share']:.0%} of the Little's-law bound); first answer "
+            f"{b['first_answer_s']} s after submission; {b['answered']}/{b['inputs']} answered, "
+            f"{b['duplicates']} twice.",
         ]
     if results.get("scale"):
         runs = results["scale"]["parallelism"]

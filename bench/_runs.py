@@ -22,7 +22,7 @@ from bench._harness import (
     cpu_seconds,
     send_paced,
 )
-from bench.workloads import TOOL_CALLS
+from bench.workloads import TOOL_CALLS, event
 from flink_agents.local import LocalStack
 from flink_agents.replay import run_replay
 from flink_agents.testing import TopicClient
@@ -43,6 +43,7 @@ class Plan:
     overhead_count: int = 300
     recovery_rate: float = 100.0
     replay_inputs: int = 3000
+    burst_inputs: int = 10000
 
     @classmethod
     def quick(cls) -> Plan:
@@ -54,6 +55,7 @@ class Plan:
             sweep=(32,),
             recovery_rate=50.0,
             replay_inputs=500,
+            burst_inputs=1500,
         )
 
 
@@ -451,6 +453,45 @@ def scaling(ctx: Context, system: System) -> dict[str, Any]:
         for one, two in zip(runs["1"]["phases"], runs["2"]["phases"], strict=True)
     }
     return {"parallelism": runs, "events_per_s_ratio_2_over_1": ratios}
+
+
+def burst(ctx: Context, system: System, latency_ms: float = 500.0) -> dict[str, Any]:
+    """The classifier started on a topic already holding ``burst_inputs`` inputs, the model
+    at ``latency_ms``: the share of the Little's-law bound while the backlog drains (the
+    window starts at the first answer, after the warm-up), the seconds from submission to
+    the first answer, and answers counted per input id once it drained."""
+    plan = ctx.plan
+    topic_in, topic_out = ctx.fresh_topics("burst")
+    backlog = [event(i, plan.keys) for i in range(plan.burst_inputs)]
+    ctx.topics.produce(topic_in, backlog)
+    ctx.sim.set_latency(latency_ms)
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    submitted = time.time()
+    system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
+    try:
+        deadline = time.monotonic() + 120
+        while outputs.count == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = min((t for t, _ in list(outputs.seen)), default=None)
+        phase = throughput_phase(
+            ctx, system, outputs, latency_ms, "classifier", plan.capacity, plan.sweep_window_s
+        )
+        left = plan.burst_inputs - outputs.count
+        sent = {e["id"]: submitted for e in backlog}
+        _wait_answered(outputs, sent, 60 + left / 50)
+        ids = [i for _, i in list(outputs.seen)]
+    finally:
+        system.stop()
+        outputs.stop()
+    return {
+        "inputs": plan.burst_inputs,
+        "left_after_window": left,
+        "first_answer_s": round(first - submitted, 2) if first else None,
+        "answered": len(set(ids) & set(sent)),
+        "duplicates": len(ids) - len(set(ids)),
+        **phase,
+    }
 
 
 def replay(ctx: Context, system: System) -> dict[str, Any]:
