@@ -91,7 +91,7 @@ class Simulator:
 class Outputs(threading.Thread):
     """Reads an output topic as it fills: (Kafka timestamp in s, id) of each record."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
         super().__init__(daemon=True)
         from confluent_kafka import Consumer
 
@@ -101,7 +101,8 @@ class Outputs(threading.Thread):
                 "group.id": f"bench-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-                "isolation.level": "read_committed",  # what users of exactly-once read
+                # What users of exactly-once read; uncommitted: records as they are written.
+                "isolation.level": "read_committed" if committed else "read_uncommitted",
             }
         )
         self._consumer.subscribe([topic])
