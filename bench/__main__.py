@@ -1,6 +1,6 @@
 """`make bench`: flink-agents against its baselines, measured back to back in one run.
 
-python -m bench [--quick] [--only classifier react floor capacity recovery replay]
+python -m bench [--quick] [--only classifier react floor capacity recovery replay burst scale]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bench._harness import System, fresh_stack
 from flink_agents.config import load_settings
 from flink_agents.testing import TopicClient
 
-PARTS = ("floor", "classifier", "react", "capacity", "recovery", "replay")
+PARTS = _report.PARTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         if "replay" in args.only:
             _say("exact replay from the events log")
             results["replay"] = _runs.replay(ctx, system("flink-agents"))
+        if "burst" in args.only:
+            _say("a queued burst at 500 ms")
+            results["burst"] = _runs.burst(ctx, system("flink-agents"))
+        if "scale" in args.only:
+            _say("parallelism 1 and 2 on two TaskManagers")
+            results["scale"] = _runs.scaling(ctx, system("flink-agents"))
     finally:
         if counters is not None:
             counters.close()

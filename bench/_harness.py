@@ -91,7 +91,7 @@ class Simulator:
 class Outputs(threading.Thread):
     """Reads an output topic as it fills: (Kafka timestamp in s, id) of each record."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, committed: bool = True) -> None:
         super().__init__(daemon=True)
         from confluent_kafka import Consumer
 
@@ -101,7 +101,8 @@ class Outputs(threading.Thread):
                 "group.id": f"bench-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-                "isolation.level": "read_committed",  # what users of exactly-once read
+                # What users of exactly-once read; uncommitted: records as they are written.
+                "isolation.level": "read_committed" if committed else "read_uncommitted",
             }
         )
         self._consumer.subscribe([topic])
@@ -233,6 +234,8 @@ class System:
     proc: subprocess.Popen[bytes] | None = None
     #: The job file and arguments of the last flink-agents job submitted.
     submitted: tuple[str, list[str]] | None = None
+    #: The parallelism of the last job submitted (``runtime.parallelism``).
+    parallelism: int = 1
     _jobs: ClusterJobs = field(init=False)
 
     def __post_init__(self) -> None:
@@ -253,8 +256,12 @@ class System:
         model_url: str,
         *,
         exactly_once: bool = False,
+        parallelism: int = 1,
     ) -> None:
         app = f"bench-{uuid.uuid4().hex[:6]}"
+        if parallelism != 1 and self.name != "flink-agents":
+            raise ValueError(f"{self.name} runs at parallelism 1 in the benchmark")
+        self.parallelism = parallelism
         if self.name == "flink-agents":
             args = [
                 *(["--exactly-once"] if exactly_once else []),
@@ -346,6 +353,17 @@ class System:
                 return int(task.get("state_size") or task.get("checkpointed_size") or 0)
         return None
 
+    def taskmanagers_of(self, operator: str) -> list[str]:
+        """The TaskManagers the subtasks of ``operator`` run on, one entry per subtask."""
+        if self.job_id is None:
+            return []
+        flink = self.stack.flink
+        for vertex in flink.rest(f"/jobs/{self.job_id}")["vertices"]:
+            if vertex["name"].startswith(operator):
+                detail = flink.rest(f"/jobs/{self.job_id}/vertices/{vertex['id']}")
+                return [str(s.get("taskmanager-id", s.get("host"))) for s in detail["subtasks"]]
+        return []
+
     def latest_checkpoint_id(self) -> int:
         if self.job_id is None:
             return 0
@@ -356,5 +374,6 @@ class System:
     def _submit(self, script: str, args: list[str]) -> None:
         self.submitted = (script, args)
         env = {k: v for k, v in os.environ.items() if k.startswith("FLINK_AGENTS_")}
+        env["FLINK_AGENTS_RUNTIME__PARALLELISM"] = str(self.parallelism)
         self.job_id = self._jobs.submit(ROOT / script, args, env=env)
         self._jobs.wait_running(self.job_id)

@@ -12,6 +12,9 @@ from typing import Any
 from flink_agents import versions
 from flink_agents.local._process import java_executable
 
+#: The parts of a run, each saved as its own JSON file.
+PARTS = ("floor", "classifier", "react", "capacity", "recovery", "replay", "burst", "scale")
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "bench" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -105,6 +108,14 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     out["exactly_once_events_per_s_ratio"] = cost.get("events_per_s_ratio")
     out["exactly_once_cpu_per_step_ratio"] = cost.get("cpu_per_step_ratio")
     out["replay_events_per_s"] = (results.get("replay") or {}).get("events_per_s")
+    burst = results.get("burst") or {}
+    out["little_bound_share_burst"] = burst.get("little_bound_share")
+    out["burst_duplicates"] = burst.get("duplicates")
+    scale = results.get("scale") or {}
+    out["events_per_s_by_parallelism"] = {
+        p: {f"{int(f['latency_ms'])}ms": f["events_per_s"] for f in run["phases"]}
+        for p, run in (scale.get("parallelism") or {}).items()
+    } or None
     sizes = [b["state_bytes_per_key"] for b in flink.values() if b.get("state_bytes_per_key")]
     out["state_bytes_per_key"] = max(sizes) if sizes else None
     # Per workload, [tasks per key so far, state bytes per key] after each phase: bounded?
@@ -252,7 +263,8 @@ def table(results: dict[str, Any]) -> str:
             base, eo = cost["at_least_once"], cost["exactly_once"]
             lines += [
                 "",
-                f"Saturated at {base['latency_ms']:.0f} ms (classifier): {eo['events_per_s']} "
+                f"Saturated at {base['latency_ms']:.0f} ms (classifier, outputs counted as "
+                f"written): {eo['events_per_s']} "
                 f"tasks/s with exactly-once outputs against {base['events_per_s']} without "
                 f"(ratio {cost['events_per_s_ratio']}); CPU per step ratio "
                 f"{cost['cpu_per_step_ratio']}.",
@@ -265,6 +277,26 @@ def table(results: dict[str, Any]) -> str:
             f"{r['events_per_s']} events/s ({r['replayed']} outputs in {r['seconds']} s, "
             f"first to last), {r['model_requests']} model requests, {r['failed']} failed.",
         ]
+    if results.get("burst"):
+        b = results["burst"]
+        lines += [
+            "",
+            f"A burst of {b['inputs']} classifier inputs queued before the job starts, model at "
+            f"{b['latency_ms']:.0f} ms: {b['events_per_s']} tasks/s while it drains "
+            f"({b['little_bound_share']:.0%} of the Little's-law bound); first answer "
+            f"{b['first_answer_s']} s after submission; {b['answered']}/{b['inputs']} answered, "
+            f"{b['duplicates']} twice.",
+        ]
+    if results.get("scale"):
+        runs = results["scale"]["parallelism"]
+        rows = "; ".join(
+            f"parallelism {p} ({run['taskmanagers_used']} TaskManager(s)): "
+            + ", ".join(
+                f"{f['events_per_s']} tasks/s at {f['latency_ms']:.0f} ms" for f in run["phases"]
+            )
+            for p, run in runs.items()
+        )
+        lines += ["", f"The classifier on two TaskManagers: {rows}."]
     return "\n".join(lines)
 
 
@@ -334,7 +366,7 @@ def load(folder: Path) -> tuple[dict[str, Any], str]:
     """The results of the last run, from its JSON files (to redraw the report)."""
     results: dict[str, Any] = {}
     command = ""
-    for name in ("floor", "classifier", "react", "capacity", "recovery", "replay"):
+    for name in PARTS:
         path = folder / f"{name}.json"
         if path.exists():
             data = json.loads(path.read_text())
@@ -349,7 +381,7 @@ def load(folder: Path) -> tuple[dict[str, Any], str]:
 def write(results: dict[str, Any], folder: Path, command: str) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     common = {k: results[k] for k in ("machine", "plan", "commit", "started", "seconds")}
-    for name in ("floor", "classifier", "react", "capacity", "recovery", "replay"):
+    for name in PARTS:
         if name in results:
             data = {**common, "command": command, "figures": results[name]}
             (folder / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -22,7 +22,7 @@ from bench._harness import (
     cpu_seconds,
     send_paced,
 )
-from bench.workloads import TOOL_CALLS
+from bench.workloads import TOOL_CALLS, event
 from flink_agents.local import LocalStack
 from flink_agents.replay import run_replay
 from flink_agents.testing import TopicClient
@@ -43,6 +43,7 @@ class Plan:
     overhead_count: int = 300
     recovery_rate: float = 100.0
     replay_inputs: int = 3000
+    burst_inputs: int = 10000
 
     @classmethod
     def quick(cls) -> Plan:
@@ -54,6 +55,7 @@ class Plan:
             sweep=(32,),
             recovery_rate=50.0,
             replay_inputs=500,
+            burst_inputs=1500,
         )
 
 
@@ -301,8 +303,13 @@ def recovery(ctx: Context, system: System) -> dict[str, Any]:
 
 
 def exactly_once_cost(ctx: Context, system: System, latency_ms: float = 50.0) -> dict[str, Any]:
-    """The classifier saturated at ``latency_ms``, outputs at least once then exactly once
-    (read ``read_committed`` both times): tasks/s and CPU per step of each, and the ratios."""
+    """The classifier saturated at ``latency_ms``, outputs at least once then exactly once:
+    tasks/s and CPU per step of each, and the ratios.
+
+    Outputs are read ``read_uncommitted`` here: a transaction's records become readable
+    only when the checkpoint that commits them completes, so a closed loop paced by
+    committed answers would measure the checkpoint interval, not the job. The delay until
+    an answer is readable is measured by the recovery run (``visible_ms_p50``)."""
     plan = ctx.plan
     runs: dict[str, dict[str, Any]] = {}
     for mode, exactly_once in (("at_least_once", False), ("exactly_once", True)):
@@ -316,7 +323,7 @@ def exactly_once_cost(ctx: Context, system: System, latency_ms: float = 50.0) ->
             ctx.sim.url,
             exactly_once=exactly_once,
         )
-        outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+        outputs = Outputs(ctx.topics.bootstrap_servers, topic_out, committed=False)
         outputs.start()
         load = Load(ctx.topics, topic_in, plan.keys, outputs, outstanding=4 * plan.capacity)
         load.start()
@@ -393,6 +400,102 @@ def recovery_run(ctx: Context, system: System, *, exactly_once: bool) -> dict[st
         "rate_per_s": plan.recovery_rate,
         "model_latency_ms": 50,
         "exactly_once": exactly_once,
+    }
+
+
+def scaling(ctx: Context, system: System) -> dict[str, Any]:
+    """The classifier saturated at parallelism 1, then 2, on two TaskManagers (each its own
+    JVM and embedded Python, so its own GIL): tasks/s and CPU per step at 0 and 500 ms, the
+    same in-flight limit per subtask, and the inputs outstanding scaled with it."""
+    plan = ctx.plan
+    flink = ctx.stack.flink
+    while len(flink.taskmanager_pids()) < 2:
+        flink.add_taskmanager()
+    runs: dict[str, Any] = {}
+    for parallelism in (1, 2):
+        topic_in, topic_out = ctx.fresh_topics(f"scale-p{parallelism}")
+        ctx.sim.set_latency(0)
+        system.start(
+            "classifier",
+            plan.capacity,
+            topic_in,
+            topic_out,
+            ctx.sim.url,
+            parallelism=parallelism,
+        )
+        placed = system.taskmanagers_of("AgentStep")
+        outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+        outputs.start()
+        outstanding = 4 * plan.capacity * parallelism
+        load = Load(ctx.topics, topic_in, plan.keys, outputs, outstanding=outstanding)
+        load.start()
+        try:
+            phases = [
+                throughput_phase(
+                    ctx,
+                    system,
+                    outputs,
+                    latency,
+                    "classifier",
+                    plan.capacity * parallelism,
+                    plan.window_s,
+                )
+                for latency in (0.0, 500.0)
+            ]
+        finally:
+            load.stop()
+            system.stop()
+            outputs.stop()
+        runs[str(parallelism)] = {
+            "agentstep_subtasks": len(placed),
+            "taskmanagers_used": len(set(placed)),
+            "phases": phases,
+        }
+    ratios = {
+        f"{int(one['latency_ms'])}ms": round(two["events_per_s"] / one["events_per_s"], 2)
+        if one["events_per_s"]
+        else None
+        for one, two in zip(runs["1"]["phases"], runs["2"]["phases"], strict=True)
+    }
+    return {"parallelism": runs, "events_per_s_ratio_2_over_1": ratios}
+
+
+def burst(ctx: Context, system: System, latency_ms: float = 500.0) -> dict[str, Any]:
+    """The classifier started on a topic already holding ``burst_inputs`` inputs, the model
+    at ``latency_ms``: the share of the Little's-law bound while the backlog drains (the
+    window starts at the first answer, after the warm-up), the seconds from submission to
+    the first answer, and answers counted per input id once it drained."""
+    plan = ctx.plan
+    topic_in, topic_out = ctx.fresh_topics("burst")
+    backlog = [event(i, plan.keys) for i in range(plan.burst_inputs)]
+    ctx.topics.produce(topic_in, backlog)
+    ctx.sim.set_latency(latency_ms)
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    submitted = time.time()
+    system.start("classifier", plan.capacity, topic_in, topic_out, ctx.sim.url)
+    try:
+        deadline = time.monotonic() + 120
+        while outputs.count == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = min((t for t, _ in list(outputs.seen)), default=None)
+        phase = throughput_phase(
+            ctx, system, outputs, latency_ms, "classifier", plan.capacity, plan.sweep_window_s
+        )
+        left = plan.burst_inputs - outputs.count
+        sent = {e["id"]: submitted for e in backlog}
+        _wait_answered(outputs, sent, 60 + left / 50)
+        ids = [i for _, i in list(outputs.seen)]
+    finally:
+        system.stop()
+        outputs.stop()
+    return {
+        "inputs": plan.burst_inputs,
+        "left_after_window": left,
+        "first_answer_s": round(first - submitted, 2) if first else None,
+        "answered": len(set(ids) & set(sent)),
+        "duplicates": len(ids) - len(set(ids)),
+        **phase,
     }
 
 

@@ -311,6 +311,9 @@ class FlinkCluster:
             "taskmanager.bind-host": flink.host,
             "taskmanager.host": flink.host,
             "taskmanager.numberOfTaskSlots": flink.task_slots,
+            # A job at parallelism N on several TaskManagers gets a slot on each in turn,
+            # so each subtask has its own JVM and embedded Python (its own GIL).
+            "taskmanager.load-balance.mode": "slots",
             "taskmanager.memory.process.size": flink.taskmanager_memory,
             "rest.address": flink.host,
             "rest.bind-address": flink.host,
