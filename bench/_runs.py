@@ -55,7 +55,7 @@ class Plan:
             sweep=(32,),
             recovery_rate=50.0,
             replay_inputs=500,
-            burst_inputs=1500,
+            burst_inputs=4000,
         )
 
 
