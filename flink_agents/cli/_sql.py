@@ -75,13 +75,7 @@ def run(
         runner.execute_file(file, show)
         if not runner.has_job:
             return
-        runner.job.build(create_topics=not dry_run)
-        console.print(runner.job.explain(), highlight=False, markup=False)
-        if dry_run:
-            console.print("dry run: no job started")
-            return
-        console.print(f"running job {runner.job.name} (Ctrl-C stops it)")
-        runner.job.run()
+        _build_and_run(runner, dry_run)
 
 
 @app.command()
@@ -109,13 +103,18 @@ def serve(
             )
         runner = SqlRun(context.settings, name or serve_name(agents))
         runner.serve(agents)
-        runner.job.build(create_topics=not dry_run)
-        console.print(runner.job.explain(), highlight=False, markup=False)
-        if dry_run:
-            console.print("dry run: no job started")
-            return
-        console.print(f"running job {runner.job.name} (Ctrl-C stops it)")
-        runner.job.run()
+        _build_and_run(runner, dry_run)
+
+
+def _build_and_run(runner: SqlRun, dry_run: bool) -> None:
+    """Build the run's job, print its plan, and run it here unless this is a dry run."""
+    runner.job.build(create_topics=not dry_run)
+    console.print(runner.job.explain(), highlight=False, markup=False)
+    if dry_run:
+        console.print("dry run: no job started")
+        return
+    console.print(f"running job {runner.job.name} (Ctrl-C stops it)")
+    runner.job.run()
 
 
 def _submit(settings: Settings, file: Path, name: str) -> None:
