@@ -117,6 +117,14 @@ def _ask(topics: TopicClient, agent: str, reply_topic: str, message_id: str, tex
     topics.produce(inbox_topic(agent), [value], key=key, headers=headers)
 
 
+def _answer_to(topics: TopicClient, agent: str, replies: str, message_id: str, text: str) -> str:
+    """Ask ``agent`` over Kafka and return its one answer to ``message_id``."""
+    _ask(topics, agent, replies, message_id, text)
+    got = topics.consume(replies, until=lambda rs: bool(_answers(rs, message_id)), timeout=300)
+    [answer] = _answers(got, message_id)
+    return answer
+
+
 def _answers(records: list, message_id: str) -> list[str]:  # type: ignore[type-arg]
     """The answer texts of the replies to ``message_id``."""
     out = []
@@ -149,9 +157,7 @@ def test_the_shell_serves_replaces_and_stops_an_agent_that_accepts_callers(
             first_pid = int(first.group(1))
             assert Path(first.group(2)).parent == tmp_path / "home" / "sql"
 
-            _ask(topics, agent, replies, "m-1", "case one")
-            got = topics.consume(replies, until=lambda rs: bool(_answers(rs, "m-1")), timeout=300)
-            [answer] = _answers(got, "m-1")
+            answer = _answer_to(topics, agent, replies, "m-1", "case one")
             assert "Review, first version. | case one" in answer
             # Every request read is committed before the job is replaced.
             eventually(
@@ -170,9 +176,7 @@ def test_the_shell_serves_replaces_and_stops_an_agent_that_accepts_callers(
             second_pid = int(second.group(1))
             assert _gone(first_pid) and second_pid != first_pid
 
-            _ask(topics, agent, replies, "m-2", "case two")
-            got = topics.consume(replies, until=lambda rs: bool(_answers(rs, "m-2")), timeout=300)
-            [answer] = _answers(got, "m-2")
+            answer = _answer_to(topics, agent, replies, "m-2", "case two")
             assert "Review, second version. | case two" in answer
             eventually(
                 lambda: topics.lag(f"flink-agents.{job}", inbox_topic(agent)) == 0,
