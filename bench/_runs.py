@@ -383,7 +383,9 @@ def recovery_run(ctx: Context, system: System, *, exactly_once: bool) -> dict[st
         deadline = time.monotonic() + 60
         while system.latest_checkpoint_id() < checkpoint + 2 and time.monotonic() < deadline:
             time.sleep(0.5)
-        resumed = min((t for t in outputs.arrived.values() if t > killed), default=None)
+        # Only the restored job can answer an input sent after the kill; answers written
+        # before it may still be arriving, so they do not mark the recovery.
+        resumed = min((outputs.arrived[i] for i in after if i in outputs.arrived), default=None)
         ids = [i for _, i in list(outputs.seen)]
         visible = [outputs.arrived[i] - t for i, t in before.items() if i in outputs.arrived]
     finally:
