@@ -135,6 +135,9 @@ class ReplaySettings(_Section):
     mode: Literal["exact", "what-if"] = "exact"
     from_ms: int = 0
     to_ms: int = 0
+    #: A savepoint or retained checkpoint (a folder with Flink's ``_metadata``, or a URI)
+    #: the replay starts from, with the memory, running tasks and queues it holds.
+    savepoint: str | None = None
 
     @property
     def active(self) -> bool:

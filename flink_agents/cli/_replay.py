@@ -15,7 +15,7 @@ from rich.table import Table
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.errors import ConfigError
 from flink_agents.replay import diff as compare
-from flink_agents.replay import run_replay
+from flink_agents.replay import replay_start_ms, run_replay, starting_point
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,8 +52,14 @@ def replay(
     script: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The job file.")],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments for the job.")] = None,
     start: Annotated[
-        str, typer.Option("--from", help="First input time: 15m (ago), ISO 8601 or epoch ms.")
-    ] = "1h",
+        str | None,
+        typer.Option(
+            "--from",
+            help="First input time: 15m (ago), ISO 8601 or epoch ms [default: 1h, or with "
+            "--savepoint the savepoint's time].",
+            show_default=False,
+        ),
+    ] = None,
     end: Annotated[str, typer.Option("--to", help="End of the inputs (exclusive).")] = "now",
     what_if: Annotated[
         bool,
@@ -63,24 +69,42 @@ def replay(
     ] = False,
     name: Annotated[str | None, typer.Option(help="The replay's name (default: a time).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every output.")] = 600.0,
+    savepoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this savepoint or retained checkpoint (a folder with _metadata): "
+            "each key's memory, running task and queued inputs as it holds them."
+        ),
+    ] = None,
 ) -> None:
     """Replay the inputs of a time range through a job file into topics <topic>.replay.<name>.
 
     Exact (the default): every model and tool result comes from the app's events log and
-    nothing is called. --what-if: the calls are made. The live job's topics, offsets and
-    state are never touched. Compare with `flink-agents diff NAME`.
+    nothing is called. --what-if: the calls are made. Without --savepoint the replay starts
+    with empty memory; with it, from the agents' state the savepoint holds, and the range
+    starts at the savepoint's time unless --from says otherwise. The live job's topics,
+    offsets and state, and the savepoint, are never changed. Compare with
+    `flink-agents diff NAME`.
     """
     obj: Context = ctx.obj
     with user_errors():
+        point = starting_point(savepoint) if savepoint else None
+        if start is not None:
+            from_ms = moment_ms(start)
+        elif point is not None:
+            from_ms = replay_start_ms(point)
+        else:
+            from_ms = moment_ms("1h")
         result = run_replay(
             obj.settings,
             script,
             args or [],
             mode="what-if" if what_if else "exact",
-            from_ms=moment_ms(start),
+            from_ms=from_ms,
             to_ms=moment_ms(end),
             name=name,
             timeout_s=timeout,
+            savepoint=point.path if point else None,
         )
     plan = result.plan
     console.print(
@@ -88,6 +112,8 @@ def replay(
         f"inputs of app {plan.app}, {result.failed} failed, in {result.seconds:.1f} s "
         f"({result.tasks_per_s:.0f}/s); outputs in {', '.join(plan.outputs.values())}"
     )
+    if plan.savepoint:
+        console.print(f"started from savepoint {plan.savepoint}")
     console.print(f"compare: flink-agents diff {plan.name}")
 
 

@@ -52,10 +52,15 @@ def run_replay(
     to_ms: int,
     name: str | None = None,
     timeout_s: float = 600.0,
+    savepoint: str | None = None,
 ) -> ReplayResult:
     """Replay the inputs of ``[from_ms, to_ms)`` through the job ``script`` (run as
-    ``python script args``); return once each task of that range has a replay output."""
+    ``python script args``); return once each task of that range has a replay output.
+
+    With ``savepoint`` (checked before the job starts) the job starts from the state it
+    holds: each key's memory, running task and queued inputs."""
     name = name or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    restored = {} if savepoint is None else {"FLINK_AGENTS_REPLAY__SAVEPOINT": savepoint}
     home = settings.home.resolve()
     plan_path = ReplayPlan.path(home, name)
     if plan_path.exists():
@@ -69,6 +74,7 @@ def run_replay(
         "FLINK_AGENTS_REPLAY__MODE": mode,
         "FLINK_AGENTS_REPLAY__FROM_MS": str(from_ms),
         "FLINK_AGENTS_REPLAY__TO_MS": str(to_ms),
+        **restored,
     }
     # A SIGTERM (a timeout, a supervisor) unwinds like Ctrl-C, so the job is stopped below.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -235,7 +235,7 @@ class AgentApp:
             self._plan().write(self.settings.home)
             if replay.mode == "exact":
                 recorded = RecordedLog(
-                    self.settings.bootstrap_servers, str(self.events_topic), replay.from_ms
+                    self.settings.bootstrap_servers, str(self.events_topic), self._recorded_ms()
                 )
         step = (
             self._records(kafka)
@@ -316,7 +316,18 @@ class AgentApp:
             dead_letter_topic=self._written(str(self.dead_letter_topic)),
             inputs={t: agents for t, agents in inputs.items() if agents},
             outputs={d.output: self._written(d.output) for d in self._deployments},
+            savepoint=replay.savepoint or None,
         )
+
+    def _recorded_ms(self) -> int:
+        """Where an exact replay starts reading recorded results: at its first input, or,
+        from a savepoint, earlier by ``runtime.recovery_lookback_s``, so the results of
+        tasks that were running at the savepoint (logged before it, applied after) are
+        served too."""
+        replay = self.settings.replay
+        if not replay.savepoint:
+            return replay.from_ms
+        return max(0, replay.from_ms - int(self.settings.runtime.recovery_lookback_s * 1000))
 
     def _written(self, topic: str) -> str:
         """Where this run writes what the app writes to ``topic`` (a replay's own topics)."""
@@ -332,6 +343,12 @@ class AgentApp:
         """The inputs' time range of a replay; None for the live job."""
         replay = self.settings.replay
         if not replay.active:
+            if replay.savepoint:
+                raise ConfigError(
+                    f"app {self.name!r}: replay.savepoint is set but replay.name is not; a "
+                    "live job resumes from a savepoint with `flink-agents submit --savepoint`, "
+                    "a replay starts from one with `flink-agents replay --savepoint`"
+                )
             return None
         if replay.to_ms <= replay.from_ms:
             raise ConfigError(

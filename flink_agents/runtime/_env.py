@@ -12,6 +12,7 @@ from pyflink.table import StreamTableEnvironment
 from flink_agents import _pythonenv
 from flink_agents.config import Settings
 from flink_agents.local import fetch
+from flink_agents.runtime._replay import restore_options
 
 
 def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]) -> Configuration:
@@ -44,6 +45,7 @@ def job_configuration(settings: Settings, job_name: str, extra_paths: list[Path]
         options["execution.checkpointing.interval"] = (
             f"{int(runtime.checkpoint_interval_s * 1000)} ms"
         )
+    options.update(restore_options(settings.replay))
     conf = Configuration()
     for key, value in options.items():
         conf.set_string(key, value)

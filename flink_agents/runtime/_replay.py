@@ -8,6 +8,12 @@ every model and tool result from the original events log, found by the determini
 id a call expects (``<task>/<step>[.<call>]/<kind>``), and calls nothing: a call without
 a recorded result gets an error result, so the task fails visibly instead of calling out.
 A what-if replay (a changed job file) makes its calls for real.
+
+A replay from a savepoint (``replay.savepoint``) starts the agent operator (uid
+``agents:<app>``) with the state the savepoint holds: each key's memory, running task and
+queued inputs. Nothing else is restored: the replay's sources and sinks get uids of their
+own, so the live job's offsets and Kafka transactions in the savepoint are left unclaimed
+and ignored, and the savepoint is read, never claimed (``NO_CLAIM``).
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class ReplayPlan(BaseModel):
     outputs: dict[str, str]
     #: the original run's tasks for the inputs of the range (filled in by ``replay``)
     tasks: list[str] = Field(default_factory=list)
+    #: the savepoint the replay started from (None: empty memory)
+    savepoint: str | None = None
 
     @staticmethod
     def path(home: Path, name: str) -> Path:
@@ -76,6 +84,28 @@ def replay_topic(topic: str, replay: ReplaySettings) -> str:
     'decisions.replay.r1'
     """
     return f"{topic}.replay.{replay.name}"
+
+
+def restore_options(replay: ReplaySettings) -> dict[str, str]:
+    """Flink options that start a replay from its savepoint: only state whose operator uid
+    the replay shares with the live job (the agent operator) is restored; the Table API
+    sources and sinks get uids of the replay's own, so their live state is left unclaimed.
+
+    >>> options = restore_options(ReplaySettings(name="r1", savepoint="/sp/savepoint-1"))
+    >>> options["execution.state-recovery.path"], options["table.exec.uid.format"]
+    ('/sp/savepoint-1', 'replay-r1-<id>_<transformation>')
+    >>> restore_options(ReplaySettings(name="r1"))
+    {}
+    """
+    if not (replay.active and replay.savepoint):
+        return {}
+    return {
+        "execution.state-recovery.path": replay.savepoint,
+        "execution.state-recovery.claim-mode": "NO_CLAIM",
+        "execution.state-recovery.ignore-unclaimed-state": "true",
+        "table.exec.uid.generation": "ALWAYS",
+        "table.exec.uid.format": f"replay-{replay.name}-<id>_<transformation>",
+    }
 
 
 @dataclass(frozen=True)
