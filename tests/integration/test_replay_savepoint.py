@@ -91,14 +91,14 @@ def test_replay_from_a_savepoint_starts_with_the_memory_it_held(
         folder = starting_point(savepoint).path  # Flink names it by a file: URI
         held = fingerprint(folder)
         taken_ms = int((Path(folder) / "_metadata").stat().st_mtime * 1000)
-        job = [str(JOB.relative_to(ROOT)), "--app", ledger.app, "--input", ledger.input]
+        job = [str(JOB.relative_to(ROOT)), "--", "--app", ledger.app, "--input", ledger.input]
         job += ["--output", ledger.output, "--model-url", sim.base_url]
 
         names = {kind: f"{kind}-{time.time_ns()}" for kind in ("exact", "mem", "empty")}
 
         # Exact, from the savepoint: the range starts at its time; nothing is asked.
         asked = chat_requests(sim)
-        exact = cli(env, "replay", *job, "--savepoint", savepoint, "--name", names["exact"])
+        exact = cli(env, "replay", "--savepoint", savepoint, "--name", names["exact"], *job)
         assert exact.returncode == 0, exact.stdout + exact.stderr
         assert f"{len(AFTER)} outputs for {len(AFTER)} inputs" in exact.stdout
         assert chat_requests(sim) == asked
@@ -107,7 +107,7 @@ def test_replay_from_a_savepoint_starts_with_the_memory_it_held(
         # What-if, from the savepoint: the model sees each key's earlier messages.
         since = len(sim.requests)
         restored = cli(
-            env, "replay", *job, "--what-if", "--savepoint", savepoint, "--name", names["mem"]
+            env, "replay", "--what-if", "--savepoint", savepoint, "--name", names["mem"], *job
         )
         assert restored.returncode == 0, restored.stdout + restored.stderr
         with_memory = remembered_ids(sim, since)
@@ -116,7 +116,7 @@ def test_replay_from_a_savepoint_starts_with_the_memory_it_held(
         # The same what-if replay without the savepoint: empty memory.
         since = len(sim.requests)
         empty = cli(
-            env, "replay", *job, "--what-if", "--from", str(taken_ms), "--name", names["empty"]
+            env, "replay", "--what-if", "--from", str(taken_ms), "--name", names["empty"], *job
         )
         assert empty.returncode == 0, empty.stdout + empty.stderr
         without_memory = remembered_ids(sim, since)

@@ -54,3 +54,26 @@ def test_a_replay_without_an_end_is_refused_before_anything_is_created():
     built.add(AGENT, outputs="decisions")
     with pytest.raises(ConfigError, match=r"replay\.to_ms \(0\) must be after replay\.from_ms"):
         built.build()
+
+
+def test_a_savepoint_without_a_replay_name_is_refused_before_anything_is_created():
+    settings = load_settings({"replay": {"savepoint": "/sp/savepoint-1"}}, environ={}, file=None)
+    built = AgentApp("fraud", settings=settings)
+    built.source("transactions", key="card_id")
+    built.add(AGENT, outputs="decisions")
+    with pytest.raises(ConfigError, match=r"replay\.savepoint is set but replay\.name is not"):
+        built.build()
+
+
+def test_a_replay_from_a_savepoint_restores_only_the_agent_operator():
+    from flink_agents.runtime._env import job_configuration
+
+    replay = {"name": "r1", "from_ms": 5, "to_ms": 9, "savepoint": "/sp/savepoint-1"}
+    settings = load_settings({"replay": replay, "runtime": {"ship_jars": False}}, file=None)
+    conf = job_configuration(settings, "fraud", []).to_dict()
+    assert conf["execution.state-recovery.path"] == "/sp/savepoint-1"
+    assert conf["execution.state-recovery.claim-mode"] == "NO_CLAIM"
+    assert conf["execution.state-recovery.ignore-unclaimed-state"] == "true"
+    assert conf["table.exec.uid.format"].startswith("replay-r1-")
+    live = load_settings({"runtime": {"ship_jars": False}}, environ={}, file=None)
+    assert "execution.state-recovery.path" not in job_configuration(live, "fraud", []).to_dict()
