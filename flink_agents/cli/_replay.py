@@ -55,8 +55,8 @@ def replay(
         str | None,
         typer.Option(
             "--from",
-            help="First input time: 15m (ago), ISO 8601 or epoch ms [default: 1h, or with "
-            "--savepoint the savepoint's time].",
+            help="First input time: 15m (ago), ISO 8601 or epoch ms (default: 1h ago; with "
+            "--savepoint, the savepoint's time).",
             show_default=False,
         ),
     ] = None,
