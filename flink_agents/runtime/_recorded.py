@@ -56,7 +56,7 @@ class RecordedResults:
                     if message.error().code() == _partition_eof():
                         todo.pop(message.partition(), None)
                     continue
-                event_id = _result_id(message)
+                event_id = result_id(message)
                 if event_id:
                     found[event_id] = (message.partition() or 0, message.offset() or 0)
             if todo:
@@ -126,7 +126,8 @@ def _partition_eof() -> int:
     return int(KafkaError._PARTITION_EOF)
 
 
-def _result_id(message: Any) -> str | None:
+def result_id(message: Any) -> str | None:
+    """The step id of a model or tool result record of the events log; None for others."""
     kind = dict(message.headers() or []).get(KIND_HEADER)
     value = message.value()
     if kind is None or value is None:

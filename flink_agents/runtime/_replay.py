@@ -18,18 +18,16 @@ and ignored, and the savepoint is read, never claimed (``NO_CLAIM``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from flink_agents.api.events import (
-    RESULT_KINDS,
     CallError,
     ModelResponse,
     ToolResult,
@@ -37,7 +35,7 @@ from flink_agents.api.events import (
 )
 from flink_agents.config import ReplaySettings
 from flink_agents.core import Call, ModelCall
-from flink_agents.runtime._kafka_io import KIND_HEADER
+from flink_agents.runtime._recorded import result_id
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +145,7 @@ class RecordedLog:
                     partition, offset = message.partition() or 0, message.offset() or 0
                     if offset + 1 >= ends[partition]:
                         todo.pop(partition, None)
-                    event_id, value = _result_id(message), message.value()
+                    event_id, value = result_id(message), message.value()
                     if event_id and value is not None:
                         # The first record of an id is the one the run applied (a repeated
                         # call may have been answered differently, and was ignored).
@@ -183,14 +181,3 @@ def not_recorded(call: Call, topic: str) -> ModelResponse | ToolResult:
 
 def recorded_key(call: Call, recorded: Recorded) -> bytes:
     return recorded[1] or routing_key(call.agent, call.key).encode()
-
-
-def _result_id(message: Any) -> str | None:
-    kind = dict(message.headers() or []).get(KIND_HEADER)
-    value = message.value()
-    if kind is None or value is None:
-        return None
-    if (kind.decode() if isinstance(kind, bytes) else kind) not in RESULT_KINDS:
-        return None
-    event_id = json.loads(value).get("id")
-    return str(event_id) if event_id else None
