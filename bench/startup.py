@@ -1,20 +1,22 @@
 """Seconds from ``flink-agents submit`` to the first output, phase by phase.
 
-    python -m bench.startup [--runs 3]      # against the running local stack
+    python -m bench.startup [--runs 3] [--flink-run]   # against the running local stack
 
 Each run puts one classifier input in a fresh topic, runs ``flink-agents submit`` on the
 classifier job (the command a user types, in a process of its own), waits for the answer
-on the output topic (read ``read_committed``), and cancels the job. The phases come from
+on the output topic (read ``read_committed``), and cancels the job. ``submit`` builds the
+job in the stack's warm client when it runs; ``--flink-run`` measures ``flink run`` instead
+(``flink.warm_client: false`` for the submissions only). The phases come from
 the JobManager's REST API (the job's and each subtask's state timestamps), the model
 simulator (when the model request arrived) and the TaskManager log (``AgentStep.open``'s
-own summary line). ``make bench`` runs it as its ``startup`` part and reports the median
-as ``first_output_s``.
+own summary line, when it logs one).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -36,12 +38,12 @@ _OPEN = re.compile(r"AgentStep\.open took ([0-9.]+)s")
 
 
 def first_output(
-    settings: Settings, stack: LocalStack, sim: Simulator, runs: int = 3
+    settings: Settings, stack: LocalStack, sim: Simulator, runs: int = 3, warm: bool = True
 ) -> dict[str, Any]:
     """``runs`` submissions of the classifier, each with one input waiting; their phases
     and the median of each."""
     topics = TopicClient(settings.bootstrap_servers)
-    done = [_one(settings, stack, sim, topics) for _ in range(runs)]
+    done = [_one(settings, stack, sim, topics, warm) for _ in range(runs)]
     phases = [k for k in done[0] if k.endswith("_s")]
     medians = {
         k: round(statistics.median(r[k] for r in done if r.get(k) is not None), 2)
@@ -52,7 +54,7 @@ def first_output(
 
 
 def _one(
-    settings: Settings, stack: LocalStack, sim: Simulator, topics: TopicClient
+    settings: Settings, stack: LocalStack, sim: Simulator, topics: TopicClient, warm: bool
 ) -> dict[str, Any]:
     topic_in = topics.unique("startup.in")
     topic_out = topics.unique("startup.out")
@@ -75,6 +77,7 @@ def _one(
         done = subprocess.run(
             [cli, "submit", str(ROOT / "bench/jobs/agent_job.py"), "--", *args],
             cwd=ROOT,
+            env={**os.environ, "FLINK_AGENTS_FLINK__WARM_CLIENT": str(warm).lower()},
             capture_output=True,
             text=True,
             check=False,
@@ -149,6 +152,9 @@ def _agent_open(stack: LocalStack) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--flink-run", action="store_true", help="submit with flink run, not the warm client"
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     stack = LocalStack(settings)
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     sim = Simulator(logs / "simulator.log")
     try:
-        result = first_output(settings, stack, sim, args.runs)
+        result = first_output(settings, stack, sim, args.runs, warm=not args.flink_run)
     finally:
         sim.stop()
     print(json.dumps(result, indent=2))

@@ -7,6 +7,7 @@ Python and a savepoint folder.
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -156,6 +157,9 @@ class ClusterJobs:
         if savepoint:
             options["execution.state-recovery.path"] = savepoint
         command = [_pythonenv.python_executable(), str(script), *args]
+        # flink run puts the working folder on the job file's Python path: so does this.
+        paths = [str(Path.cwd()), *filter(None, [env.get("PYTHONPATH")])]
+        env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
         done = client.submit(command, options, env, limit)
         if done is None:
             return None

@@ -36,6 +36,8 @@ SOURCE = Path(__file__).with_name("_java") / "WarmClient.java"
 MAIN = "WarmClient"
 #: The key of the Java object in the gateway's entry point.
 ENTRY = "FlinkAgentsWarmClient"
+#: The line the client prints for each job it submitted, before the job id.
+_SUBMITTED = "warm client: submitted job "
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class WarmClient:
     @property
     def log(self) -> Path:
         return self.settings.home / "logs" / "warm-client.log"
+
+    @property
+    def out(self) -> Path:
+        """The client's standard output: a line for each job it submitted."""
+        return self.settings.home / "logs" / "warm-client.out"
 
     @property
     def warmup_log(self) -> Path:
@@ -97,6 +104,14 @@ class WarmClient:
         except (OSError, ValueError):
             return None
 
+    def submitted_jobs(self) -> list[str]:
+        """The ids of the jobs this client built and submitted since it started, oldest first."""
+        try:
+            lines = self.out.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [line.split()[-1] for line in lines if line.startswith(_SUBMITTED)]
+
     def warming(self) -> bool:
         """True while the warm-up job is being built."""
         return _process.read_pid(self._warmup_pid_file, marker="_warmup") is not None
@@ -115,7 +130,7 @@ class WarmClient:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._port_file.unlink(missing_ok=True)
         heap = self.settings.flink.warm_client_heap
-        with self.log.open("ab") as out:
+        with self.out.open("wb") as out:
             proc = subprocess.Popen(
                 [
                     java,
@@ -141,7 +156,7 @@ class WarmClient:
             timeout=self.settings.startup_timeout_s,
             what="the warm client (flink.warm_client)",
             alive=lambda: proc.poll() is None,
-            log=self.log,
+            log=self.out,
         )
         self._warm_up(env)
 
@@ -182,11 +197,13 @@ class WarmClient:
                 detail="stopped: `submit` uses `flink run`; `flink-agents local up` starts it",
             )
         state = "warming up" if self.warming() else "ready"
+        built = len(self.submitted_jobs())
         return PartStatus(
             "client",
             running=True,
             pid=pid,
-            detail=f"warm PyFlink client, gateway on 127.0.0.1:{port} ({state}); log {self.log}",
+            detail=f"warm PyFlink client on 127.0.0.1:{port} ({state}), {built} job(s) "
+            f"submitted through it; log {self.log}",
         )
 
     @contextmanager

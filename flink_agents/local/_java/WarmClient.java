@@ -117,7 +117,9 @@ public final class WarmClient {
         @Override
         public void onJobSubmitted(JobClient client, Throwable failure) {
             if (client != null) {
-                SUBMITTED.compareAndSet(null, client.getJobID().toHexString());
+                String id = client.getJobID().toHexString();
+                SUBMITTED.compareAndSet(null, id);
+                System.out.println("warm client: submitted job " + id);
             }
         }
 
