@@ -184,7 +184,14 @@ class FlinkCluster:
             client.stop()  # one left from a start with it on
             return
         java_opts = str(self.config()["env.java.opts.all"])
-        client.start(self.conf_dir, self.lib_dir, java_opts, self.env())
+        try:
+            client.start(self.conf_dir, self.lib_dir, java_opts, self.env())
+        except StackError as exc:
+            raise StackError(
+                f"{exc}\n(the Flink cluster runs; this is its warm client, which `submit` "
+                "builds jobs in: without it, set flink.warm_client: false and `submit` uses "
+                "`flink run`)"
+            ) from exc
 
     def add_taskmanager(self) -> None:
         """Start one more TaskManager (fault tests kill one while another takes over)."""

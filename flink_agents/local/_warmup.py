@@ -4,7 +4,9 @@ submit, so that the first real submission finds the planner's classes loaded and
 Run by the warm client as ``python -m flink_agents.local._warmup SETTINGS_JSON`` with
 ``PYFLINK_GATEWAY_PORT`` set; it holds the client's lock while it builds, so a submission
 made meanwhile waits for it instead of sharing the gateway. Nothing is created on Kafka and
-nothing is submitted.
+nothing is submitted. The job is built a few times: the JVM compiles the planner's hot code
+only after it ran a while (on a 2-core machine the first build took 4.7 s in the client, the
+third under 2 s).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 
 from flink_agents.config import Settings
+from flink_agents.errors import StackError
 from flink_agents.local._warm import WarmClient
 
 
@@ -39,13 +42,28 @@ def representative_job(settings: Settings) -> str:
     return plan
 
 
+#: How many times the warm-up builds the job.
+BUILDS = 3
+#: A pause between builds, longer than a waiting submission's poll of the lock (50 ms).
+_GIVE_WAY_S = 0.2
+
+
 def main(argv: list[str]) -> int:
     settings = Settings.model_validate_json(argv[0])
     client = WarmClient(settings)
-    started = time.monotonic()
-    with client.held(settings.startup_timeout_s):
-        representative_job(settings)
-    print(f"warm client: warmed up in {time.monotonic() - started:.1f}s", flush=True)
+    for build in range(BUILDS):
+        started = time.monotonic()
+        try:
+            # The first build waits for the client; later ones give way to a submission
+            # that waits for it (which warms the client as well).
+            with client.held(settings.cluster.submit_timeout_s if build == 0 else 0.0):
+                representative_job(settings)
+        except StackError:
+            print("warm client: a submission came first; warm-up ends", flush=True)
+            break
+        took = time.monotonic() - started
+        print(f"warm client: warm-up build {build + 1} took {took:.1f}s", flush=True)
+        time.sleep(_GIVE_WAY_S)
     return 0
 
 
