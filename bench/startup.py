@@ -53,6 +53,25 @@ def first_output(
     return {"runs": done, "median": medians, "first_output_s": medians["first_output_s"]}
 
 
+def compare(settings: Settings, stack: LocalStack, sim: Simulator, runs: int) -> dict[str, Any]:
+    """``runs`` submissions through the warm client and ``runs`` with ``flink run``,
+    alternating, so that both meet the same load on a shared machine."""
+    topics = TopicClient(settings.bootstrap_servers)
+    done: dict[str, list[dict[str, Any]]] = {"warm": [], "flink_run": []}
+    for _ in range(runs):
+        for way in done:
+            done[way].append(_one(settings, stack, sim, topics, warm=way == "warm"))
+    return {
+        way: {
+            "first_output_s": [r["first_output_s"] for r in found],
+            "client_s": [r["client_s"] for r in found],
+            "median_first_output_s": statistics.median(r["first_output_s"] for r in found),
+            "median_client_s": statistics.median(r["client_s"] for r in found),
+        }
+        for way, found in done.items()
+    }
+
+
 def _one(
     settings: Settings, stack: LocalStack, sim: Simulator, topics: TopicClient, warm: bool
 ) -> dict[str, Any]:
@@ -155,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--flink-run", action="store_true", help="submit with flink run, not the warm client"
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="alternate the warm client and flink run, --runs of each; medians of both",
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     stack = LocalStack(settings)
@@ -162,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     sim = Simulator(logs / "simulator.log")
     try:
-        result = first_output(settings, stack, sim, args.runs, warm=not args.flink_run)
+        if args.compare:
+            result = compare(settings, stack, sim, args.runs)
+        else:
+            result = first_output(settings, stack, sim, args.runs, warm=not args.flink_run)
     finally:
         sim.stop()
     print(json.dumps(result, indent=2))
