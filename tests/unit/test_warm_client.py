@@ -39,9 +39,8 @@ def test_status_lists_the_client_only_when_it_is_on(tmp_path: Path):
 
 def test_a_second_job_waits_for_the_client_and_gives_up_naming_the_setting(tmp_path: Path):
     first, second = WarmClient(settings(tmp_path)), WarmClient(settings(tmp_path))
-    with first.held(5.0):
-        with pytest.raises(StackError, match=r"busy with another job.*flink\.warm_client: false"):
-            with second.held(0.3):
-                pass
+    busy = r"busy with another job.*flink\.warm_client: false"
+    with first.held(5.0), pytest.raises(StackError, match=busy), second.held(0.3):
+        pass
     with second.held(0.3):  # free again once the first job is done
         pass
