@@ -8,8 +8,7 @@ import pytest
 
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import StackError
-from flink_agents.local import ClusterJobs, FlinkCluster, LocalStack, RemoteCluster
-from flink_agents.local._warm import WarmClient
+from flink_agents.local import ClusterJobs, FlinkCluster, LocalStack, RemoteCluster, WarmClient
 
 
 def settings(home: Path, **flink: object) -> Settings:
