@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -24,6 +25,7 @@ _KINDS = (
     *_ENDS,
 )
 _EVENT: TypeAdapter[ev.Event] = TypeAdapter(ev.Event)
+_Handler = Callable[[str, dict[str, Any]], None]
 
 
 def spans_in_range(
@@ -56,7 +58,7 @@ def spans_in_range(
             return  # not an event of this schema (the agent dead-letters such records)
         by_task.setdefault(event.task_id, []).append(event)
 
-    handlers = {kind: result if kind in ev.RESULT_KINDS else take for kind in _KINDS}
+    handlers: dict[str, _Handler] = {k: result if k in ev.RESULT_KINDS else take for k in _KINDS}
     read_to_end(bootstrap_servers, topic, max(0, from_ms - LOOKBACK_MS), handlers)
     if results and not steps:
         raise ConfigError(ev.results_only(topic, "no task ends in it, so no trace to export"))
