@@ -284,7 +284,14 @@ class AgentApp:
             inboxes={t: self._written(t) for t in self._peer_inboxes()},
             exactly_once=self.exactly_once,
             replies=not self.settings.replay.active,
+            steps=self._logs_steps(),
         )
+
+    def _logs_steps(self) -> bool:
+        """Whether each step's events go to the events topic: always in a replay, whose own
+        log is small and is what ``replay`` waits on and ``trace`` shows; otherwise as
+        ``runtime.events_log`` says."""
+        return self.settings.replay.active or self.settings.runtime.events_log == "full"
 
     def run(self) -> None:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""
