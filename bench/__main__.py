@@ -64,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         for workload in ("classifier", "react"):
             if workload in args.only:
                 results[workload] = {}
-                # The classifier also runs as the same agent defined in SQL.
+                # The classifier also runs as the same agent defined in SQL; both workloads
+                # run with the full events log (the default) and with results only.
                 sql = ("flink-agents-sql",) if workload == "classifier" else ()
-                for name in ("flink-agents", *sql, "asyncio"):
+                for name in ("flink-agents", "flink-agents-results", *sql, "asyncio"):
                     _say(f"{workload} on {name}")
                     results[workload][name] = _runs.workload_block(ctx, system(name), workload)
         if "capacity" in args.only:

@@ -222,6 +222,10 @@ class PeakMemory(threading.Thread):
         return self.peak
 
 
+#: Systems that run the flink-agents job with other settings: the name, and the settings.
+RESULTS_LOG = {"flink-agents-results": {"FLINK_AGENTS_RUNTIME__EVENTS_LOG": "results"}}
+
+
 @dataclass
 class System:
     """A system under test: how to start it on a workload and which processes are its cost."""
@@ -262,7 +266,7 @@ class System:
         if parallelism != 1 and self.name != "flink-agents":
             raise ValueError(f"{self.name} runs at parallelism 1 in the benchmark")
         self.parallelism = parallelism
-        if self.name == "flink-agents":
+        if self.name in RESULTS_LOG or self.name == "flink-agents":
             args = [
                 *(["--exactly-once"] if exactly_once else []),
                 "--workload",
@@ -278,7 +282,7 @@ class System:
                 "--model-url",
                 model_url,
             ]
-            self._submit("bench/jobs/agent_job.py", args)
+            self._submit("bench/jobs/agent_job.py", args, RESULTS_LOG.get(self.name, {}))
         elif self.name == "flink-agents-sql":
             if exactly_once:
                 raise ValueError("the SQL job of the benchmark writes at least once")
@@ -371,9 +375,10 @@ class System:
         latest = (stats.get("latest") or {}).get("completed") or {}
         return int(latest.get("id", 0))
 
-    def _submit(self, script: str, args: list[str]) -> None:
+    def _submit(self, script: str, args: list[str], settings: dict[str, str] | None = None) -> None:
         self.submitted = (script, args)
         env = {k: v for k, v in os.environ.items() if k.startswith("FLINK_AGENTS_")}
+        env.update(settings or {})
         env["FLINK_AGENTS_RUNTIME__PARALLELISM"] = str(self.parallelism)
         self.job_id = self._jobs.submit(ROOT / script, args, env=env)
         self._jobs.wait_running(self.job_id)

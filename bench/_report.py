@@ -84,6 +84,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     # The worse workload is the headline: a target met only on the easy case is not met.
     out["cpu_per_step_vs_asyncio"] = round(max(ratios.values()), 2) if ratios else None
     out["cpu_per_step_vs_asyncio_by_workload"] = {w: round(r, 2) for w, r in ratios.items()}
+    out.update(with_broker(results))
     out["events_per_s"] = {
         w: {f"{int(p['latency_ms'])}ms": p["events_per_s"] for p in flink[w]["phases"]}
         for w in flink
@@ -152,7 +153,51 @@ def sql_vs_python(python: dict[str, Any], sql: dict[str, Any]) -> dict[str, Any]
 
 
 def _systems(block: dict[str, Any]) -> list[str]:
-    return [s for s in ("flink-agents", "flink-agents-sql", "asyncio") if s in block]
+    names = ("flink-agents", "flink-agents-results", "flink-agents-sql", "asyncio")
+    return [s for s in names if s in block]
+
+
+#: The systems that run the Python agent job, by ``runtime.events_log``.
+LEVELS = {"full": "flink-agents", "results": "flink-agents-results"}
+
+
+def with_broker(results: dict[str, Any], latency: float = 0.0) -> dict[str, Any]:
+    """Per events-log level and workload, CPU per step with the broker's against the asyncio
+    service's with its broker's (at ``latency`` ms of model time); and records per step.
+
+    >>> def block(cpu, broker, records):
+    ...     return {"phases": [{"latency_ms": 0.0, "cpu_s_per_1k_steps": cpu,
+    ...                         "broker_cpu_s_per_1k_steps": broker,
+    ...                         "broker_records_in_per_step": records}]}
+    >>> results = {"classifier": {"flink-agents": block(0.9, 0.5, 5.0),
+    ...     "flink-agents-results": block(0.8, 0.3, 3.0), "asyncio": block(0.8, 0.2, 2.0)}}
+    >>> with_broker(results)["cpu_and_broker_per_step_vs_asyncio"]
+    {'full': {'classifier': 1.4}, 'results': {'classifier': 1.1}}
+    >>> with_broker(results)["broker_records_in_per_step"]["classifier"]
+    {'flink-agents': 5.0, 'flink-agents-results': 3.0, 'asyncio': 2.0}
+    """
+    ratios: dict[str, dict[str, float]] = {}
+    records: dict[str, dict[str, float]] = {}
+    for workload in ("classifier", "react"):
+        block = results.get(workload) or {}
+        for system in _systems(block):
+            p = phase(block[system], latency)
+            if p.get("broker_records_in_per_step") is not None:
+                records.setdefault(workload, {})[system] = p["broker_records_in_per_step"]
+        if "asyncio" not in block:
+            continue
+        base = _cpu_and_broker(phase(block["asyncio"], latency))
+        for level, system in LEVELS.items():
+            ours = _cpu_and_broker(phase(block[system], latency)) if system in block else None
+            if ours is not None and base:
+                ratios.setdefault(level, {})[workload] = round(ours / base, 2)
+    return {"cpu_and_broker_per_step_vs_asyncio": ratios, "broker_records_in_per_step": records}
+
+
+def _cpu_and_broker(p: dict[str, Any]) -> float | None:
+    if p.get("cpu_s_per_1k_steps") is None or p.get("broker_cpu_s_per_1k_steps") is None:
+        return None
+    return float(p["cpu_s_per_1k_steps"]) + float(p["broker_cpu_s_per_1k_steps"])
 
 
 def broker_table(results: dict[str, Any]) -> list[str]:
@@ -199,6 +244,16 @@ def table(results: dict[str, Any]) -> str:
                     f"{p['broker_cpu_s_per_1k_steps']} |"
                 )
     lines = ["\n".join(rows), "", *broker_table(results), ""]
+    ratios = with_broker(results)["cpu_and_broker_per_step_vs_asyncio"]
+    if ratios:
+        shown = "; ".join(
+            f"events_log {level}: " + ", ".join(f"{w} {r}" for w, r in by_workload.items())
+            for level, by_workload in ratios.items()
+        )
+        lines += [
+            f"CPU per step with the broker's, against asyncio with its broker's: {shown}.",
+            "",
+        ]
     lines.append(
         "| workload | system | overhead per step p50 / p99 (0 ms model) | "
         "end to end p50 / p99 | peak RSS | state per key |"
@@ -313,7 +368,12 @@ def plots(results: dict[str, Any], folder: Path) -> list[Path]:
     if workloads:
         fig, axes = plt.subplots(1, len(workloads), figsize=(5 * len(workloads), 4))
         for ax, workload in zip(axes if len(workloads) > 1 else [axes], workloads, strict=True):
-            styles = {"flink-agents": "o-", "flink-agents-sql": "^-", "asyncio": "s--"}
+            styles = {
+                "flink-agents": "o-",
+                "flink-agents-results": "v-",
+                "flink-agents-sql": "^-",
+                "asyncio": "s--",
+            }
             for system in _systems(results[workload]):
                 style = styles[system]
                 phases = results[workload][system]["phases"]

@@ -129,6 +129,9 @@ class RuntimeSettings(_Section):
     ship_jars: bool = True
     recovery_lookback_s: float = Field(default=300.0, ge=0)
     recovery_scan_timeout_s: float = Field(default=60.0, gt=0)
+    #: What the events topic keeps: ``full``, every step's events (the audit trail) and the
+    #: call results; ``results``, the call results and peers' answers only (fewer records).
+    events_log: Literal["full", "results"] = "full"
 
 
 class ReplaySettings(_Section):

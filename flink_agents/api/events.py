@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -348,6 +348,31 @@ RESULT_KINDS = frozenset({"model.response", "tool.result"})
 KIND_HEADER = "fa-kind"
 #: Kind of a record holding the events of one agent step, in the order they happened.
 STEP_KIND = "step"
+#: Kinds an events topic holds at ``runtime.events_log: results``: the results and peers'
+#: answers (``a2a.reply``), which the agents read back; every other kind comes from a step.
+RESULTS_LOG_KINDS = RESULT_KINDS | {"a2a.reply"}
+
+
+def is_step_event(event: Mapping[str, Any]) -> bool:
+    """Whether an event of the log comes from an agent's step (not a result or an answer).
+
+    >>> is_step_event({"kind": "task.accepted"}), is_step_event({"kind": "model.response"})
+    (True, False)
+    """
+    return event.get("kind") not in RESULTS_LOG_KINDS
+
+
+def results_only(topic: str, what: str) -> str:
+    """What a reader of the steps says when ``topic`` holds results but no steps.
+
+    >>> results_only("fraud.events", "no steps to trace")
+    'the events topic fraud.events holds results only (runtime.events_log: results): no \
+steps to trace. The app logs each step with runtime.events_log: full (the default)'
+    """
+    return (
+        f"the events topic {topic} holds results only (runtime.events_log: results): {what}. "
+        "The app logs each step with runtime.events_log: full (the default)"
+    )
 
 
 def parse_event(text: str | bytes) -> Event:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flink_agents.api.events import KIND_HEADER, events_in
+from flink_agents.api.events import KIND_HEADER, events_in, is_step_event, results_only
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.cli._replay import moment_ms
 from flink_agents.errors import ConfigError
@@ -80,6 +80,14 @@ def trace(
         # log order can put an answer before its request: order by when each step happened.
         for event in sorted(events, key=lambda e: e.get("at", 0)):
             console.print(describe(event, width), highlight=False)
+        if not any(is_step_event(e) for e in events):
+            console.print(
+                results_only(
+                    topic,
+                    f"no steps of {conversation} to trace, only the {len(events)} result(s) above",
+                ),
+                highlight=False,
+            )
 
 
 def _export(

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flink_agents.api.events import KIND_HEADER, events_in
+from flink_agents.api.events import KIND_HEADER, RESULT_KINDS, events_in, task_id_for
 from flink_agents.runtime import ReplayPlan
 
 
@@ -52,19 +52,55 @@ def offset_ranges(bootstrap_servers: str, plan: ReplayPlan) -> dict[tuple[str, i
 
 
 def original_tasks(bootstrap_servers: str, plan: ReplayPlan) -> list[str]:
-    """Ids of the tasks the original run accepted for the inputs of the plan's range."""
-    ranges = offset_ranges(bootstrap_servers, plan)
-    tasks: list[str] = []
+    """Ids of the tasks the original run had for the inputs of the plan's range.
+
+    A task's id follows from its input's place (``task_id_for``), so the range's inputs name
+    every task the run could have had; of those, the ones it had are the ones its log
+    accepted (``task.accepted``, in a full log), made a call for (a result under the task's
+    id) or answered (an output carrying the task's id). A log at ``runtime.events_log:
+    results`` holds no ``task.accepted``, and the results and outputs still name its tasks.
+    """
+    candidates = range_tasks(offset_ranges(bootstrap_servers, plan), plan.inputs)
+    had: set[str] = set()
 
     def take(kind: str, value: dict[str, Any]) -> None:
-        source = value.get("source") or {}
-        span = ranges.get((str(source.get("topic")), int(source.get("partition", -1))))
-        agents = plan.inputs.get(source.get("topic", ""), [])
-        if span is not None and source.get("offset") in span and value["agent"] in agents:
-            tasks.append(value["task_id"])
+        if value.get("task_id") in candidates:
+            had.add(value["task_id"])
 
-    read_to_end(bootstrap_servers, plan.events_topic, plan.from_ms, {"task.accepted": take})
-    return list(dict.fromkeys(tasks))
+    kinds = ["task.accepted", *RESULT_KINDS]
+    read_to_end(bootstrap_servers, plan.events_topic, plan.from_ms, dict.fromkeys(kinds, take))
+    for topic in plan.outputs:
+        read_records(bootstrap_servers, topic, plan.from_ms, lambda m: _answered(m, had))
+    return [task for task in candidates if task in had]
+
+
+def range_tasks(
+    ranges: dict[tuple[str, int], range], inputs: dict[str, list[str]]
+) -> dict[str, None]:
+    """The ids the tasks of the inputs in ``ranges`` have, in input order, for each agent
+    reading their topic.
+
+    >>> ids = range_tasks({("tx", 0): range(3, 5)}, {"tx": ["triage"]})
+    >>> list(ids) == [task_id_for("triage", "tx", 0, 3), task_id_for("triage", "tx", 0, 4)]
+    True
+    """
+    return {
+        task_id_for(agent, topic, partition, offset): None
+        for (topic, partition), offsets in sorted(ranges.items())
+        for offset in offsets
+        for agent in inputs.get(topic, [])
+    }
+
+
+def _answered(message: Any, had: set[str]) -> None:
+    """Note the task an output record answers (records that are not outputs are skipped)."""
+    try:
+        value = json.loads(message.value())
+    except ValueError:
+        return
+    task = value.get("task") if isinstance(value, dict) else None
+    if isinstance(task, dict) and isinstance(task.get("id"), str):
+        had.add(task["id"])
 
 
 def read_to_end(
@@ -76,6 +112,25 @@ def read_to_end(
 ) -> None:
     """Hand each event of ``topic``'s records from ``since_ms`` to the end it has now to the
     handler of its kind (a ``step`` record's events one by one)."""
+
+    def hand(message: Any) -> None:
+        kind = dict(message.headers() or []).get(KIND_HEADER)
+        for event in events_in(kind, message.value()):
+            handler = handlers.get(str(event.get("kind")))
+            if handler is not None:
+                handler(str(event["kind"]), event)
+
+    read_records(bootstrap_servers, topic, since_ms, hand, timeout_s)
+
+
+def read_records(
+    bootstrap_servers: str,
+    topic: str,
+    since_ms: int,
+    take: Callable[[Any], None],
+    timeout_s: float = 300.0,
+) -> None:
+    """Hand each record of ``topic`` from ``since_ms`` to the end it has now to ``take``."""
     from confluent_kafka import TopicPartition
 
     reader = consumer(bootstrap_servers)
@@ -88,17 +143,15 @@ def read_to_end(
         if todo:
             reader.assign(list(todo.values()))
         deadline = time.monotonic() + timeout_s
+        # Transactional topics end in commit markers no consumer sees: the position, not the
+        # last offset read, says when a partition has been read to its end.
         while todo and time.monotonic() < deadline:
             for message in reader.consume(1000, 0.5):
-                if message.error():
-                    continue
-                if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
-                    todo.pop(message.partition() or 0, None)
-                kind = dict(message.headers() or []).get(KIND_HEADER)
-                for event in events_in(kind, message.value()):
-                    handler = handlers.get(str(event.get("kind")))
-                    if handler is not None:
-                        handler(str(event["kind"]), event)
+                if message.error() is None and message.value() is not None:
+                    take(message)
+            for tp in reader.position(list(todo.values())):
+                if tp.offset >= ends[tp.partition]:
+                    todo.pop(tp.partition, None)
         if todo:
             raise TimeoutError(f"reading {topic} took longer than {timeout_s:.0f}s")
     finally:

@@ -93,8 +93,9 @@ def run_replay(
         plan.write(home)
         if not plan.tasks:
             raise ReplayError(
-                f"the events log {plan.events_topic} holds no task for inputs between "
-                f"{from_ms} and {to_ms} ms: nothing to replay (is the range right?)"
+                f"neither the events log {plan.events_topic} nor the output topics "
+                f"({', '.join(plan.outputs)}) hold a task for inputs between {from_ms} and "
+                f"{to_ms} ms: nothing to replay (is the range right?)"
             )
         return _wait_for_outputs(settings, plan, job, log, timeout_s)
     finally:

@@ -284,7 +284,14 @@ class AgentApp:
             inboxes={t: self._written(t) for t in self._peer_inboxes()},
             exactly_once=self.exactly_once,
             replies=not self.settings.replay.active,
+            steps=self._logs_steps(),
         )
+
+    def _logs_steps(self) -> bool:
+        """Whether each step's events go to the events topic: always in a replay, whose own
+        log is small and is what ``replay`` waits on and ``trace`` shows; otherwise as
+        ``runtime.events_log`` says."""
+        return self.settings.replay.active or self.settings.runtime.events_log == "full"
 
     def run(self) -> None:
         """Build and execute: a MiniCluster under ``python``, the cluster under ``flink run``."""
@@ -408,7 +415,8 @@ class AgentApp:
                 continue
             inbox = kafka.source_table(inbox_topic(deployment.agent.name))
             queries.append(inbox_rows(inbox, deployment.agent.name))
-            kafka.insert(str(self.dead_letter_topic), inbox_rejected(inbox))
+            unusable = kafka.source_table(inbox_topic(deployment.agent.name), batched=True)
+            kafka.insert(str(self.dead_letter_topic), inbox_rejected(unusable))
         for source in self._sources.values():
             agents = tuple(d.agent.name for d in self._deployments if source.topic in d.inputs)
             if not agents:
@@ -417,8 +425,11 @@ class AgentApp:
                 source.topic, start=source.start, between_ms=self._between_ms()
             )
             queries.append(router.routed(table, source.key, agents))
+            unusable = kafka.source_table(
+                source.topic, start=source.start, between_ms=self._between_ms(), batched=True
+            )
             kafka.insert(
-                self._written(str(self.dead_letter_topic)), router.rejected(table, source.key)
+                self._written(str(self.dead_letter_topic)), router.rejected(unusable, source.key)
             )
         return kafka.stream(" UNION ALL ".join(queries))
 

@@ -115,7 +115,9 @@ def attach_detector(
 ) -> None:
     """Add ``readings`` ─ DetectStep ─ ``anomalies`` (and rejects to ``dead_letters``) to a job."""
     table = kafka.source_table(readings)
-    kafka.insert(dead_letters, router.rejected(table, spec.key))
+    kafka.insert(
+        dead_letters, router.rejected(kafka.source_table(readings, batched=True), spec.key)
+    )
     found = (
         kafka.stream(router.keyed(table, spec.key))
         .key_by(router.route_key, Types.STRING())

@@ -66,7 +66,7 @@ class KafkaTables:
     prefix: str = "kafka"
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _inserts: StatementSet | None = None
-    _sources: dict[tuple[str, str, tuple[int, int] | None], str] = field(default_factory=dict)
+    _sources: dict[tuple[str, str, tuple[int, int] | None, bool], str] = field(default_factory=dict)
     _sinks: dict[tuple[str, bool, bool], str] = field(default_factory=dict)
 
     def source_table(
@@ -75,6 +75,7 @@ class KafkaTables:
         *,
         start: StartFrom = "earliest",
         between_ms: tuple[int, int] | None = None,
+        batched: bool = False,
     ) -> str:
         """Declare ``topic`` as a source table (key, value, metadata, headers); return its name.
 
@@ -82,8 +83,14 @@ class KafkaTables:
         from a checkpoint or savepoint continues from the offsets in its state. With
         ``between_ms`` it reads only the records of that time range (from inclusive, to
         exclusive, epoch milliseconds) and then ends: a replay's inputs.
+
+        ``batched`` is for reads that no one waits on (the dead letters of unusable inputs):
+        its consumer asks the broker for records at most twice a second unless a megabyte
+        is ready, where a consumer on the loop's path asks again as soon as a record arrives
+        (``bench/README.md`` counts the broker's fetch requests per step).
         """
-        cached = self._sources.get((topic, start, between_ms))
+        cache_key = (topic, start, between_ms, batched)
+        cached = self._sources.get(cache_key)
         if cached:
             return cached
         scan = {"scan.startup.mode": "group-offsets", "properties.auto.offset.reset": start}
@@ -103,9 +110,10 @@ class KafkaTables:
                 "properties.group.id": self.group_id,
                 **scan,
                 "properties.isolation.level": "read_committed",
+                **(_BATCHED_FETCH if batched else {}),
             },
         )
-        self._sources[(topic, start, between_ms)] = name
+        self._sources[cache_key] = name
         return name
 
     def source(
@@ -215,6 +223,11 @@ class KafkaTables:
         with_clause = ", ".join(f"'{k}' = '{literal(v)}'" for k, v in props.items())
         self.t_env.execute_sql(f"CREATE TEMPORARY TABLE {name} ({columns}) WITH ({with_clause})")
         return name
+
+
+#: A consumer's settings for reads no one waits on: the broker answers a fetch when a
+#: megabyte is ready or after half a second, not for every record.
+_BATCHED_FETCH = {"properties.fetch.min.bytes": "1048576", "properties.fetch.max.wait.ms": "500"}
 
 
 def kind_filter(kinds: Collection[str]) -> str:

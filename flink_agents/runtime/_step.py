@@ -4,10 +4,11 @@ Keyed by ``<agent>/<conversation key>``. For each record it loads that key's sta
 the agent's state machine decide, stores the state back and routes the effects: calls to
 the executor, everything else to Kafka. It never waits on I/O.
 
-The records it writes at least once (the step's events as one record, outputs, dead letters,
-requests to peers, answers to requesters) leave through one side output whose rows name
-their topic, so one Kafka producer batches them all; outputs written in transactions
-(``AgentApp(exactly_once=True)``) have a side output and a producer of their own.
+The records it writes at least once (the step's events as one record unless
+``runtime.events_log`` is ``results``, outputs, dead letters, requests to peers, answers
+to requesters) leave through one side output whose rows name their topic, so one Kafka
+producer batches them all; outputs written in transactions (``AgentApp(exactly_once=True)``)
+have a side output and a producer of their own.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class Routes:
     exactly_once: bool = False
     #: Answers to requesters are written (not in a replay: requesters are live agents).
     replies: bool = True
+    #: Each step's events are written to the events topic (``runtime.events_log: full``);
+    #: without them it holds the results, which is all the loop, recovery and replay read.
+    steps: bool = True
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             for event in fx.events:
                 self._traces.observe(event)
         routes = self.routes
-        for context_id, events in _by_context(fx.events):
+        for context_id, events in _by_context(fx.events) if routes.steps else ():
             yield RECORDS, Row(context_id, step_record(events), _STEP_HEADERS, routes.events)
         metrics = self._metrics[agent]
         for key, record in fx.outputs:

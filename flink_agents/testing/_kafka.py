@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from flink_agents.api.events import KIND_HEADER, events_in
+from flink_agents.api.events import KIND_HEADER, events_in, is_step_event, results_only
 from flink_agents.local import poll
 
 Headers = Mapping[str, str | bytes]
@@ -177,7 +177,9 @@ class TopicClient:
         timeout: float = 60.0,
     ) -> list[dict[str, Any]]:
         """The events of an app's events topic from the beginning, one per event, until
-        ``until`` holds: an agent step's record gives each of its events, in order.
+        ``until`` holds: an agent step's record gives each of its events, in order. A topic
+        of results only (``runtime.events_log: results``) has no step's events to wait for:
+        the timeout says so.
 
         >>> events = client.events("fraud.events", until=lambda es: any(  # doctest: +SKIP
         ...     e["kind"] == "task.completed" for e in es))
@@ -192,7 +194,14 @@ class TopicClient:
             return until(found)
 
         taken: list[Record] = []
-        self.consume(topic, until=done, timeout=timeout)
+        try:
+            self.consume(topic, until=done, timeout=timeout)
+        except TimeoutError as exc:
+            if found and not any(is_step_event(e) for e in found):
+                raise TimeoutError(
+                    f"{exc}; {results_only(topic, 'no steps to wait for')}"
+                ) from None
+            raise
         return found
 
     def count(self, topic: str) -> int:

@@ -1,6 +1,8 @@
 """An agent job on the standalone cluster, seen from outside: the spans it exports live to an
 OTLP receiver, the same traces exported again from its events topic by `trace --otlp`, and
-its row in `top --once` read from the REST API."""
+its row in `top --once` read from the REST API. With `runtime.events_log: results` the live
+spans and `top` are the same (they come from the steps in memory and the metrics), and
+`trace --otlp` says the log has no steps to export."""
 
 from __future__ import annotations
 
@@ -50,15 +52,20 @@ def shape(span: ReceivedSpan) -> tuple[object, ...]:
     return (span.trace_id, span.span_id, span.parent_id, span.name, span.start_ns, span.end_ns)
 
 
+@pytest.mark.parametrize("events_log", ["full", "results"])
 def test_a_running_job_exports_its_traces_live_the_log_exports_the_same_and_top_counts_tasks(
-    flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
+    flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str], events_log: str
 ):
     app, source, out = (topics.unique(n) for n in ("otel", "otel-in", "otel-out"))
     topics.create(source, out)
     jobs = ClusterJobs(flink_cluster)
     target = f"127.0.0.1:{flink_cluster.settings.flink.rest_port}"
     with OtlpReceiver() as live, ModelServer(script) as sim:
-        env = {**job_env, "FLINK_AGENTS_OBSERVABILITY__OTLP_ENDPOINT": live.endpoint}
+        env = {
+            **job_env,
+            "FLINK_AGENTS_OBSERVABILITY__OTLP_ENDPOINT": live.endpoint,
+            "FLINK_AGENTS_RUNTIME__EVENTS_LOG": events_log,
+        }
         args = [
             "--workload",
             "react",
@@ -112,6 +119,15 @@ def test_a_running_job_exports_its_traces_live_the_log_exports_the_same_and_top_
         assert all(root.start_ns <= s.start_ns <= s.end_ns <= root.end_ns for s in spans)
         assert {s.service for s in spans} == {app}
 
+    if events_log == "results":
+        refused = CliRunner().invoke(
+            cli_app, ["trace", app, "--otlp", "http://127.0.0.1:9", "--since", "10m"], env=job_env
+        )
+        assert refused.exit_code == 1
+        message = " ".join(refused.stderr.split())
+        assert f"the events topic {app}.events holds results only" in message, message
+        assert "runtime.events_log: full" in message
+        return
     with OtlpReceiver() as exported:
         printed = cli(job_env, "trace", app, "--otlp", exported.endpoint, "--since", "10m")
         cli(job_env, "trace", app, "--otlp", exported.endpoint, "--since", "10m")

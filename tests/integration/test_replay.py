@@ -54,18 +54,26 @@ def original(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
     """The live run: INPUTS payments answered, then the job stopped."""
+    return run_original(topics, job_env, sim, tmp_path_factory.mktemp("replay"))
+
+
+def run_original(
+    topics: TopicClient, job_env: dict[str, str], sim: ModelServer, folder: Path, **settings: str
+) -> dict[str, Any]:
+    """Run the triage job (with ``settings`` as FLINK_AGENTS_... variables) until INPUTS
+    payments over 7 keys are answered, then stop it."""
     app, source, out = topics.unique("pay"), topics.unique("pay-in"), topics.unique("pay-out")
     topics.create(source, out)
     env = {
         **job_env,
+        **{f"FLINK_AGENTS_{name.upper()}": value for name, value in settings.items()},
         "REPLAY_APP": app,
         "REPLAY_INPUT": source,
         "REPLAY_OUTPUT": out,
         "MODEL_URL": sim.base_url,
         "SIM_API_KEY": "sk-sim",
     }
-    log = tmp_path_factory.mktemp("replay") / "original.log"
-    job = JobProcess(ROOT / "tests/jobs/replay_triage.py", [], env, log).start()
+    job = JobProcess(ROOT / "tests/jobs/replay_triage.py", [], env, folder / "original.log").start()
     try:
         started = int(time.time() * 1000)
         topics.produce(
@@ -140,6 +148,39 @@ def test_exact_replay_repeats_every_output_without_a_model_request(
     assert diff.returncode == 0, diff.stderr
     counts = json.loads(diff.stdout)
     assert (counts["unchanged"], counts["changed"], counts["failed"]) == (INPUTS, 0, 0)
+
+
+def test_a_log_of_results_only_answers_once_each_and_replays_exactly_without_the_model(
+    topics: TopicClient, job_env: dict[str, str], sim: ModelServer, tmp_path: Path
+):
+    asked_before = chat_requests(sim)
+    run = run_original(topics, job_env, sim, tmp_path, runtime__events_log="results")
+    asked = chat_requests(sim) - asked_before
+    events_topic = f"{run['env']['REPLAY_APP']}.events"
+    logged = topics.consume(events_topic, count=records_in(topics, events_topic), timeout=60)
+    name = f"results-{time.time_ns()}"
+
+    done = cli(
+        run["env"], "replay", "tests/jobs/replay_triage.py", "--from", str(run["from"]),
+        "--to", str(run["to"]), "--name", name,
+    )  # fmt: skip
+
+    assert Counter(r.value["id"] for r in run["outputs"]) == Counter(range(INPUTS))
+    assert not [r for r in logged if r.header(KIND_HEADER) == STEP_KIND]
+    # One result per call: a tool call and a decision per input, each model call once.
+    ids = Counter(r.value["id"] for r in logged)
+    assert set(ids.values()) == {1}
+    assert Counter(r.header(KIND_HEADER) for r in logged) == {
+        "model.response": 2 * INPUTS,
+        "tool.result": INPUTS,
+    }
+    assert asked == 2 * INPUTS
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"replay {name} (exact): {INPUTS} outputs for {INPUTS} inputs" in done.stdout
+    assert chat_requests(sim) == asked_before + asked  # the replay asked the model nothing
+    replayed = topics.consume(f"{run['out']}.replay.{name}", count=INPUTS, timeout=60)
+    assert Counter(r.value["id"] for r in replayed) == Counter(range(INPUTS))
+    assert by_task(replayed) == by_task(run["outputs"])
 
 
 def test_what_if_replay_calls_the_model_and_diff_counts_changed_decisions(

@@ -1,5 +1,5 @@
 """`flink-agents trace` reads one-event records and step records of both versions; a context
-id with no events says so and shows real ones."""
+id with no events says so and shows real ones; a log of results only says it has no steps."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from flink_agents.api.events import (
     KIND_HEADER,
     STEP_KIND,
+    AssistantMessage,
     ModelRequest,
+    ModelResponse,
     SourceRef,
     TaskAccepted,
     TaskFailed,
@@ -80,3 +82,42 @@ def test_trace_of_an_unknown_context_id_shows_what_context_ids_look_like(
     assert f"no events for context id 'card-7' in {app}.events" in message
     assert "A context id is <agent>/<key>" in message
     assert "e.g. triage/card-7" in message
+
+
+def test_a_log_of_results_only_shows_the_results_and_says_it_has_no_steps(
+    topics: TopicClient, job_env: dict[str, str]
+):
+    app = topics.unique("results-only")
+    events = topics.create(f"{app}.events")
+    answered = ModelResponse(
+        agent="triage",
+        key="card-7",
+        task_id="t-1",
+        step=1,
+        message=AssistantMessage(content="APPROVE"),
+        at=2.0,
+    )
+    topics.produce(
+        events,
+        [answered.model_dump(mode="json")],
+        key="triage/card-7",
+        headers={KIND_HEADER: "model.response"},
+    )
+
+    shown = subprocess.run(
+        [CLI, "trace", app, "triage/card-7"],
+        env=job_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    with pytest.raises(TimeoutError, match=rf"the events topic {events} holds results only"):
+        topics.events(events, until=lambda found: len(found) > 1, timeout=3)
+
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.strip()]
+    assert "model.response" in lines[0] and "APPROVE" in lines[0]
+    said = " ".join(" ".join(lines[1:]).split())
+    assert f"the events topic {events} holds results only (runtime.events_log: results)" in said
+    assert "no steps of triage/card-7 to trace, only the 1 result(s) above" in said

@@ -78,3 +78,11 @@ def test_producer_compression_is_one_kafka_knows():
     assert load_settings(environ=env, file=None).runtime.producer_compression == "lz4"
     with pytest.raises(ConfigError, match=r"runtime\.producer_compression"):
         load_settings(environ={"FLINK_AGENTS_RUNTIME__PRODUCER_COMPRESSION": "brotli"}, file=None)
+
+
+def test_the_events_log_keeps_every_step_unless_told_to_keep_results_only():
+    assert load_settings(environ={}, file=None).runtime.events_log == "full"
+    env = {"FLINK_AGENTS_RUNTIME__EVENTS_LOG": "results"}
+    assert load_settings(environ=env, file=None).runtime.events_log == "results"
+    with pytest.raises(ConfigError, match=r"runtime\.events_log: .*'full' or 'results'"):
+        load_settings(environ={"FLINK_AGENTS_RUNTIME__EVENTS_LOG": "none"}, file=None)
