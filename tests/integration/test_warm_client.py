@@ -13,6 +13,7 @@ import pytest
 
 from flink_agents.local import ClusterJobs, FlinkCluster
 from flink_agents.testing import TopicClient
+from tests.support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 CLI = str(Path(sys.executable).with_name("flink-agents"))
@@ -66,6 +67,11 @@ def test_two_jobs_submitted_at_once_are_both_built_in_the_warm_client_and_run(
         # Built in the warm client (which logs each job it submits), not by flink run.
         assert set(ids) <= set(client.submitted_jobs())
         assert flink_run_log(flink_cluster) == before
+        # The warm-up built its representative agent job before the submissions ran.
+        eventually(
+            lambda: "warm-up build 1 took" in client.warmup_log.read_text(),
+            "the warm-up logs its first build",
+        )
         for _, source, counts in (first, second):
             answers_each_once(topics, source, counts)
         assert [jobs.state(i) for i in ids] == ["RUNNING", "RUNNING"]
