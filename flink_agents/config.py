@@ -56,6 +56,9 @@ class FlinkSettings(_Section):
     taskmanagers: int = Field(default=1, ge=1)
     jobmanager_memory: str = "1600m"
     taskmanager_memory: str = "3g"
+    #: A long-lived PyFlink client JVM beside the cluster, which `submit` builds jobs in.
+    warm_client: bool = True
+    warm_client_heap: str = "768m"
 
     @property
     def rest_url(self) -> str:

@@ -1,5 +1,5 @@
-"""The local stack (a Kafka broker and a Flink standalone cluster on this machine), and a
-remote Flink cluster reached through its REST endpoint."""
+"""The local stack (a Kafka broker, a Flink standalone cluster and its warm client on this
+machine), and a remote Flink cluster reached through its REST endpoint."""
 
 from flink_agents.local._agent_metrics import AgentReading, AgentRow, read_agents, rows
 from flink_agents.local._flink import FlinkCluster, flink_home
@@ -12,6 +12,7 @@ from flink_agents.local._remote import RemoteCluster
 from flink_agents.local._savepoints import list_savepoints
 from flink_agents.local._stack import LocalStack
 from flink_agents.local._status import PartStatus
+from flink_agents.local._warm import WarmClient
 
 __all__ = [
     "AgentReading",
@@ -24,6 +25,7 @@ __all__ = [
     "LocalStack",
     "PartStatus",
     "RemoteCluster",
+    "WarmClient",
     "bundles",
     "fetch",
     "fetch_artifacts",

@@ -22,6 +22,7 @@ from flink_agents.config import Settings
 from flink_agents.errors import StackError
 from flink_agents.local import _jars, _process, _rest
 from flink_agents.local._status import PartStatus
+from flink_agents.local._warm import WarmClient
 
 _IDENT = "flink-agents"
 _UP = "`flink-agents local up` starts what is missing"
@@ -123,6 +124,10 @@ class FlinkCluster:
         """The live TaskManagers' pids, oldest first."""
         return [pid for name, pid in self.pids().items() if name.startswith("taskexecutor")]
 
+    def warm_client(self) -> WarmClient:
+        """The cluster's warm client (started with it unless ``flink.warm_client`` is off)."""
+        return WarmClient(self.settings)
+
     def env(self) -> dict[str, str]:
         """Environment for the wheel's scripts (``bin/flink`` too) to use this cluster."""
         return {
@@ -171,6 +176,22 @@ class FlinkCluster:
             alive=lambda: len(self.pids(starting=True)) >= 1 + wanted,
             log=self._failed_log,
         )
+        self._start_warm_client()
+
+    def _start_warm_client(self) -> None:
+        client = self.warm_client()
+        if not self.settings.flink.warm_client:
+            client.stop()  # one left from a start with it on
+            return
+        java_opts = str(self.config()["env.java.opts.all"])
+        try:
+            client.start(self.conf_dir, self.lib_dir, java_opts, self.env())
+        except StackError as exc:
+            raise StackError(
+                f"{exc}\n(the Flink cluster runs; this is its warm client, which `submit` "
+                "builds jobs in: without it, set flink.warm_client: false and `submit` uses "
+                "`flink run`)"
+            ) from exc
 
     def add_taskmanager(self) -> None:
         """Start one more TaskManager (fault tests kill one while another takes over)."""
@@ -184,6 +205,7 @@ class FlinkCluster:
         )
 
     def stop(self) -> None:
+        self.warm_client().stop()
         if self.pids():
             for script in ("taskmanager.sh", "jobmanager.sh"):
                 self._run_script(script, "stop-all", check=False)

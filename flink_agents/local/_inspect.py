@@ -14,12 +14,9 @@ as it is, and it is decoded here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from flink_agents.config import Settings
 from flink_agents.errors import ConfigError, StackError
 from flink_agents.local._flink import flink_home
 from flink_agents.local._jars import fetch
+from flink_agents.local._javac import compiled
 from flink_agents.local._jobs import root_cause
 from flink_agents.local._process import java_executable
 
@@ -176,41 +174,7 @@ def _run_reader(
 
 def _compiled(settings: Settings) -> Path:
     """The folder with the reader's classes, compiled once per source and Flink version."""
-    digest = hashlib.sha256(
-        SOURCE.read_bytes()
-        + f"{versions.FLINK_VERSION} {versions.STATE_PROCESSOR_VERSION}".encode()
-    ).hexdigest()[:16]
-    target = settings.jar_cache.parent / "classes" / f"state-reader-{digest}"
-    if (target / f"{MAIN}.class").is_file():
-        return target
     jars = fetch(BUNDLE, settings.jar_cache, settings.maven_url)
-    classpath = os.pathsep.join([*(str(j) for j in jars), str(flink_home() / "lib" / "*")])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(dir=target.parent, prefix=".build-"))
-    try:
-        done = subprocess.run(
-            [_javac(), "-nowarn", "-d", str(built), "-cp", classpath, str(SOURCE)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise StackError(f"compiling {SOURCE} failed:\n{done.stderr.strip()[-3000:]}")
-        if not (target / f"{MAIN}.class").is_file():  # another run may have made it meanwhile
-            os.replace(built, target)
-    finally:
-        shutil.rmtree(built, ignore_errors=True)
-    return target
-
-
-def _javac() -> str:
-    """``javac`` beside the ``java`` that runs the reader, else on PATH."""
-    beside = Path(java_executable()).resolve().parent / "javac"
-    found = str(beside) if beside.is_file() else shutil.which("javac")
-    if not found:
-        raise StackError(
-            "state inspect compiles a small Java program on first use and needs javac, from a "
-            "JDK 17 or newer (a JRE has none): install one (Debian/Ubuntu: apt-get install "
-            "openjdk-17-jdk-headless) or set JAVA_HOME to a JDK"
-        )
-    return found
+    classpath = [*(str(j) for j in jars), str(flink_home() / "lib" / "*")]
+    version = f"{versions.FLINK_VERSION} {versions.STATE_PROCESSOR_VERSION}"
+    return compiled(SOURCE, MAIN, classpath, settings.jar_cache.parent, version)

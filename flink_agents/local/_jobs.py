@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from flink_agents import _pythonenv
 from flink_agents.config import Settings
 from flink_agents.errors import ConfigError, StackError
-from flink_agents.local._process import poll
+from flink_agents.local._process import poll, run_captured
+
+if TYPE_CHECKING:
+    from flink_agents.local._warm import WarmClient
 
 _JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 #: Job states from which a job never runs again.
@@ -43,6 +45,8 @@ class Cluster(Protocol):
 
     def savepoint_target(self) -> str | None: ...
 
+    def warm_client(self) -> WarmClient | None: ...
+
 
 @dataclass
 class ClusterJobs:
@@ -60,46 +64,107 @@ class ClusterJobs:
         allow_non_restored_state: bool = False,
         timeout: float | None = None,
     ) -> str:
-        """Submit ``script`` detached (``flink run -d -py``); return the job id.
+        """Submit ``script`` detached; return the job id.
 
-        ``flink run`` runs the job file here to build the job, then hands it to the
-        JobManager; it may take at most ``timeout`` seconds (``cluster.submit_timeout_s``).
-        ``allow_non_restored_state`` resumes from a savepoint whose state some operator of
-        the new job does not take (that state is dropped).
+        The job file runs here to build the job, which is handed to the JobManager: in the
+        local stack's warm client when it runs (``flink.warm_client``), else in a fresh
+        ``flink run -d -py`` JVM. Either may take at most ``timeout`` seconds
+        (``cluster.submit_timeout_s``). ``allow_non_restored_state`` resumes from a savepoint
+        whose state some operator of the new job does not take (that state is dropped).
         """
         if allow_non_restored_state and not savepoint:
             raise ConfigError(
                 "allowing non-restored state needs a savepoint to resume from "
                 "(--allow-non-restored-state goes with --savepoint)"
             )
-        cmd = [self.cluster.script("flink"), "run", "-d"]
-        if savepoint:
-            cmd += ["-s", savepoint]
-            if allow_non_restored_state:
-                cmd.append("--allowNonRestoredState")
-        cmd += ["-py", str(script), "-pyexec", self.cluster.worker_python(), *(args or [])]
         limit = timeout or self.cluster.settings.cluster.submit_timeout_s
-        returncode, out, err = _run(cmd, {**self.cluster.env(), **(env or {})}, limit)
-        found = _JOB_ID.search(out + err)
+        environment = {**self.cluster.env(), **(env or {})}
+        submitted = self._submit_warm(
+            script, args or [], savepoint, allow_non_restored_state, environment, limit
+        )
+        if submitted is not None:
+            returncode, out, err, job_id = submitted
+            via = "the job file (run against the warm client)"
+        else:
+            returncode, out, err, job_id = self._flink_run(
+                script, args or [], savepoint, allow_non_restored_state, environment, limit
+            )
+            via = "`flink run`"
         if returncode is None:
             accepted = (
-                f"the JobManager had accepted it as job {found.group(1)}, which may be running"
-                if found
+                f"the JobManager had accepted it as job {job_id}, which may be running"
+                if job_id
                 else "no job was accepted"
             )
             raise StackError(
-                f"submitting {script} did not finish within {limit:.0f}s: `flink run` was "
+                f"submitting {script} did not finish within {limit:.0f}s: {via} was "
                 f"still building the job (the job file runs here) or handing it to the "
                 f"JobManager at {self.cluster.rest_url}, and was stopped; {accepted}. Check "
                 "that the cluster answers (`flink-agents jobs`), or raise "
                 f"cluster.submit_timeout_s. Its last output:\n{_last_lines(out + err, 15)}"
             )
-        if returncode != 0 or not found:
+        if returncode != 0 or not job_id:
             raise StackError(
                 f"submitting {script} failed (exit {returncode}): "
                 f"{submit_error(out, err, savepoint)}"
             )
-        return found.group(1)
+        return job_id
+
+    def _flink_run(
+        self,
+        script: Path,
+        args: list[str],
+        savepoint: str | None,
+        allow_non_restored_state: bool,
+        env: dict[str, str],
+        limit: float,
+    ) -> tuple[int | None, str, str, str | None]:
+        cmd = [self.cluster.script("flink"), "run", "-d"]
+        if savepoint:
+            cmd += ["-s", savepoint]
+            if allow_non_restored_state:
+                cmd.append("--allowNonRestoredState")
+        cmd += ["-py", str(script), "-pyexec", self.cluster.worker_python(), *args]
+        returncode, out, err = run_captured(cmd, env, limit)
+        found = _JOB_ID.search(out + err)
+        return returncode, out, err, found.group(1) if found else None
+
+    def _submit_warm(
+        self,
+        script: Path,
+        args: list[str],
+        savepoint: str | None,
+        allow_non_restored_state: bool,
+        env: dict[str, str],
+        limit: float,
+    ) -> tuple[int | None, str, str, str | None] | None:
+        """Run the job file with ``python`` against the cluster's warm client; None when the
+        cluster has none running (or ``flink.warm_client`` is off).
+
+        The options are those ``flink run`` adds to the cluster's configuration for a job.
+        """
+        client = self.cluster.warm_client()
+        if client is None or not self.cluster.settings.flink.warm_client:
+            return None
+        options = {
+            "python.executable": self.cluster.worker_python(),
+            "execution.shutdown-on-attached-exit": "false",
+            "execution.state-recovery.claim-mode": "NO_CLAIM",
+            "execution.state-recovery.ignore-unclaimed-state": str(
+                allow_non_restored_state
+            ).lower(),
+        }
+        if savepoint:
+            options["execution.state-recovery.path"] = savepoint
+        command = [_pythonenv.python_executable(), str(script), *args]
+        # flink run puts the working folder on the job file's Python path: so does this.
+        paths = [str(Path.cwd()), *filter(None, [env.get("PYTHONPATH")])]
+        env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
+        done = client.submit(command, options, env, limit)
+        if done is None:
+            return None
+        # flink run prints the job file's output, and its traceback, on stdout.
+        return done.returncode, done.stdout + done.stderr, "", done.job_id
 
     def overview(self) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = self.cluster.rest("/jobs/overview")["jobs"]
@@ -264,28 +329,6 @@ def root_cause(stacktrace: str) -> str:
     if python:
         text = f"{python.group(1).rsplit('.', 1)[-1]}: {python.group(2)}"
     return text[:2000]
-
-
-def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
-    """Run ``cmd`` in a session of its own; its exit code (None when it ran out of time and
-    was killed, with every process it started), its stdout and its stderr."""
-    with subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path.cwd(),
-        start_new_session=True,
-    ) as process:
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            # flink run starts a JVM, which starts the job file's Python: end them all.
-            os.killpg(process.pid, signal.SIGKILL)
-            out, err = process.communicate()
-            return None, out or "", err or ""
-        return process.returncode, out or "", err or ""
 
 
 def _last_lines(text: str, lines: int = 30) -> str:

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -161,3 +162,27 @@ def wait_until(
 def _tail(log: Path | Callable[[], Path] | None) -> str:
     path = log() if callable(log) else log
     return f"Last lines of {path}:\n{tail(path) if path else '(no log)'}"
+
+
+def run_captured(
+    cmd: list[str], env: dict[str, str], timeout: float
+) -> tuple[int | None, str, str]:
+    """Run ``cmd`` in a session of its own; its exit code (None when it ran out of time and
+    was killed, with every process it started), its stdout and its stderr."""
+    with subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path.cwd(),
+        start_new_session=True,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # flink run starts a JVM, which starts the job file's Python: end them all.
+            os.killpg(process.pid, signal.SIGKILL)
+            out, err = process.communicate()
+            return None, out or "", err or ""
+        return process.returncode, out or "", err or ""

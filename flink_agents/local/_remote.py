@@ -58,6 +58,10 @@ class RemoteCluster:
         """``cluster.savepoint_dir``; None lets the cluster use its own savepoint folder."""
         return self.settings.cluster.savepoint_dir
 
+    def warm_client(self) -> None:
+        """None: a remote cluster's jobs are built by `flink run`."""
+        return None
+
     def env(self) -> dict[str, str]:
         """Environment for ``bin/flink`` (and the job script it runs) to use this cluster."""
         conf = self.client_dir / "conf"

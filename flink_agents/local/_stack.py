@@ -1,4 +1,5 @@
-"""The local stack: Kafka (KRaft, one node) and a Flink standalone cluster, up and down together."""
+"""The local stack: Kafka (KRaft, one node) and a Flink standalone cluster with its warm
+client, up and down together."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class LocalStack:
     >>> from flink_agents.config import load_settings
     >>> stack = LocalStack(load_settings(environ={}, file=None))
     >>> [part.name for part in stack.status()]
-    ['kafka', 'flink']
+    ['kafka', 'flink', 'client']
     """
 
     settings: Settings
@@ -42,4 +43,7 @@ class LocalStack:
         self.kafka.stop()
 
     def status(self) -> list[PartStatus]:
-        return [self.kafka.status(), self.flink.status()]
+        parts = [self.kafka.status(), self.flink.status()]
+        if self.settings.flink.warm_client:
+            parts.append(self.flink.warm_client().status())
+        return parts

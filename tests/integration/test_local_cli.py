@@ -40,15 +40,23 @@ def test_up_status_down_leave_nothing_running(tmp_path: Path):
         assert status.returncode == 0, status.stdout
         assert "ready at 127.0.0.1:" in status.stdout
         assert "1 TaskManager(s)" in status.stdout
-        pids += [int(p.read_text().split()[0]) for p in (tmp_path / "home" / "run").glob("*.pid")]
-        assert len(pids) == 3  # Kafka, JobManager, TaskManager
+        assert "warm PyFlink client on 127.0.0.1:" in status.stdout
+        files = list((tmp_path / "home" / "run").glob("*.pid"))
+        pids += [int(p.read_text().split()[0]) for p in files]
+        # Kafka, JobManager, TaskManager, the warm client (and its warm-up while that runs)
+        assert {p.name for p in files} - {"warm-client-warmup.pid"} == {
+            "kafka.pid",
+            "flink-flink-agents-standalonesession.pid",
+            "flink-flink-agents-taskexecutor.pid",
+            "warm-client.pid",
+        }
     finally:
         down = cli("local", "down")
     assert down.returncode == 0, down.stdout + down.stderr
     assert not [pid for pid in pids if pid_alive(pid)]
     after = cli("local", "status")
     assert after.returncode == 3
-    assert after.stdout.count("down") == 2
+    assert after.stdout.count("down") == 3
 
 
 def test_up_fails_clearly_when_the_kafka_port_is_taken(tmp_path: Path):
