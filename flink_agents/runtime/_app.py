@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,10 @@ from flink_agents.runtime._step import RECORDS, AgentBinding, AgentStep, Routes,
 from flink_agents.runtime._topics import ensure_topics
 
 log = logging.getLogger(__name__)
+
+#: How far before the job's build a fresh job reads the events topic back: the results of
+#: its first calls carry the worker's clock, which may run behind the client's.
+_RESULTS_CLOCK_SKEW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -400,10 +405,14 @@ class AgentApp:
 
     def _records(self, kafka: KafkaTables) -> DataStream:
         """Inputs routed to their agents, and the results read back from the events topic."""
-        # A replay's events topic is its own from the start: results served before the
-        # source found the topic's end must not be skipped.
-        start: StartFrom = "earliest" if self.settings.replay.active else "latest"
-        events = kafka.source_table(self._written(str(self.events_topic)), start=start)
+        # A replay's events topic is its own, read from the start.
+        if self.settings.replay.active:
+            events = kafka.source_table(self._written(str(self.events_topic)), start="earliest")
+        else:
+            # From shortly before the job was built, not from the topic's end as the source
+            # finds it once running: the first calls' results can be written before that.
+            since = int((time.time() - _RESULTS_CLOCK_SKEW_S) * 1000)
+            events = kafka.source_table(str(self.events_topic), since_ms=since)
         queries = [
             f"SELECT `key`, `value`, `topic`, `partition`, `offset` FROM {events} "
             f"WHERE {kind_filter(RESULT_KINDS)}"

@@ -66,7 +66,9 @@ class KafkaTables:
     prefix: str = "kafka"
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _inserts: StatementSet | None = None
-    _sources: dict[tuple[str, str, tuple[int, int] | None, bool], str] = field(default_factory=dict)
+    _sources: dict[tuple[str, str, tuple[int, int] | None, int | None, bool], str] = field(
+        default_factory=dict
+    )
     _sinks: dict[tuple[str, bool, bool], str] = field(default_factory=dict)
 
     def source_table(
@@ -75,6 +77,7 @@ class KafkaTables:
         *,
         start: StartFrom = "earliest",
         between_ms: tuple[int, int] | None = None,
+        since_ms: int | None = None,
         batched: bool = False,
     ) -> str:
         """Declare ``topic`` as a source table (key, value, metadata, headers); return its name.
@@ -84,16 +87,25 @@ class KafkaTables:
         ``between_ms`` it reads only the records of that time range (from inclusive, to
         exclusive, epoch milliseconds) and then ends: a replay's inputs.
 
+        With ``since_ms`` a fresh job starts at the records written from that time (epoch
+        milliseconds) instead: no record written after the job was built is skipped, where
+        ``latest`` is only resolved once the source runs.
+
         ``batched`` is for reads that no one waits on (the dead letters of unusable inputs):
         its consumer asks the broker for records at most twice a second unless a megabyte
         is ready, where a consumer on the loop's path asks again as soon as a record arrives
         (``bench/README.md`` counts the broker's fetch requests per step).
         """
-        cache_key = (topic, start, between_ms, batched)
+        cache_key = (topic, start, between_ms, since_ms, batched)
         cached = self._sources.get(cache_key)
         if cached:
             return cached
         scan = {"scan.startup.mode": "group-offsets", "properties.auto.offset.reset": start}
+        if since_ms is not None:
+            scan = {
+                "scan.startup.mode": "timestamp",
+                "scan.startup.timestamp-millis": str(since_ms),
+            }
         if between_ms is not None:
             scan = {
                 "scan.startup.mode": "timestamp",
