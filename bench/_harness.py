@@ -319,6 +319,8 @@ class System:
                     self.settings.bootstrap_servers,
                     "--group",
                     app,
+                    "--linger-ms",
+                    str(self.settings.runtime.producer_linger_ms),
                 ],
                 cwd=ROOT,
                 stdout=subprocess.PIPE,

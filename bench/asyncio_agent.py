@@ -7,7 +7,7 @@ the same output schema and produces the same output records. It has no state bac
 checkpoints and no audit log: the things flink-agents adds are absent here on purpose.
 
     python -m bench.asyncio_agent --workload react --capacity 256 --input T --output O \
-        --model-url URL --bootstrap 127.0.0.1:9092
+        --model-url URL --bootstrap 127.0.0.1:9092 [--linger-ms 5]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from flink_agents.models._openai import _response_format
 
 
 class Service:
-    def __init__(self, spec: Agent, bootstrap: str, output: str) -> None:
+    def __init__(self, spec: Agent, bootstrap: str, output: str, linger_ms: int) -> None:
         self.spec = spec
         self.system = render_system(spec)
         self.tools = {t.name: t for t in spec.function_tools}
@@ -53,7 +53,8 @@ class Service:
         # The plain producer: produce() only queues (it never blocks the loop) and a task
         # serves delivery reports. The asyncio producer of the same library batches with a
         # timer that held lone outputs tens of milliseconds, which would be unfair to this side.
-        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+        # Its linger is flink-agents' own (``runtime.producer_linger_ms``): the same batching.
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms})
         # The request flink-agents sends: the same structured-output format.
         self.response_format = _response_format(spec.model, spec.output)
 
@@ -122,7 +123,7 @@ class Service:
 
 async def serve(args: argparse.Namespace) -> None:
     spec = agent(args.workload, args.capacity, args.model_url)
-    service = Service(spec, args.bootstrap, args.output)
+    service = Service(spec, args.bootstrap, args.output, args.linger_ms)
     consumer = AIOConsumer(
         {
             "bootstrap.servers": args.bootstrap,
@@ -159,6 +160,7 @@ def main() -> None:
     add_workload_args(parser)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", default="bench-asyncio")
+    parser.add_argument("--linger-ms", type=int, default=5, help="the producer's linger.ms")
     asyncio.run(serve(parser.parse_args()))
 
 

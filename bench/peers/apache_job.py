@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle-time-ms", type=int, default=5)
     parser.add_argument("--buffer-timeout-ms", type=int, default=0)
     parser.add_argument("--checkpoint-interval-s", type=float, default=10.0)
-    parser.add_argument("--linger-ms", type=int, default=1)
+    parser.add_argument("--linger-ms", type=int, default=5)
     return parser
 
 

@@ -62,7 +62,7 @@ DELIVERED_GRACE_S = 300.0
 class ExecutorConfig:
     bootstrap_servers: str
     events_topic: str
-    linger_ms: int = 1
+    linger_ms: int = 5
     start_timeout_s: float = 120.0
     #: How far back the start-up scan looks for results to replay instead of requesting.
     recovery_lookback_s: float = 300.0

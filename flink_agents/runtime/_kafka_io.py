@@ -58,7 +58,7 @@ class KafkaTables:
     t_env: StreamTableEnvironment
     bootstrap_servers: str
     group_id: str
-    linger_ms: int = 1
+    linger_ms: int = 5
     #: ``compression.type`` of every producer of the job's sinks.
     compression: str = "none"
     transaction_timeout_ms: int = 300_000
