@@ -293,6 +293,27 @@ def floor_block(ctx: Context, system: System) -> dict[str, Any]:
     }
 
 
+def warm_stack(ctx: Context, system: System, seconds: float = 40.0) -> None:
+    """The pass-through saturated for ``seconds``, measured by nobody: a freshly started
+    broker and TaskManager run their first minute on cold JIT code (here, measured: the
+    first job after ``local up`` spent about 1.5 times the CPU per step, and the broker about
+    three times, of the same job run a few minutes later), so whichever system ran first
+    would pay for it. ``make bench``'s pass-through floor does this; ``--only`` without
+    ``floor`` runs this instead."""
+    topic_in, topic_out = ctx.fresh_topics("warm")
+    system.start("classifier", ctx.plan.capacity, topic_in, topic_out, ctx.sim.url)
+    outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
+    outputs.start()
+    load = Load(ctx.topics, topic_in, ctx.plan.keys, outputs, outstanding=20_000)
+    load.start()
+    try:
+        time.sleep(seconds)
+    finally:
+        load.stop()
+        system.stop()
+        outputs.stop()
+
+
 def recovery(ctx: Context, system: System) -> dict[str, Any]:
     """The recovery run with outputs at least once, then again with exactly-once outputs,
     and what exactly-once costs a saturated job."""
