@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             _say("pass-through floor")
             results["floor"] = _runs.floor_block(ctx, system("pass-through"))
         else:
-            _say("warming the fresh broker and TaskManager with the agent job (unmeasured)")
-            _runs.warm_stack(ctx, system("flink-agents"), 8 if args.quick else 60)
+            _say("warming the fresh broker and TaskManager with the pass-through (unmeasured)")
+            _runs.warm_stack(ctx, system("pass-through"), 8 if args.quick else 40)
         for workload in ("classifier", "react"):
             if workload in args.only:
                 results[workload] = {}

@@ -294,20 +294,17 @@ def floor_block(ctx: Context, system: System) -> dict[str, Any]:
 
 
 def warm_stack(ctx: Context, system: System, seconds: float = 40.0) -> None:
-    """``system`` saturated on the classifier at 0 ms for ``seconds``, measured by nobody: a
-    freshly started broker and TaskManager run their first minutes on cold code (here,
-    measured: the first job after ``local up`` spent about 1.5 times the CPU per step, and
-    the broker about three times, of the same job run a few minutes later), so whichever
-    system ran first would pay for it. A warm-up with the pass-through warmed the broker
-    but left the first agent job about as slow, so ``make bench`` warms with the agent job
-    itself; ``make bench-peers``, whose other side is not on this TaskManager, with the
-    pass-through."""
+    """The pass-through saturated for ``seconds``, measured by nobody: a freshly started
+    broker and TaskManager run their first minute on cold JIT code (here, measured: the
+    first job after ``local up`` spent about 1.5 times the CPU per step, and the broker about
+    three times, of the same job run a few minutes later), so whichever system ran first
+    would pay for it. ``make bench``'s pass-through floor does this; ``--only`` without
+    ``floor`` runs this instead."""
     topic_in, topic_out = ctx.fresh_topics("warm")
-    ctx.sim.set_latency(0)
     system.start("classifier", ctx.plan.capacity, topic_in, topic_out, ctx.sim.url)
     outputs = Outputs(ctx.topics.bootstrap_servers, topic_out)
     outputs.start()
-    load = Load(ctx.topics, topic_in, ctx.plan.keys, outputs, outstanding=4 * ctx.plan.capacity)
+    load = Load(ctx.topics, topic_in, ctx.plan.keys, outputs, outstanding=20_000)
     load.start()
     try:
         time.sleep(seconds)
