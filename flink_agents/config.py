@@ -135,6 +135,10 @@ class RuntimeSettings(_Section):
     #: What the events topic keeps: ``full``, every step's events (the audit trail) and the
     #: call results; ``results``, the call results and peers' answers only (fewer records).
     events_log: Literal["full", "results"] = "full"
+    #: ``linger.ms`` of the producer that writes the ``step`` records (``events_log: full``):
+    #: no call waits on them, so they go to the broker in a few large requests, and the
+    #: events topic's reader, which answers results, is woken by results only.
+    events_log_linger_ms: int = Field(default=100, ge=0)
 
 
 class ReplaySettings(_Section):

@@ -4,7 +4,9 @@
 
     input topics ── route (SQL) ─┐      (unusable inputs -> DLQ)
     events topic (results) ──────┴─ key_by(agent/key) ─ AgentStep ─ records ─> one Kafka sink
-                                       (each row names its topic: events, DLQ, outputs, peers)
+                                       (each row names its topic: DLQ, outputs, peers)
+                                                                   └ steps ─> events topic
+                                                                     (a sink that lingers)
     AgentStep's executor writes each call's result to the events topic, which feeds back in.
 """
 
@@ -37,7 +39,14 @@ from flink_agents.runtime._executor import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
 from flink_agents.runtime._peers_io import inbox_rejected, inbox_rows, reply_rows
 from flink_agents.runtime._replay import RecordedLog, ReplayPlan, replay_topic
-from flink_agents.runtime._step import RECORDS, AgentBinding, AgentStep, Routes, output_tag
+from flink_agents.runtime._step import (
+    RECORDS,
+    STEPS,
+    AgentBinding,
+    AgentStep,
+    Routes,
+    output_tag,
+)
 from flink_agents.runtime._topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -278,6 +287,12 @@ class AgentApp:
                 )
         # One producer for everything else: the rows name their topics.
         kafka.sink_to_named_topics(step.get_side_output(RECORDS))
+        if self._logs_steps():
+            kafka.sink(
+                step.get_side_output(STEPS),
+                self._written(str(self.events_topic)),
+                linger_ms=runtime.events_log_linger_ms,
+            )
 
     def _routes(self) -> Routes:
         """Where AgentStep writes: a replay's own topics, so live peers never see its requests

@@ -69,7 +69,7 @@ class KafkaTables:
     _sources: dict[tuple[str, str, tuple[int, int] | None, int | None, bool], str] = field(
         default_factory=dict
     )
-    _sinks: dict[tuple[str, bool, bool], str] = field(default_factory=dict)
+    _sinks: dict[tuple[str, bool, bool, int | None], str] = field(default_factory=dict)
 
     def source_table(
         self,
@@ -149,14 +149,25 @@ class KafkaTables:
             f"INSERT INTO {self._sink_table(topic, with_headers, exactly_once)} {query}"
         )
 
-    def sink(self, stream: DataStream, topic: str, *, exactly_once: bool = False) -> None:
+    def sink(
+        self,
+        stream: DataStream,
+        topic: str,
+        *,
+        exactly_once: bool = False,
+        linger_ms: int | None = None,
+    ) -> None:
         """Write a stream of ``SINK_ROW`` or ``SINK_ROW_WITH_HEADERS`` to ``topic``.
 
         ``exactly_once`` writes in Kafka transactions committed on checkpoints: consumers that
         read with ``isolation.level=read_committed`` see each record once, one checkpoint later.
+
+        ``linger_ms`` gives the sink a producer of its own that waits that long to fill its
+        batches (of up to ``LINGERING_BATCH_BYTES``), for records no one waits on; by default
+        the job's ``linger_ms``.
         """
         with_headers = len(stream.get_type().get_field_names()) == 3
-        table = self._sink_table(topic, with_headers, exactly_once)
+        table = self._sink_table(topic, with_headers, exactly_once, linger_ms)
         self._statements().add_insert(table, self.t_env.from_data_stream(stream))
 
     def sink_to_named_topics(self, stream: DataStream) -> None:
@@ -183,17 +194,24 @@ class KafkaTables:
         )
         self._statements().add_insert(name, self.t_env.from_data_stream(stream))
 
-    def _sink_table(self, topic: str, with_headers: bool, exactly_once: bool) -> str:
-        cached = self._sinks.get((topic, with_headers, exactly_once))
+    def _sink_table(
+        self, topic: str, with_headers: bool, exactly_once: bool, linger_ms: int | None = None
+    ) -> str:
+        cache_key = (topic, with_headers, exactly_once, linger_ms)
+        cached = self._sinks.get(cache_key)
         if cached:
             return cached
         columns = "`key` STRING, `value` STRING"
         if with_headers:
             columns += ", `headers` MAP<STRING, BYTES> METADATA"
         options = {
-            "properties.linger.ms": str(self.linger_ms),
+            "properties.linger.ms": str(self.linger_ms if linger_ms is None else linger_ms),
             "properties.compression.type": self.compression,
         }
+        if linger_ms is not None:
+            # The producer's default batch (16 KiB) would fill, and be sent, long before
+            # a long linger ends.
+            options["properties.batch.size"] = str(LINGERING_BATCH_BYTES)
         if exactly_once:
             options |= {
                 "sink.delivery-guarantee": "exactly-once",
@@ -204,7 +222,7 @@ class KafkaTables:
         else:
             options["sink.delivery-guarantee"] = "at-least-once"
         name = self._declare(topic, columns, options)
-        self._sinks[(topic, with_headers, exactly_once)] = name
+        self._sinks[cache_key] = name
         return name
 
     def _statements(self) -> StatementSet:
@@ -236,6 +254,10 @@ class KafkaTables:
         self.t_env.execute_sql(f"CREATE TEMPORARY TABLE {name} ({columns}) WITH ({with_clause})")
         return name
 
+
+#: ``batch.size`` of a sink given a linger of its own (``KafkaTables.sink``): a batch is
+#: sent when its linger ends, not when the default 16 KiB fill first.
+LINGERING_BATCH_BYTES = 262_144
 
 #: A consumer's settings for reads no one waits on: the broker answers a fetch when a
 #: megabyte is ready or after half a second, not for every record.

@@ -4,11 +4,13 @@ Keyed by ``<agent>/<conversation key>``. For each record it loads that key's sta
 the agent's state machine decide, stores the state back and routes the effects: calls to
 the executor, everything else to Kafka. It never waits on I/O.
 
-The records it writes at least once (the step's events as one record unless
-``runtime.events_log`` is ``results``, outputs, dead letters, requests to peers, answers
-to requesters) leave through one side output whose rows name their topic, so one Kafka
+The records it writes at least once (outputs, dead letters, requests to peers, answers to
+requesters) leave through one side output whose rows name their topic, so one Kafka
 producer batches them all; outputs written in transactions (``AgentApp(exactly_once=True)``)
-have a side output and a producer of their own.
+have a side output and a producer of their own. The step's events (one record, unless
+``runtime.events_log`` is ``results``) leave through a side output of their own, whose
+producer lingers longer: no one waits on them, and the events topic's reader, which the
+loop waits on, is then woken by the results more than by them.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from flink_agents.core import (
     is_url,
 )
 from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
-from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_TO_TOPIC
+from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_TO_TOPIC, SINK_ROW_WITH_HEADERS
 from flink_agents.runtime._metrics import AgentMetrics
 from flink_agents.runtime._peers_io import REPLY_PREFIX
 from flink_agents.telemetry import LiveTraces
@@ -65,6 +67,9 @@ log = logging.getLogger(__name__)
 #: Everything written at least once: each row names its topic (events, dead letters, peers'
 #: inboxes, requesters' reply topics, and outputs unless they are written in transactions).
 RECORDS = OutputTag("records", SINK_ROW_TO_TOPIC)
+#: The ``step`` records, to the events topic (``Routes.events``), through a producer of
+#: their own that lingers (``runtime.events_log_linger_ms``): no one waits on them.
+STEPS = OutputTag("steps", SINK_ROW_WITH_HEADERS)
 _STEP_HEADERS = {KIND_HEADER: STEP_KIND.encode()}
 
 
@@ -390,7 +395,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
                 self._traces.observe(event)
         routes = self.routes
         for context_id, events in _by_context(fx.events) if routes.steps else ():
-            yield RECORDS, Row(context_id, step_record(events), _STEP_HEADERS, routes.events)
+            yield STEPS, Row(context_id, step_record(events), _STEP_HEADERS)
         metrics = self._metrics[agent]
         for key, record in fx.outputs:
             metrics.task_ended(record["task"]["state"])
