@@ -1,8 +1,9 @@
 """The Flink side: job environments, Kafka I/O, the agent operator and the call executor.
 
-PyFlink is imported by the names that need it, when they are first used: the toolbox (an
-agent's tools on a worker) and the model clients (``AgentModels``), which
-``flink_agents.testing.run_agent`` also uses, do not.
+Each name is imported when first used: PyFlink by the names that need it, and the model
+and MCP clients by the toolbox (an agent's tools on a worker) and ``AgentModels``, which
+``flink_agents.testing.run_agent`` also uses without PyFlink. The client that builds a job
+loads neither client library: only the TaskManagers run calls.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from flink_agents.runtime._models import AgentModels
 from flink_agents.runtime._results import cut, failure
-from flink_agents.runtime._toolbox import Toolbox, ToolOutcome
 from flink_agents.runtime._topics import ensure_topics
 
 if TYPE_CHECKING:
@@ -26,10 +25,15 @@ if TYPE_CHECKING:
         KafkaTables,
         literal,
     )
+    from flink_agents.runtime._models import AgentModels
     from flink_agents.runtime._replay import ReplayPlan
+    from flink_agents.runtime._toolbox import Toolbox, ToolOutcome
 
-_FLINK_NAMES = {
+_LAZY_NAMES = {
     "AgentApp": "flink_agents.runtime._app",
+    "AgentModels": "flink_agents.runtime._models",
+    "Toolbox": "flink_agents.runtime._toolbox",
+    "ToolOutcome": "flink_agents.runtime._toolbox",
     "KIND_HEADER": "flink_agents.runtime._kafka_io",
     "KafkaTables": "flink_agents.runtime._kafka_io",
     "ReplayPlan": "flink_agents.runtime._replay",
@@ -43,8 +47,8 @@ _FLINK_NAMES = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FLINK_NAMES:
-        return getattr(importlib.import_module(_FLINK_NAMES[name]), name)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

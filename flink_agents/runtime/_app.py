@@ -35,7 +35,7 @@ from flink_agents.runtime import _router as router
 from flink_agents.runtime import _transactions as transactions
 from flink_agents.runtime._detect import attach_detector
 from flink_agents.runtime._env import environments
-from flink_agents.runtime._executor import ExecutorConfig
+from flink_agents.runtime._executor_config import ExecutorConfig
 from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
 from flink_agents.runtime._peers_io import inbox_rejected, inbox_rows, reply_rows
 from flink_agents.runtime._replay import RecordedLog, ReplayPlan, replay_topic

@@ -26,7 +26,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from flink_agents.a2a._binding import CORRELATION_ID, REPLY_KIND
@@ -41,10 +40,11 @@ from flink_agents.api.events import (
 )
 from flink_agents.core import Call, Delegation, ModelCall, ToolCall, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError
+from flink_agents.runtime._executor_config import ExecutorConfig
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._models import AgentModels
 from flink_agents.runtime._recorded import Location, RecordedResults
-from flink_agents.runtime._replay import Recorded, RecordedLog, not_recorded, recorded_key
+from flink_agents.runtime._replay import Recorded, not_recorded, recorded_key
 from flink_agents.runtime._results import cut
 from flink_agents.runtime._results import failure as _failure
 from flink_agents.runtime._toolbox import Toolbox
@@ -56,27 +56,6 @@ Result = ModelResponse | ToolResult
 #: How long a written result may take to be read back before its call counts as lost.
 #: Results wait behind inputs in a backlog for seconds, not minutes.
 DELIVERED_GRACE_S = 300.0
-
-
-@dataclass
-class ExecutorConfig:
-    bootstrap_servers: str
-    events_topic: str
-    linger_ms: int = 5
-    start_timeout_s: float = 120.0
-    #: How far back the start-up scan looks for results to replay instead of requesting.
-    recovery_lookback_s: float = 300.0
-    #: How long the start-up scan may read; calls wait for it, ``open()`` does not.
-    recovery_scan_timeout_s: float = 60.0
-    producer: dict[str, str] = field(default_factory=dict)
-    #: Exact replay: every result is served from this log; nothing is called.
-    recorded: RecordedLog | None = None
-    #: Per agent, its peers' descriptions and skills (from their cards) for the peer tools.
-    peers: dict[str, dict[str, tuple[str, list[str]]]] = field(default_factory=dict)
-    #: OTLP/HTTP receiver of the spans of the agents' tasks (``observability.otlp_endpoint``).
-    otlp_endpoint: str | None = None
-    #: The ``service.name`` of those spans: the app's name.
-    otlp_service: str = "flink-agents"
 
 
 class ExecutorClosed(RuntimeError):

@@ -56,7 +56,7 @@ from flink_agents.core import (
     TaskState,
     is_url,
 )
-from flink_agents.runtime._executor import CallExecutor, ExecutorConfig
+from flink_agents.runtime._executor_config import ExecutorConfig
 from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_TO_TOPIC, SINK_ROW_WITH_HEADERS
 from flink_agents.runtime._metrics import AgentMetrics
 from flink_agents.runtime._peers_io import REPLY_PREFIX
@@ -211,6 +211,10 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         self._stores = {
             name: _state_handles(runtime_context, b.agent) for name, b in self.bindings.items()
         }
+        # Here, not at the top: the client that builds the job never loads the model
+        # and MCP clients.
+        from flink_agents.runtime._executor import CallExecutor
+
         self._executor = CallExecutor(
             [b.agent for b in self.bindings.values()], self.config
         ).start()

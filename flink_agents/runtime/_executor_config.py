@@ -1,0 +1,35 @@
+"""What the call executor is built with, apart from the executor itself.
+
+A job is built by a client that never runs a call: this module keeps the model and MCP
+clients, which only the TaskManagers load (``CallExecutor`` in ``_executor``), out of the
+client's imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flink_agents.runtime._replay import RecordedLog
+
+
+@dataclass
+class ExecutorConfig:
+    bootstrap_servers: str
+    events_topic: str
+    linger_ms: int = 5
+    start_timeout_s: float = 120.0
+    #: How far back the start-up scan looks for results to replay instead of requesting.
+    recovery_lookback_s: float = 300.0
+    #: How long the start-up scan may read; calls wait for it, ``open()`` does not.
+    recovery_scan_timeout_s: float = 60.0
+    producer: dict[str, str] = field(default_factory=dict)
+    #: Exact replay: every result is served from this log; nothing is called.
+    recorded: RecordedLog | None = None
+    #: Per agent, its peers' descriptions and skills (from their cards) for the peer tools.
+    peers: dict[str, dict[str, tuple[str, list[str]]]] = field(default_factory=dict)
+    #: OTLP/HTTP receiver of the spans of the agents' tasks (``observability.otlp_endpoint``).
+    otlp_endpoint: str | None = None
+    #: The ``service.name`` of those spans: the app's name.
+    otlp_service: str = "flink-agents"
