@@ -6,10 +6,18 @@ deterministic OpenAI-compatible model simulator that plays scripts over real HTT
 ``TopicClient`` and ``JobProcess`` send and read Kafka records and run a job file as its own
 process (a MiniCluster).
 
+``run_agent`` loads the model and MCP clients when first named, so a job file that takes
+only the simulator's scripts from here does not load them where it is built.
+
 >>> reply = Reply.tool_calls([ToolCall("risk_score", {"merchant_id": "m1"})])
 >>> reply.to_dict(number=3)["choices"][0]["message"]["tool_calls"][0]["id"]
 'call_3_0'
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from flink_agents.testing._default_model import default_model, sample_value
 from flink_agents.testing._jobs import JobProcess
@@ -25,8 +33,22 @@ from flink_agents.testing._model_script import (
 )
 from flink_agents.testing._model_server import ModelServer, RecordedRequest, fingerprint
 from flink_agents.testing._procs import first_line, stop_process
-from flink_agents.testing._run_agent import AgentRun, run_agent
 from flink_agents.testing._task_view import TaskView
+
+if TYPE_CHECKING:
+    from flink_agents.testing._run_agent import AgentRun, run_agent
+
+_LAZY_NAMES = {
+    "AgentRun": "flink_agents.testing._run_agent",
+    "run_agent": "flink_agents.testing._run_agent",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AgentRun",
