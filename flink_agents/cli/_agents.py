@@ -16,7 +16,6 @@ from google.protobuf import json_format
 from flink_agents.a2a._registry import CARDS_TOPIC, read_cards
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.errors import ConfigError
-from flink_agents.sql import Catalog
 
 app = typer.Typer(help="Agents: published A2A cards and the SQL catalog's definitions.")
 
@@ -24,6 +23,8 @@ app = typer.Typer(help="Agents: published A2A cards and the SQL catalog's defini
 @app.command("list")
 def list_agents(ctx: typer.Context) -> None:
     """One line per agent: name, how to reach it (or its model), and what it does."""
+    from flink_agents.sql import Catalog
+
     obj: Context = ctx.obj
     with user_errors():
         catalog = Catalog.in_home(obj.settings.home).entries("agent")
@@ -54,6 +55,8 @@ def show(
     name: Annotated[str, typer.Argument(help="The agent's name.")],
 ) -> None:
     """Print one agent's card as A2A JSON."""
+    from flink_agents.sql import Catalog
+
     obj: Context = ctx.obj
     with user_errors():
         cards = read_cards(obj.settings.bootstrap_servers)

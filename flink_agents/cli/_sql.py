@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,7 +14,11 @@ from rich.text import Text
 from flink_agents.cli._context import Context, console, user_errors
 from flink_agents.config import Settings, load_settings
 from flink_agents.errors import ConfigError
-from flink_agents.sql import Result, SqlRun, job_name, serve_name
+
+if TYPE_CHECKING:
+    # The SQL front (its parser, the catalog, the job compiler) is loaded by the commands
+    # that use it: every other command, `submit` included, starts without it.
+    from flink_agents.sql import Result, SqlRun
 
 app = typer.Typer(
     help="Agents in Flink SQL: run a file, or start a shell (no command).",
@@ -63,6 +67,8 @@ def run(
     ] = None,
 ) -> None:
     """Run a SQL file: definitions go to the catalog, INSERT statements become one Flink job."""
+    from flink_agents.sql import SqlRun, job_name
+
     context: Context = ctx.obj
     with user_errors():
         settings = context.settings
@@ -93,6 +99,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve agents of the catalog on their A2A inboxes alone, as the file defining them would."""
+    from flink_agents.sql import SqlRun, serve_name
+
     context: Context = ctx.obj
     with user_errors():
         if context.settings.cluster.target and not dry_run:

@@ -1,5 +1,6 @@
-"""The client that builds a job loads no model or MCP client library: only the
-TaskManagers run calls, and every submission pays for the client's imports."""
+"""The client that builds a job loads no model or MCP client library, and the command line
+no SQL front: only the TaskManagers run calls, and every submission pays for the imports
+of the command and of the job file."""
 
 from __future__ import annotations
 
@@ -31,6 +32,19 @@ print(json.dumps(sorted(m for m in ("openai", "mcp", "httpx") if m in sys.module
 def test_building_a_job_loads_neither_the_model_nor_the_mcp_client():
     done = subprocess.run(
         [sys.executable, "-c", _BUILD], capture_output=True, text=True, timeout=300
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_command_line_starts_without_the_sql_front_or_the_client_libraries():
+    probe = (
+        "import json, sys, flink_agents.cli; print(json.dumps(sorted(m for m in "
+        "('flink_agents.sql', 'sqlglot', 'openai', 'mcp') if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
