@@ -8,9 +8,9 @@ spec (``McpConnection``) does not load it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flink_agents._lazy import lazy_names
 from flink_agents.mcp._errors import McpConfigError, McpError, McpTimeout, McpUnavailable
 from flink_agents.mcp._params import McpConnection
 
@@ -25,11 +25,7 @@ _CLIENT_NAMES = {
     "ToolOutcome": "flink_agents.mcp._session",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _CLIENT_NAMES:
-        return getattr(importlib.import_module(_CLIENT_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _CLIENT_NAMES)
 
 
 __all__ = [

@@ -8,9 +8,9 @@ loads neither client library: only the TaskManagers run calls.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flink_agents._lazy import lazy_names
 from flink_agents.runtime._results import cut, failure
 from flink_agents.runtime._topics import ensure_topics
 
@@ -45,11 +45,7 @@ _LAZY_NAMES = {
     "job_configuration": "flink_agents.runtime._env",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY_NAMES)
 
 
 __all__ = [

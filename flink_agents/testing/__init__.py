@@ -16,9 +16,9 @@ only the simulator's scripts from here does not load them where it is built.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flink_agents._lazy import lazy_names
 from flink_agents.testing._default_model import default_model, sample_value
 from flink_agents.testing._jobs import JobProcess
 from flink_agents.testing._kafka import Record, TopicClient
@@ -43,11 +43,7 @@ _LAZY_NAMES = {
     "run_agent": "flink_agents.testing._run_agent",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY_NAMES)
 
 
 __all__ = [
