@@ -136,8 +136,8 @@ class RuntimeSettings(_Section):
     #: call results; ``results``, the call results and peers' answers only (fewer records).
     events_log: Literal["full", "results"] = "full"
     #: ``linger.ms`` of the producer that writes the ``step`` records (``events_log: full``):
-    #: no call waits on them, so they go to the broker in a few large requests, and the
-    #: events topic's reader, which answers results, is woken by results only.
+    #: no call waits on them, so they go to the broker in a few large requests and rarely
+    #: wake the events topic's reader, which the call results come back through.
     events_log_linger_ms: int = Field(default=100, ge=0)
 
 

@@ -251,6 +251,7 @@ class AgentApp:
                 recorded = RecordedLog(
                     self.settings.bootstrap_servers, str(self.events_topic), self._recorded_ms()
                 )
+        routes = self._routes()
         step = (
             self._records(kafka)
             .key_by(router.route_key, Types.STRING())
@@ -272,7 +273,7 @@ class AgentApp:
                         otlp_endpoint=self._otlp_endpoint(),
                         otlp_service=self.name,
                     ),
-                    self._routes(),
+                    routes,
                 ),
                 Types.STRING(),
             )
@@ -287,11 +288,9 @@ class AgentApp:
                 )
         # One producer for everything else: the rows name their topics.
         kafka.sink_to_named_topics(step.get_side_output(RECORDS))
-        if self._logs_steps():
+        if routes.steps:
             kafka.sink(
-                step.get_side_output(STEPS),
-                self._written(str(self.events_topic)),
-                linger_ms=runtime.events_log_linger_ms,
+                step.get_side_output(STEPS), routes.events, linger_ms=runtime.events_log_linger_ms
             )
 
     def _routes(self) -> Routes:
