@@ -192,6 +192,10 @@ class FlinkCluster:
                 "builds jobs in: without it, set flink.warm_client: false and `submit` uses "
                 "`flink run`)"
             ) from exc
+        # A stack that is up is warm: the first submission does not wait for the client's
+        # warm-up or pay for the TaskManagers' first Python start. Past the timeout the
+        # stack is usable anyway (its status says the client is still warming up).
+        client.wait_warm(self.settings.startup_timeout_s)
 
     def add_taskmanager(self) -> None:
         """Start one more TaskManager (fault tests kill one while another takes over)."""

@@ -113,8 +113,13 @@ class WarmClient:
         return [line.split()[-1] for line in lines if line.startswith(_SUBMITTED)]
 
     def warming(self) -> bool:
-        """True while the warm-up job is being built."""
+        """True while the warm-up runs (``_warmup.py``: it builds an agent job here and runs a
+        small job on the TaskManagers)."""
         return _process.read_pid(self._warmup_pid_file, marker="_warmup") is not None
+
+    def wait_warm(self, timeout: float) -> bool:
+        """Wait for the warm-up to end; False if it still runs after ``timeout`` seconds."""
+        return _process.poll(lambda: None if self.warming() else True, timeout) is not None
 
     def start(self, conf_dir: Path, lib_dir: Path, java_opts: str, env: dict[str, str]) -> None:
         """Start the client JVM (unless it runs or ``flink.warm_client`` is off), wait for its

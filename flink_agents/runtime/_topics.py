@@ -39,3 +39,18 @@ def ensure_topics(bootstrap_servers: str, names: Iterable[str], partitions: int 
             raise ConfigError(f"could not create topic {name}: {exc}") from None
         log.info("created topic %s", name)
     return missing
+
+
+def delete_topics(bootstrap_servers: str, names: Iterable[str]) -> None:
+    """Delete these topics (those that exist), waiting until the broker has."""
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import KafkaError, KafkaException
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    for name, future in admin.delete_topics(list(names), operation_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            code = getattr(exc.args[0], "code", lambda: None)() if exc.args else None
+            if code != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise ConfigError(f"could not delete topic {name}: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from flink_agents.local import free_port
 from flink_agents.local._process import pid_alive
+from flink_agents.testing import TopicClient
 from tests.support import eventually, stack_env
 
 pytestmark = pytest.mark.integration
@@ -19,9 +21,10 @@ CLI = str(Path(sys.executable).with_name("flink-agents"))
 
 
 def test_up_status_down_leave_nothing_running(tmp_path: Path):
+    kafka_port = free_port()
     env = stack_env(
         tmp_path / "home",
-        kafka__port=free_port(),
+        kafka__port=kafka_port,
         kafka__controller_port=free_port(),
         flink__rest_port=free_port(),
         flink__rpc_port=free_port(),
@@ -41,6 +44,19 @@ def test_up_status_down_leave_nothing_running(tmp_path: Path):
         assert "ready at 127.0.0.1:" in status.stdout
         assert "1 TaskManager(s)" in status.stdout
         assert "warm PyFlink client on 127.0.0.1:" in status.stdout
+        # `up` returned a warm stack: the warm-up's agent job ran on the TaskManager and was
+        # cancelled, its slot is free again and its topics are gone.
+        assert "(ready)" in status.stdout
+        assert "1 TaskManager(s), 8/8 slots free, 0 job(s) running" in status.stdout
+        warmup = (tmp_path / "home" / "logs" / "warm-client-warmup.log").read_text()
+        assert re.search(r"warm-up job [0-9a-f]{32} ran [0-9.]+s after submission", warmup), warmup
+        listed = cli("jobs")
+        assert re.search(r"CANCELED\s+\S+\s+flink-agents-warm-up", listed.stdout), listed.stdout
+        topics = TopicClient(f"127.0.0.1:{kafka_port}")
+        try:
+            assert not [t for t in topics.topics() if t.startswith("flink-agents-warm-up")]
+        finally:
+            topics.close()
         files = list((tmp_path / "home" / "run").glob("*.pid"))
         pids += [int(p.read_text().split()[0]) for p in files]
         # Kafka, JobManager, TaskManager, the warm client (and its warm-up while that runs)
