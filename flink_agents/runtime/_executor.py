@@ -78,6 +78,10 @@ class CallExecutor:
         #: Calls whose result was handed to the producer and not yet read back, with when.
         self._delivered: dict[str, float] = {}
         self._admitted: Counter[str] = Counter()
+        #: Calls handed over and not yet started on the loop, and whether the loop was
+        #: already asked to start them: under load one wake-up starts many calls.
+        self._handed: list[Call] = []
+        self._wake_asked = False
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="flink-agents-calls", daemon=True)
@@ -181,8 +185,14 @@ class CallExecutor:
             for call in fresh:
                 self._running[call.id] = call.agent
                 self._admitted[call.agent] += 1
-        if fresh:
-            self._loop.call_soon_threadsafe(self._start_calls, fresh)
+            # Waking the loop writes to its self-pipe, which gives up the GIL, and on a busy
+            # worker the task thread then waits for the loop thread to hand it back: the
+            # loop is woken once for all the calls handed over before it got to them.
+            self._handed.extend(fresh)
+            wake = bool(fresh) and not self._wake_asked
+            self._wake_asked = self._wake_asked or wake
+        if wake:
+            self._loop.call_soon_threadsafe(self._start_handed)
 
     def delegate(self, delegations: list[Delegation]) -> None:
         """Ask remote A2A agents (peers given by URL); their answers go to the events topic."""
@@ -328,7 +338,10 @@ class CallExecutor:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _start_calls(self, calls: list[Call]) -> None:
+    def _start_handed(self) -> None:
+        with self._cond:
+            calls, self._handed = self._handed, []
+            self._wake_asked = False
         for call in calls:
             task = self._spawn(self._run_call(call))
             self._by_call[call.id] = task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +165,29 @@ def test_a_call_submitted_twice_while_running_is_made_once(
     finally:
         executor.close()
     assert sim.count() == 1
+
+
+def test_calls_handed_over_in_a_burst_each_run_once_and_a_cancelled_one_not_at_all(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    """The task thread hands calls over faster than the loop starts them (one wake-up
+    starts all those waiting): none is lost, none runs twice, a cancel still stops one."""
+    sim.set_latency(300)
+    executor = start(sim, topics, events_topic)
+    try:
+        for step in range(1, 41):
+            executor.submit([model_call(step, task=f"task-{step}")])
+        executor.cancel(["task-40/40/model.response"])
+        got = results(topics, events_topic, 39)
+        # The cancelled call's answer would come 300 ms after it started: none comes.
+        with pytest.raises(TimeoutError):
+            topics.consume(events_topic, count=40, timeout=3)
+    finally:
+        executor.close()
+    ids = Counter(r.value["id"] for r in got)
+    assert ids == Counter(f"task-{s}/{s}/model.response" for s in range(1, 40))
+    asked = Counter(r.chat.last_user_text for r in sim.requests)
+    assert {text: n for text, n in asked.items() if text != "step 40"} == {
+        f"step {s}": 1 for s in range(1, 40)
+    }
+    assert asked["step 40"] <= 1  # sent before the cancel reached it, or never
