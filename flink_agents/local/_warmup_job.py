@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from flink_agents.config import Settings
+from flink_agents.config import ReplaySettings, Settings
 from flink_agents.runtime import AgentApp
 
 #: The job's name, as `flink-agents jobs` lists it; its topics start with it.
@@ -30,7 +30,7 @@ OUTPUT = f"{NAME}.out"
 
 def app(settings: Settings, create_topics: bool = False, taskmanagers: int = 1) -> AgentApp:
     """The warm-up's agent app, with one AgentStep subtask per TaskManager (so that each one
-    opens it); ``create_topics`` off, building it touches no topic."""
+    opens it); with ``create_topics`` off, building it touches no topic."""
     from flink_agents import Agent, OpenAIModel, tool
 
     @tool
@@ -44,9 +44,10 @@ def app(settings: Settings, create_topics: bool = False, taskmanagers: int = 1) 
         model=OpenAIModel(model="warm-up", base_url="http://127.0.0.1:9/v1"),
         tools=[lookup],
     )
-    if taskmanagers > settings.runtime.parallelism:
-        runtime = settings.runtime.model_copy(update={"parallelism": taskmanagers})
-        settings = settings.model_copy(update={"runtime": runtime})
+    # One subtask per TaskManager, whatever the user's jobs run at (a parallelism above the
+    # free slots would leave the warm-up waiting), and never as part of a replay.
+    runtime = settings.runtime.model_copy(update={"parallelism": max(1, taskmanagers)})
+    settings = settings.model_copy(update={"runtime": runtime, "replay": ReplaySettings()})
     built = AgentApp(NAME, settings=settings, create_topics=create_topics)
     built.source(INPUT, key="key")
     built.add(agent, outputs=OUTPUT)
