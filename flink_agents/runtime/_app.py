@@ -36,7 +36,7 @@ from flink_agents.runtime import _transactions as transactions
 from flink_agents.runtime._detect import attach_detector
 from flink_agents.runtime._env import environments
 from flink_agents.runtime._executor_config import ExecutorConfig
-from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter
+from flink_agents.runtime._kafka_io import KafkaTables, StartFrom, kind_filter, side_output
 from flink_agents.runtime._peers_io import inbox_rejected, inbox_rows, reply_rows
 from flink_agents.runtime._replay import RecordedLog, ReplayPlan, replay_topic
 from flink_agents.runtime._step import (
@@ -282,15 +282,15 @@ class AgentApp:
         if self.exactly_once:
             for topic in dict.fromkeys(d.output for d in self._deployments):
                 kafka.sink(
-                    step.get_side_output(output_tag(topic)),
+                    side_output(step, output_tag(topic)),
                     self._written(topic),
                     exactly_once=True,
                 )
         # One producer for everything else: the rows name their topics.
-        kafka.sink_to_named_topics(step.get_side_output(RECORDS))
+        kafka.sink_to_named_topics(side_output(step, RECORDS))
         if routes.steps:
             kafka.sink(
-                step.get_side_output(STEPS), routes.events, linger_ms=runtime.events_log_linger_ms
+                side_output(step, STEPS), routes.events, linger_ms=runtime.events_log_linger_ms
             )
 
     def _routes(self) -> Routes:

@@ -26,7 +26,7 @@ from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 from flink_agents.api.events import DeadLetter, SourceRef
 from flink_agents.detect import AnomalyDetector, DetectorCore, KeyState
 from flink_agents.runtime import _router as router
-from flink_agents.runtime._kafka_io import SINK_ROW, KafkaTables
+from flink_agents.runtime._kafka_io import SINK_ROW, KafkaTables, side_output
 
 REJECTED = OutputTag("rejected-readings", SINK_ROW)
 
@@ -126,4 +126,4 @@ def attach_detector(
         .name("AnomalyDetector")
     )
     kafka.sink(found, anomalies)
-    kafka.sink(found.get_side_output(REJECTED), dead_letters)
+    kafka.sink(side_output(found, REJECTED), dead_letters)

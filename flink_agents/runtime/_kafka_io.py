@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pyflink.common import Types
-from pyflink.datastream import DataStream
+from pyflink.datastream import DataStream, OutputTag
 from pyflink.table import StatementSet, StreamTableEnvironment
 
 from flink_agents.api.events import KIND_HEADER as KIND_HEADER  # re-exported
@@ -262,6 +262,20 @@ LINGERING_BATCH_BYTES = 262_144
 #: A consumer's settings for reads no one waits on: the broker answers a fetch when a
 #: megabyte is ready or after half a second, not for every record.
 _BATCHED_FETCH = {"properties.fetch.min.bytes": "1048576", "properties.fetch.max.wait.ms": "500"}
+
+
+def side_output(stream: DataStream, tag: OutputTag) -> DataStream:
+    """The records ``stream``'s Python function emitted under ``tag``, as the Java operator
+    hands them on: already of the tag's type.
+
+    PyFlink's own ``DataStream.get_side_output`` puts an identity Python ``map`` behind the
+    side output, one more call into Python and two conversions per record, for records that
+    are already of that type; here each side output goes straight to its Kafka sink. PyFlink
+    tells a Python function which side outputs it has from the transformations that read
+    them when the job graph is made, so the sink must be part of the DataStream job, as
+    ``KafkaTables`` attaches its inserts (a table query run on its own would see none).
+    """
+    return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))
 
 
 def kind_filter(kinds: Collection[str]) -> str:

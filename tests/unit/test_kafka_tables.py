@@ -4,6 +4,8 @@ records leave through a producer that lingers, apart from the outputs."""
 
 from __future__ import annotations
 
+import json
+
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
@@ -77,3 +79,18 @@ def test_the_step_records_linger_is_a_setting_and_results_only_has_no_step_sink(
 
     results_only = _sinks({"RUNTIME__EVENTS_LOG": "results"})
     assert not any("'topic' = 'fraud.events'" in o for o in results_only.values())
+
+
+def test_the_agent_function_writes_its_side_outputs_to_their_sinks_without_python_between():
+    """PyFlink's ``get_side_output`` would put an identity Python map behind each side
+    output, one more call into Python per record; AgentStep's go straight to the sinks."""
+    settings = load_settings(environ={}, file=None)
+    app = AgentApp("fraud", settings=settings, create_topics=False)
+    app.source("transactions", key="card_id")
+    app.add(Agent(name="triage", instructions="Decide.", model=OpenAIModel(model="m")), outputs="d")
+    plan = json.loads(app.build().get_execution_plan())
+    names = [node["type"] for node in plan["nodes"]]
+    assert "AgentStep" in names
+    assert not [name for name in names if name.startswith("Map")], names
+    writers = [name for name in names if name.endswith(": Writer")]
+    assert len(writers) == 3  # dead letters of the routing; outputs and the rest; steps
