@@ -139,13 +139,26 @@ class ClusterJobs:
         limit: float,
     ) -> tuple[int | None, str, str, str | None] | None:
         """Run the job file with ``python`` against the cluster's warm client; None when the
-        cluster has none running (or ``flink.warm_client`` is off).
-
-        The options are those ``flink run`` adds to the cluster's configuration for a job.
-        """
+        cluster has none running (or ``flink.warm_client`` is off)."""
         client = self.cluster.warm_client()
         if client is None or not self.cluster.settings.flink.warm_client:
             return None
+        options = self.warm_options(savepoint, allow_non_restored_state)
+        command = [_pythonenv.python_executable(), str(script), *args]
+        # flink run puts the working folder on the job file's Python path: so does this.
+        paths = [str(Path.cwd()), *filter(None, [env.get("PYTHONPATH")])]
+        env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
+        done = client.submit(command, options, env, limit)
+        if done is None:
+            return None
+        # flink run prints the job file's output, and its traceback, on stdout.
+        return done.returncode, done.stdout + done.stderr, "", done.job_id
+
+    def warm_options(
+        self, savepoint: str | None = None, allow_non_restored_state: bool = False
+    ) -> dict[str, str]:
+        """The options ``flink run`` adds to the cluster's configuration for a job, which a
+        job built in the warm client gets instead."""
         options = {
             "python.executable": self.cluster.worker_python(),
             "execution.shutdown-on-attached-exit": "false",
@@ -156,15 +169,7 @@ class ClusterJobs:
         }
         if savepoint:
             options["execution.state-recovery.path"] = savepoint
-        command = [_pythonenv.python_executable(), str(script), *args]
-        # flink run puts the working folder on the job file's Python path: so does this.
-        paths = [str(Path.cwd()), *filter(None, [env.get("PYTHONPATH")])]
-        env = {**env, "PYTHONPATH": os.pathsep.join(paths)}
-        done = client.submit(command, options, env, limit)
-        if done is None:
-            return None
-        # flink run prints the job file's output, and its traceback, on stdout.
-        return done.returncode, done.stdout + done.stderr, "", done.job_id
+        return options
 
     def overview(self) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = self.cluster.rest("/jobs/overview")["jobs"]

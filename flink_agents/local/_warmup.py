@@ -51,10 +51,7 @@ def submit_job(settings: Settings, client: WarmClient) -> str | None:
         settings.model_dump_json(),
         str(cluster.wanted_taskmanagers()),
     ]
-    options = {
-        "python.executable": cluster.worker_python(),
-        "execution.shutdown-on-attached-exit": "false",
-    }
+    options = ClusterJobs(cluster).warm_options()
     try:
         done = client.submit(command, options, dict(os.environ), settings.cluster.submit_timeout_s)
     except StackError as exc:
