@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -33,7 +34,13 @@ def client(server: ModelServer, limits: Limits = FAST, **model: object) -> ChatC
 
 
 def complete(chat: ChatClient, tools: list[dict[str, object]] | None = None):  # type: ignore[no-untyped-def]
-    return asyncio.run(chat.complete([{"role": "user", "content": "hello there"}], tools))
+    async def call():  # type: ignore[no-untyped-def]
+        try:
+            return await chat.complete([{"role": "user", "content": "hello there"}], tools)
+        finally:
+            await chat.close()
+
+    return asyncio.run(call())
 
 
 def test_text_answer_with_usage(server: ModelServer):
@@ -80,6 +87,25 @@ def test_a_model_that_keeps_failing_is_unavailable_after_the_retries(server: Mod
     with pytest.raises(ModelUnavailable, match=r"HTTP 503.*after 4 attempts"):
         complete(client(server))
     assert server.count() == 4
+
+
+def test_a_model_that_never_answers_times_out_with_the_agents_timeout(server: ModelServer):
+    server.add_fault(Fault.timeout(5, times=2))
+    with pytest.raises(ModelUnavailable, match=r"timed out after 0.3s after 2 attempts$"):
+        complete(client(server, Limits(call_timeout="300ms", max_retries=1, backoff="10ms")))
+    assert server.count() == 2
+
+
+def test_a_refused_connection_is_reported_as_such_not_as_a_timeout():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = OpenAIModel(model="sim-1", base_url=f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(ModelUnavailable) as caught:
+        complete(ChatClient(spec, Limits(max_retries=1, backoff="10ms")))
+    assert "could not connect (" in str(caught.value)
+    assert "timed out" not in str(caught.value)
+    assert str(caught.value).endswith("after 2 attempts")
 
 
 def test_a_rejected_request_is_not_retried_and_hides_the_key(
