@@ -7,7 +7,11 @@ the same output schema and produces the same output records. It has no state bac
 checkpoints and no audit log: the things flink-agents adds are absent here on purpose.
 
     python -m bench.asyncio_agent --workload react --capacity 256 --input T --output O \
-        --model-url URL --bootstrap 127.0.0.1:9092 [--linger-ms 5]
+        --model-url URL --bootstrap 127.0.0.1:9092 [--linger-ms 5] [--http-client aiohttp]
+
+``make bench`` runs it with the SDK's default HTTP client; ``--http-client aiohttp`` gives
+it the SDK's aiohttp transport, the one flink-agents' model client uses, to see how much of
+a difference between the two is the transport's.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from flink_agents.models._openai import _response_format
 
 
 class Service:
-    def __init__(self, spec: Agent, bootstrap: str, output: str, linger_ms: int) -> None:
+    def __init__(
+        self, spec: Agent, bootstrap: str, output: str, linger_ms: int, http_client: str = "httpx"
+    ) -> None:
         self.spec = spec
         self.system = render_system(spec)
         self.tools = {t.name: t for t in spec.function_tools}
@@ -43,6 +49,7 @@ class Service:
             api_key="unused",
             max_retries=0,
             timeout=spec.model.timeout.total_seconds(),
+            http_client=openai.DefaultAioHttpClient() if http_client == "aiohttp" else None,
         )
         self.memory: dict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=spec.memory.window)
@@ -123,7 +130,7 @@ class Service:
 
 async def serve(args: argparse.Namespace) -> None:
     spec = agent(args.workload, args.capacity, args.model_url)
-    service = Service(spec, args.bootstrap, args.output, args.linger_ms)
+    service = Service(spec, args.bootstrap, args.output, args.linger_ms, args.http_client)
     consumer = AIOConsumer(
         {
             "bootstrap.servers": args.bootstrap,
@@ -161,6 +168,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", default="bench-asyncio")
     parser.add_argument("--linger-ms", type=int, default=5, help="the producer's linger.ms")
+    parser.add_argument(
+        "--http-client",
+        choices=("httpx", "aiohttp"),
+        default="httpx",
+        help="the openai SDK's HTTP transport: its default (httpx) or its aiohttp one",
+    )
     asyncio.run(serve(parser.parse_args()))
 
 
