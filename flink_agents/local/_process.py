@@ -45,12 +45,26 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             ) from None
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (tests use it to run beside a user's stack)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port that was free a moment ago and that this process was not given before.
+
+    Tests use it to run beside a user's stack. The kernel can hand the same free port to
+    two binds in a row, and a stack given one port for two listeners does not start, so a
+    port is never returned twice.
+
+    >>> free_port() != free_port()
+    True
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def tail(path: Path, lines: int = 25) -> str:

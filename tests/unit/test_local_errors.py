@@ -13,7 +13,7 @@ from flink_agents.config import Settings
 from flink_agents.errors import StackError
 from flink_agents.local import FlinkCluster
 from flink_agents.local._kafka import KafkaBroker
-from flink_agents.local._process import ensure_port_free, java_executable, wait_until
+from flink_agents.local._process import ensure_port_free, free_port, java_executable, wait_until
 
 
 def test_taken_port_is_named_with_its_setting():
@@ -95,3 +95,12 @@ def test_a_log_named_by_a_function_is_read_when_the_wait_fails(tmp_path: Path):
             alive=dies_after_writing_its_log,
             log=lambda: log,
         )
+
+
+def test_free_port_never_gives_the_same_port_twice():
+    # The kernel hands out the same free port to binds in a row often enough that a stack
+    # given free_port() for two of its listeners once failed to start (both on one port).
+    ports = [free_port() for _ in range(1000)]
+    assert len(ports) == len(set(ports))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[-1]))  # and it was free
