@@ -66,7 +66,7 @@ class ChatClient:
             http_client=openai.DefaultAioHttpClient(
                 verify=_tls_context(),
                 timeout=self.timeout_s,
-                limits=httpx2.Limits(max_connections=max(limits.max_in_flight, 1)),
+                limits=httpx2.Limits(max_connections=limits.max_in_flight),
             ),
         )
         self._response_format = _response_format(spec, output)
