@@ -1,7 +1,8 @@
 """The floor: the same Kafka -> Flink -> Kafka pipeline with the agent replaced by a pass-through.
 
-Routing SQL, key_by on ``<agent>/<key>``, a Python keyed function in thread mode that emits
-each input at once, the Kafka sink: what every agent pays before any model is called.
+Routing SQL, keyed on ``<agent>/<key>`` as the agents' records are, a Python keyed
+function in thread mode that emits each input at once, the Kafka sink: what every agent
+pays before any model is called.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 from collections.abc import Iterator
 from typing import Any
 
-from pyflink.common import Row, Types
+from pyflink.common import Row
 from pyflink.datastream import KeyedProcessFunction
 
 from bench.workloads import KEY_FIELD
@@ -34,8 +35,8 @@ def main() -> None:
     env, t_env = environments(settings, args.app)
     kafka = KafkaTables(t_env, settings.bootstrap_servers, group_id=f"flink-agents.{args.app}")
     table = kafka.source_table(args.input)
-    routed = kafka.stream(router.routed(table, KEY_FIELD, ("pass",)))
-    passed = routed.key_by(router.route_key, Types.STRING()).process(PassThrough(), SINK_ROW)
+    routed = kafka.keyed(router.routed(table, KEY_FIELD, ("pass",)))
+    passed = routed.process(PassThrough(), SINK_ROW)
     kafka.sink(passed.uid("pass-through").name("PassThrough"), args.output)
     kafka.attach()
     env.execute(args.app)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyflink.common import Types
-from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream import KeyedStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
 from flink_agents.a2a import GATEWAY_REPLIES_TOPIC, inbox_topic
@@ -252,31 +252,27 @@ class AgentApp:
                     self.settings.bootstrap_servers, str(self.events_topic), self._recorded_ms()
                 )
         routes = self._routes()
-        step = (
-            self._records(kafka)
-            .key_by(router.route_key, Types.STRING())
-            .process(
-                AgentStep(
-                    [
-                        AgentBinding(d.agent, d.output, d.carry, d.prompt, self._gateway(d.agent))
-                        for d in self._deployments
-                    ],
-                    ExecutorConfig(
-                        bootstrap_servers=self.settings.bootstrap_servers,
-                        events_topic=self._written(str(self.events_topic)),
-                        linger_ms=runtime.producer_linger_ms,
-                        producer={"compression.type": runtime.producer_compression},
-                        peers=self._peer_cards(),
-                        recovery_lookback_s=runtime.recovery_lookback_s,
-                        recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
-                        recorded=recorded,
-                        otlp_endpoint=self._otlp_endpoint(),
-                        otlp_service=self.name,
-                    ),
-                    routes,
+        step = self._records(kafka).process(
+            AgentStep(
+                [
+                    AgentBinding(d.agent, d.output, d.carry, d.prompt, self._gateway(d.agent))
+                    for d in self._deployments
+                ],
+                ExecutorConfig(
+                    bootstrap_servers=self.settings.bootstrap_servers,
+                    events_topic=self._written(str(self.events_topic)),
+                    linger_ms=runtime.producer_linger_ms,
+                    producer={"compression.type": runtime.producer_compression},
+                    peers=self._peer_cards(),
+                    recovery_lookback_s=runtime.recovery_lookback_s,
+                    recovery_scan_timeout_s=runtime.recovery_scan_timeout_s,
+                    recorded=recorded,
+                    otlp_endpoint=self._otlp_endpoint(),
+                    otlp_service=self.name,
                 ),
-                Types.STRING(),
-            )
+                routes,
+            ),
+            Types.STRING(),
         )
         step = step.uid(f"agents:{self.name}").name("AgentStep")
         if self.exactly_once:
@@ -417,8 +413,9 @@ class AgentApp:
             for d in self._deployments
         }
 
-    def _records(self, kafka: KafkaTables) -> DataStream:
-        """Inputs routed to their agents, and the results read back from the events topic."""
+    def _records(self, kafka: KafkaTables) -> KeyedStream:
+        """Inputs routed to their agents, and the results read back from the events topic,
+        keyed by ``<agent>/<key>``."""
         # A replay's events topic is its own, read from the start.
         if self.settings.replay.active:
             events = kafka.source_table(self._written(str(self.events_topic)), start="earliest")
@@ -454,7 +451,7 @@ class AgentApp:
             kafka.insert(
                 self._written(str(self.dead_letter_topic)), router.rejected(unusable, source.key)
             )
-        return kafka.stream(" UNION ALL ".join(queries))
+        return kafka.keyed(" UNION ALL ".join(queries))
 
 
 def _job_paths() -> list[Path]:

@@ -119,8 +119,7 @@ def attach_detector(
         dead_letters, router.rejected(kafka.source_table(readings, batched=True), spec.key)
     )
     found = (
-        kafka.stream(router.keyed(table, spec.key))
-        .key_by(router.route_key, Types.STRING())
+        kafka.keyed(router.keyed(table, spec.key))
         .process(DetectStep(spec), SINK_ROW)
         .uid(uid)
         .name("AnomalyDetector")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pyflink.common import Types
-from pyflink.datastream import DataStream, OutputTag
+from pyflink.datastream import DataStream, KeyedStream, OutputTag
+from pyflink.java_gateway import get_gateway
 from pyflink.table import StatementSet, StreamTableEnvironment
 
 from flink_agents.api.events import KIND_HEADER as KIND_HEADER  # re-exported
@@ -26,6 +27,10 @@ StartFrom = Literal["earliest", "latest"]
 SOURCE_ROW = Types.ROW_NAMED(
     ["key", "value", "topic", "partition", "offset"],
     [Types.STRING(), Types.STRING(), Types.STRING(), Types.INT(), Types.LONG()],
+)
+#: ``SOURCE_ROW`` in SQL, to pair each row with its key in a query.
+_SOURCE_ROW_SQL = (
+    "ROW<`key` STRING, `value` STRING, `topic` STRING, `partition` INT, `offset` BIGINT>"
 )
 #: A record to write: key (or None) and value.
 SINK_ROW = Types.ROW_NAMED(["key", "value"], [Types.STRING(), Types.STRING()])
@@ -141,6 +146,28 @@ class KafkaTables:
     def stream(self, query: str) -> DataStream:
         """The rows of a SQL query over declared tables, as a DataStream for Python functions."""
         return self.t_env.to_data_stream(self.t_env.sql_query(query))
+
+    def keyed(self, query: str) -> KeyedStream:
+        """The ``SOURCE_ROW`` rows of a SQL query, keyed by their ``key`` column in Java.
+
+        PyFlink's ``key_by`` computes each record's key in a Python function of its own, a
+        call into Python and a conversion of the row each way for every record, competing
+        for the interpreter with the keyed function behind it. Here the query pairs each
+        row with its key, as that function would have, and PyFlink's own Java key selector
+        reads the pair: the keys, their serializer and so the state they address are the
+        ones ``key_by(..., Types.STRING())`` gives, and a savepoint restores into either.
+        """
+        pairs = self.t_env.sql_query(
+            f"SELECT `key`, CAST(ROW(`key`, `value`, `topic`, `partition`, `offset`) "
+            f"AS {_SOURCE_ROW_SQL}) FROM ({query})"
+        )
+        # A row type PyFlink's keyed operators can read, where to_data_stream's is external.
+        stream = self.t_env.to_append_stream(pairs, Types.ROW([Types.STRING(), SOURCE_ROW]))
+        jvm = get_gateway().jvm
+        by_key = stream._j_data_stream.keyBy(
+            jvm.KeyByKeySelector(), Types.ROW([Types.STRING()]).get_java_type_info()
+        )
+        return KeyedStream(by_key, SOURCE_ROW, stream)
 
     def insert(self, topic: str, query: str, *, exactly_once: bool = False) -> None:
         """Write the rows of a SQL query (``key``, ``value`` [, ``headers``]) to ``topic``."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from pyflink.common import Row
-
 from flink_agents.runtime._kafka_io import literal
 
 _COLUMNS = "`value`, `topic`, `partition`, `offset`"
@@ -66,9 +64,3 @@ def rejected(table: str, field: str) -> str:
     )
     unusable = f"NOT ({_usable(field)}) OR `value` IS NULL"
     return f"SELECT `key`, {letter} AS `value` FROM {table} WHERE {unusable}"
-
-
-def route_key(row: Row) -> str:
-    """Key selector of the agent operator: the record key is ``<agent>/<key>`` already."""
-    key: str = row["key"]
-    return key
