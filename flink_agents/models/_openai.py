@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import ssl
 import time
@@ -26,6 +27,8 @@ from flink_agents.errors import ModelRejected, ModelUnavailable
 
 _MAX_RETRY_AFTER_S = 60.0
 _RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: Names for requests made without one (``ChatClient.complete``'s ``request_id``).
+_REQUEST_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,19 @@ class ChatClient:
         self._response_format = _response_format(spec, output)
 
     async def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        request_id: str | None = None,
     ) -> ChatResult:
-        """One chat completion, retried on 429, 5xx, timeouts and unreadable answers."""
+        """One chat completion, retried on 429, 5xx, timeouts and unreadable answers.
+
+        ``request_id`` names the request (the runtime gives the call's id); it is the SDK's
+        idempotency key for every attempt. Without one, the SDK would make a random key for
+        each POST, with a system call that gives up the interpreter's lock, and OpenAI's
+        client never sends it.
+        """
+        key = request_id or f"request-{next(_REQUEST_IDS)}"
         attempts, started = 0, time.monotonic()
         while True:
             attempts += 1
@@ -85,7 +98,10 @@ class ChatClient:
                 # The body as bytes, read here: the SDK's model construction for a
                 # ChatCompletion cost a tenth of a call's CPU (measured), for five fields.
                 body = await self._client.post(
-                    "/chat/completions", body=self._request(messages, tools), cast_to=bytes
+                    "/chat/completions",
+                    body=self._request(messages, tools),
+                    cast_to=bytes,
+                    options={"idempotency_key": key},
                 )
                 return _result(json.loads(body), attempts, started)
             except openai.APIStatusError as exc:

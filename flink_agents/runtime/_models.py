@@ -40,10 +40,10 @@ class AgentModels:
     async def complete(self, call: ModelCall, tools: list[dict[str, Any]] | None) -> ChatResult:
         """The agent's model with its tools, or for a critic's call the critic's, bare."""
         if not call.critic:
-            return await self.agent.complete(call.messages, tools)
+            return await self.agent.complete(call.messages, tools, call.id)
         if self.critic is None:
             raise ValueError(f"agent {self.name} has no critic (Agent.reflection is None)")
-        return await self.critic.complete(call.messages)
+        return await self.critic.complete(call.messages, request_id=call.id)
 
     async def close(self) -> None:
         await self.agent.close()

@@ -143,3 +143,15 @@ def test_openai_without_a_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
 
     with pytest.raises(ConfigError, match="OPENAI_API_KEY is not set"):
         ChatClient(OpenAIModel(model="gpt-4o-mini"), FAST)
+
+
+def test_a_call_makes_no_random_idempotency_key(server: ModelServer, monkeypatch):
+    # The SDK's random key per POST is a system call that gives up the interpreter's lock,
+    # on the executor's loop, for a key OpenAI's client never sends; the call's id is used.
+    import openai._base_client as sdk
+
+    def no_uuid() -> None:
+        raise AssertionError("the SDK made a random idempotency key")
+
+    monkeypatch.setattr(sdk.uuid, "uuid4", no_uuid)
+    assert complete(client(server)).message.content == "fine"
