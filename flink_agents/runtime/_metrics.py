@@ -41,7 +41,7 @@ class AgentMetrics:
 
     def model_response(self, event: ModelResponse) -> None:
         self.model_calls.inc()
-        self.retries.inc(max(0, event.attempts - 1))
+        self._retried(event.attempts)
         self.tokens_in.inc(event.usage.prompt_tokens)
         self.tokens_out.inc(event.usage.completion_tokens)
         self.model_latency.update(int(event.latency_ms))
@@ -51,11 +51,17 @@ class AgentMetrics:
 
     def tool_result(self, event: ToolResult) -> None:
         self.tool_calls.inc()
-        self.retries.inc(max(0, event.attempts - 1))
+        self._retried(event.attempts)
         self.tool_latency.update(int(event.latency_ms))
         self.tool_latency_sum.inc(int(event.latency_ms))
         if event.is_error:
             self.errors.inc()
+
+    def _retried(self, attempts: int) -> None:
+        # Only when there were retries: each update of a Flink metric is a call into Java,
+        # which gives up the interpreter's lock to the executor's loop.
+        if attempts > 1:
+            self.retries.inc(attempts - 1)
 
     def calls_in_flight(self, count: int) -> None:
         """The executor's calls for this agent now (queued or running)."""
