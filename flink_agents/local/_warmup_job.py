@@ -1,5 +1,5 @@
 """The warm-up's agent job: built like the jobs users submit (Kafka sources with the routing
-SQL, ``key_by``, the keyed agent function, the Kafka sinks), on topics of its own.
+SQL, keyed in Java, the keyed agent function, the Kafka sinks), on topics of its own.
 
 The warm-up (``_warmup.py``) builds it in the warm client a few times, and submits it once,
 through the client as ``submit`` submits a job file, so that the first job a user submits

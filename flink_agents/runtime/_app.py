@@ -3,7 +3,7 @@
 ::
 
     input topics ── route (SQL) ─┐      (unusable inputs -> DLQ)
-    events topic (results) ──────┴─ key_by(agent/key) ─ AgentStep ─ records ─> one Kafka sink
+    events topic (results) ──────┴─ keyBy(agent/key) ── AgentStep ─ records ─> one Kafka sink
                                        (each row names its topic: DLQ, outputs, peers)
                                                                    └ steps ─> events topic
                                                                      (a sink that lingers)

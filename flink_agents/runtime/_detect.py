@@ -7,7 +7,7 @@ anomaly. Readings that cannot be used go to the dead-letter topic with the reaso
 
 ::
 
-    readings ── key (SQL) ─ key_by(key) ─ DetectStep ─┬─ anomalies ─> topic
+    readings ── key (SQL) ─ keyBy(key) ── DetectStep ─┬─ anomalies ─> topic
                  └─ unusable ─> DLQ                   └─ dead letters ─> DLQ
 """
 

@@ -10,8 +10,8 @@
  * "<agent>/KEY" as the job stored it (JSON text, which the Python side decodes). A savepoint
  * that cannot be read exits 2 with one line on stderr.
  *
- * PyFlink keys a keyed stream by a one-field row (its key_by wraps the key selector's
- * value), so the key type is ROW<STRING>; in thread mode a Python state descriptor of
+ * The agent operator's stream is keyed by a one-field row (PyFlink's Java key selector
+ * wraps the key), so the key type is ROW<STRING>; in thread mode a Python state descriptor of
  * Types.STRING()/Types.LONG() is a Java descriptor of String/Long, so the values read here
  * are the Java types themselves.
  */
