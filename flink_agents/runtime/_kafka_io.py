@@ -155,7 +155,9 @@ class KafkaTables:
         for the interpreter with the keyed function behind it. Here the query pairs each
         row with its key, as that function would have, and PyFlink's own Java key selector
         reads the pair: the keys, their serializer and so the state they address are the
-        ones ``key_by(..., Types.STRING())`` gives, and a savepoint restores into either.
+        ones ``key_by(..., Types.STRING())`` gives. A job keyed that way has one operator
+        more, so Flink derives other ids for its sources and sinks: a savepoint of it
+        resumes here with ``--allow-non-restored-state`` (docs/operations.md).
         """
         pairs = self.t_env.sql_query(
             f"SELECT `key`, CAST(ROW(`key`, `value`, `topic`, `partition`, `offset`) "
