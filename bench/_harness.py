@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,17 @@ class PeakMemory(threading.Thread):
         return self.peak
 
 
+def _with_children(pids: Iterable[int]) -> list[int]:
+    found = []
+    for pid in pids:
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        found += [pid, *(c.pid for c in children)]
+    return found
+
+
 #: Systems that run the flink-agents job with other settings: the name, and the settings.
 RESULTS_LOG = {"flink-agents-results": {"FLINK_AGENTS_RUNTIME__EVENTS_LOG": "results"}}
 
@@ -247,9 +259,10 @@ class System:
 
     @property
     def pids(self) -> list[int]:
-        if self.proc is not None:
-            return [self.proc.pid]
-        return list(self.stack.flink.pids().values())
+        """The system's processes and their children: a TaskManager's call processes, MCP
+        servers and Python workers count as its cost."""
+        roots = [self.proc.pid] if self.proc is not None else self.stack.flink.pids().values()
+        return _with_children(roots)
 
     def start(
         self,

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from flink_agents.a2a._binding import CORRELATION_ID, REPLY_KIND
 from flink_agents.a2a._card import card_summary
@@ -40,7 +40,11 @@ from flink_agents.api.events import (
 )
 from flink_agents.core import Call, Delegation, ModelCall, ToolCall, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError
-from flink_agents.runtime._executor_config import ExecutorConfig
+from flink_agents.runtime._executor_config import (
+    DELIVERED_GRACE_S,
+    ExecutorClosed,
+    ExecutorConfig,
+)
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._models import AgentModels
 from flink_agents.runtime._recorded import Location, RecordedResults
@@ -53,22 +57,31 @@ log = logging.getLogger(__name__)
 
 Result = ModelResponse | ToolResult
 
-#: How long a written result may take to be read back before its call counts as lost.
-#: Results wait behind inputs in a backlog for seconds, not minutes.
-DELIVERED_GRACE_S = 300.0
 
+class HandOverListener(Protocol):
+    """Told of each result written, and of each write that failed (on the loop thread).
 
-class ExecutorClosed(RuntimeError):
-    """The executor stopped (or never started) while a call was being handed to it."""
+    An executor with a listener leaves the delivered calls to it: the operator's side of a
+    call process (``_call_process``) counts them, and settles them there.
+    """
+
+    def handed(self, call_id: str) -> None: ...
+    def lost(self, call_id: str) -> None: ...
 
 
 class CallExecutor:
     """Runs calls for a set of agents; ``submit``, ``settle`` and ``cancel`` are for the
     Flink task thread, and safe there."""
 
-    def __init__(self, agents: Iterable[Agent], config: ExecutorConfig) -> None:
+    def __init__(
+        self,
+        agents: Iterable[Agent],
+        config: ExecutorConfig,
+        listener: HandOverListener | None = None,
+    ) -> None:
         self.agents = {a.name: a for a in agents}
         self.config = config
+        self._listener = listener
         self._log = RecordedResults(config.bootstrap_servers, config.events_topic)
         self._recorded: dict[str, Location] = {}
         self._served: dict[str, Recorded] | None = None
@@ -443,8 +456,11 @@ class CallExecutor:
             if agent is None:
                 return  # cancelled meanwhile: its task ended
             self._admitted[agent] -= 1
-            self._delivered[call.id] = time.monotonic()
+            if self._listener is None:
+                self._delivered[call.id] = time.monotonic()
             self._cond.notify_all()
+        if self._listener is not None:
+            self._listener.handed(call.id)
         from confluent_kafka import KafkaException
 
         try:
@@ -486,6 +502,8 @@ class CallExecutor:
         log.error("could not write a call result to %s: %s", message.topic(), error)
         with self._cond:
             self._delivered.pop(call.id, None)
+        if self._listener is not None:
+            self._listener.lost(call.id)
 
     def _write_failure(self, call: Call, reason: str) -> None:
         log.error("call %s: %s", call.id, reason)
@@ -512,4 +530,4 @@ def _answer_report(error: Any, message: Any) -> None:
         log.error("could not write a remote peer's answer to %s: %s", message.topic(), error)
 
 
-__all__ = ["CallExecutor", "ExecutorClosed", "ExecutorConfig", "cut"]
+__all__ = ["CallExecutor", "ExecutorClosed", "ExecutorConfig", "HandOverListener", "cut"]

@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from flink_agents.runtime._replay import RecordedLog
 
 
+#: How long a written result may take to be read back before its call counts as lost.
+#: Results wait behind inputs in a backlog for seconds, not minutes.
+DELIVERED_GRACE_S = 300.0
+
+
+class ExecutorClosed(RuntimeError):
+    """The executor stopped (or never started) while a call was being handed to it."""
+
+
 @dataclass
 class ExecutorConfig:
     bootstrap_servers: str

@@ -211,13 +211,11 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         self._stores = {
             name: _state_handles(runtime_context, b.agent) for name, b in self.bindings.items()
         }
-        # Here, not at the top: the client that builds the job never loads the model
-        # and MCP clients.
-        from flink_agents.runtime._executor import CallExecutor
+        # The calls run in a process of their own, whose interpreter lock the operator's
+        # calls into Java never hand over to (``_call_process``).
+        from flink_agents.runtime._call_process import CallProcess
 
-        self._executor = CallExecutor(
-            [b.agent for b in self.bindings.values()], self.config
-        ).start()
+        self._executor = CallProcess([b.agent for b in self.bindings.values()], self.config).start()
         self._machines = {
             name: AgentMachine(b.agent, self._executor.tool_names(name), b.gateway)
             for name, b in self.bindings.items()

@@ -1,0 +1,364 @@
+"""The call executor in a process of its own, beside the TaskManager that hosts the agents.
+
+In PyFlink's thread mode the agent operator runs in the TaskManager's embedded Python, and
+so did the executor's event loop: one interpreter lock for both, busy about 0.9 of a core
+between them under load. Here the loop runs in a child process started by the operator's
+``open()``: each side has a lock of its own, and the host's second core is used. On the
+classifier at 500 ms with 128 calls in flight, once the JIT compilers had settled, the share
+of Little's bound went from 0.67-0.70 to 0.79-0.83 (``bench/README.md``).
+
+``CallProcess`` is the operator's side and has ``CallExecutor``'s interface. It keeps the
+accounting the operator asks about (calls admitted per agent, which calls are in flight,
+the back-pressure of ``submit``) and sends calls, cancels and delegations over a socket.
+The child runs an unchanged ``CallExecutor`` and reports each result it writes to the
+events topic (``handed``), in batches, and each write that failed (``lost``). Results
+still come back to the operator through the events topic, as before.
+
+The child ends when the operator closes it, or when its socket closes because the
+TaskManager went away. If it dies, the operator's next use of it raises, the task fails and
+Flink restarts it with a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from flink_agents.api import Agent
+from flink_agents.core import Call, Delegation
+from flink_agents.runtime._executor_config import (
+    DELIVERED_GRACE_S,
+    ExecutorClosed,
+    ExecutorConfig,
+)
+
+log = logging.getLogger(__name__)
+
+#: Time the child may take to import its libraries, on top of ``start_timeout_s``.
+IMPORT_GRACE_S = 60.0
+#: The child's ``sys.path``: the TaskManager's, passed in the environment and taken out of
+#: it before anything starts (MCP servers the child starts must not inherit it).
+SYS_PATH_VARIABLE = "FLINK_AGENTS_CALL_PROCESS_PATH"
+_BOOT = (
+    "import os, sys; "
+    f"sys.path[:0] = os.environ.pop({SYS_PATH_VARIABLE!r}).split(os.pathsep); "
+    "from flink_agents.runtime._call_process import serve; "
+    "sys.exit(serve(int(sys.argv[1])))"
+)
+
+
+class CallProcess:
+    """The operator's side of the call process: ``CallExecutor``'s interface.
+
+    ``submit``, ``settle``, ``cancel`` and the questions are for the Flink task thread.
+    """
+
+    def __init__(self, agents: Iterable[Agent], config: ExecutorConfig) -> None:
+        self.agents = {a.name: a for a in agents}
+        self.config = config
+        self._cond = threading.Condition()
+        #: Calls sent and not yet written, by id, with their agent.
+        self._running: dict[str, str] = {}
+        #: Calls whose result was written and not yet read back, with when.
+        self._delivered: dict[str, float] = {}
+        self._admitted: Counter[str] = Counter()
+        self._tool_names: dict[str, tuple[str, ...]] = {}
+        self._closing = False
+        #: Why the child is no longer usable (None while it is).
+        self._ended: str | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> CallProcess:
+        """Start the child and wait until its clients and MCP sessions are open; raise what
+        failed there."""
+        import cloudpickle
+
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env[SYS_PATH_VARIABLE] = os.pathsep.join(p for p in sys.path if p)
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                env=env,
+            )
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
+        try:
+            self._conn.send_bytes(cloudpickle.dumps((list(self.agents.values()), self.config)))
+            wait = self.config.start_timeout_s + IMPORT_GRACE_S
+            if not self._conn.poll(wait):
+                raise TimeoutError(f"the call process did not start within {wait:g}s")
+            kind, detail = self._conn.recv()
+        except EOFError:
+            code = self._child.wait(10)
+            self._stop_child()
+            raise ExecutorClosed(
+                f"the call process exited while starting (exit code {code}); "
+                "its error is in the TaskManager's output"
+            ) from None
+        except BaseException:
+            self._stop_child()
+            raise
+        if kind == "failed":
+            self._stop_child()
+            raise detail
+        self._tool_names = detail
+        self._reader = threading.Thread(
+            target=self._read, name="flink-agents-call-process", daemon=True
+        )
+        self._reader.start()
+        return self
+
+    def close(self) -> None:
+        """Ask the child to stop its calls, close its sessions and flush; then wait for it."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._child is None:
+            return
+        with contextlib.suppress(ExecutorClosed):  # the child is already gone
+            self._send(("close", None))
+        try:
+            self._child.wait(45)
+        except subprocess.TimeoutExpired:
+            log.warning("the call process did not stop within 45s; killed")
+        self._stop_child()
+        if self._reader is not None:
+            self._reader.join(5)
+
+    def _stop_child(self) -> None:
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.wait()
+        if self._conn is not None:
+            self._conn.close()
+
+    # -- calls (task thread) -------------------------------------------------------------
+
+    def tool_names(self, agent: str) -> tuple[str, ...]:
+        return self._tool_names.get(agent, ())
+
+    def submit(self, calls: list[Call]) -> None:
+        """Send calls not already in flight; wait while their agent has no room."""
+        with self._cond:
+            fresh = [c for c in calls if not self._tracked(c.id)]
+            for agent in dict.fromkeys(c.agent for c in fresh):
+                limit = self.agents[agent].limits.max_in_flight
+                while self._admitted[agent] >= limit and self._usable():
+                    self._cond.wait(1.0)
+            self._check()
+            for call in fresh:
+                self._running[call.id] = call.agent
+                self._admitted[call.agent] += 1
+        if fresh:
+            self._send(("submit", fresh))
+
+    def delegate(self, delegations: list[Delegation]) -> None:
+        if delegations:
+            self._send(("delegate", delegations))
+
+    def admitted(self, agent: str) -> int:
+        with self._cond:
+            self._check()
+            return self._admitted[agent]
+
+    def in_flight(self, call_id: str) -> bool:
+        with self._cond:
+            self._check()
+            return self._tracked(call_id)
+
+    def settle(self, call_ids: Iterable[str]) -> None:
+        """The operator read these results back: the calls are no longer in flight.
+
+        A result can come back through Kafka before the child's report of it does; the
+        call is then settled here and the report, when it comes, finds nothing to do.
+        """
+        with self._cond:
+            for call_id in call_ids:
+                self._delivered.pop(call_id, None)
+                agent = self._running.pop(call_id, None)
+                if agent is not None:
+                    self._admitted[agent] -= 1
+                    self._cond.notify_all()
+
+    def cancel(self, call_ids: Iterable[str]) -> None:
+        stopped = []
+        with self._cond:
+            for call_id in call_ids:
+                self._delivered.pop(call_id, None)
+                agent = self._running.pop(call_id, None)
+                if agent is not None:
+                    self._admitted[agent] -= 1
+                    stopped.append(call_id)
+            self._cond.notify_all()
+        if stopped:
+            self._send(("cancel", stopped))
+
+    def _tracked(self, call_id: str) -> bool:
+        if call_id in self._running:
+            return True
+        written = self._delivered.get(call_id)
+        if written is None:
+            return False
+        if time.monotonic() - written < DELIVERED_GRACE_S:
+            return True
+        del self._delivered[call_id]  # written long ago and never read back: lost
+        return False
+
+    def _usable(self) -> bool:
+        return not self._closing and self._ended is None
+
+    def _check(self) -> None:
+        if self._ended is not None:
+            raise ExecutorClosed(self._ended)
+        if self._closing:
+            raise ExecutorClosed("the call executor is not running; the job is stopping")
+
+    def _send(self, message: tuple[str, Any]) -> None:
+        assert self._conn is not None
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+        except OSError as exc:
+            raise ExecutorClosed(f"the call process is gone: {exc}") from exc
+
+    # -- reports (reader thread) ---------------------------------------------------------
+
+    def _read(self) -> None:
+        assert self._conn is not None and self._child is not None
+        while True:
+            try:
+                kind, ids = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            if kind == "handed":
+                self._handed(ids)
+            elif kind == "lost":
+                with self._cond:
+                    for call_id in ids:
+                        self._delivered.pop(call_id, None)
+        code = self._child.wait()
+        with self._cond:
+            if not self._closing:
+                self._ended = f"the call process exited unexpectedly (exit code {code})"
+                log.error("%s; the task fails and Flink restarts it", self._ended)
+            self._cond.notify_all()
+
+    def _handed(self, call_ids: list[str]) -> None:
+        now = time.monotonic()
+        with self._cond:
+            for call_id in call_ids:
+                agent = self._running.pop(call_id, None)
+                if agent is None:
+                    continue  # settled or cancelled meanwhile
+                self._admitted[agent] -= 1
+                self._delivered[call_id] = now
+            self._cond.notify_all()
+
+
+# -- the child -------------------------------------------------------------------------------
+
+
+class _Reports:
+    """The child's reports to the operator: the results written, batched per loop turn."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._handed: list[str] = []
+
+    def handed(self, call_id: str) -> None:
+        """On the executor's loop: every result written in this turn goes in one message."""
+        with self._lock:
+            first = not self._handed
+            self._handed.append(call_id)
+        if first:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def lost(self, call_id: str) -> None:
+        self.send(("lost", [call_id]))
+
+    def _flush(self) -> None:
+        with self._lock:
+            handed, self._handed = self._handed, []
+        if handed:
+            self.send(("handed", handed))
+
+    def send(self, message: tuple[str, Any]) -> None:
+        try:
+            with self._lock:
+                self._conn.send(message)
+        except OSError:
+            pass  # the operator is gone; the dispatcher sees it and stops
+
+
+def serve(fd: int) -> int:
+    """The child's main: run a ``CallExecutor`` for the operator at the other end of ``fd``."""
+    from flink_agents.runtime._executor import CallExecutor
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s flink-agents call process %(name)s: %(message)s",
+    )
+    for name in ("httpx", "httpcore", "openai", "mcp", "asyncio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    conn = Connection(fd)
+    reports = _Reports(conn)
+    try:
+        agents, config = pickle.loads(conn.recv_bytes())
+        executor = CallExecutor(agents, config, listener=reports).start()
+    except BaseException as exc:  # noqa: BLE001 - the operator raises it
+        reports.send(("failed", _portable(exc)))
+        return 1
+    reports.send(("started", {a.name: executor.tool_names(a.name) for a in agents}))
+    try:
+        _dispatch(conn, executor)
+    finally:
+        executor.close()
+    return 0
+
+
+def _dispatch(conn: Connection, executor: Any) -> None:
+    while True:
+        try:
+            kind, detail = conn.recv()
+        except (EOFError, OSError):
+            log.warning("the operator is gone; stopping the calls")
+            return
+        if kind == "submit":
+            executor.submit(detail)
+        elif kind == "cancel":
+            executor.cancel(detail)
+        elif kind == "delegate":
+            executor.delegate(detail)
+        elif kind == "close":
+            return
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself if it survives pickling, else one that says the same."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure to pickle means: send its text
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc

@@ -1,0 +1,195 @@
+"""The call executor in its own process: what the operator sees of it.
+
+Real Kafka, the model simulator and real MCP servers; the calls run in a child process of
+this one, which plays the TaskManager.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from flink_agents import Agent, McpServer, ToolContext, tool
+from flink_agents.mcp import McpConfigError
+from flink_agents.runtime._call_process import CallProcess
+from flink_agents.runtime._executor_config import ExecutorClosed, ExecutorConfig
+from flink_agents.testing import ModelServer, Reply, TopicClient
+from tests.integration.test_call_path import (
+    ROOT,
+    agent,
+    calc_server,
+    model_call,
+    read,
+    tool_call,
+)
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@tool
+def where(ctx: ToolContext) -> dict[str, object]:
+    """Which process runs this call."""
+    return {"pid": os.getpid(), "call_id": ctx.call_id}
+
+
+@pytest.fixture
+def sim() -> Iterator[ModelServer]:
+    with ModelServer(Reply.text("hello")) as server:
+        yield server
+
+
+@pytest.fixture
+def events_topic(topics: TopicClient) -> str:
+    return topics.create(topics.unique("callprocess-events"))
+
+
+def process(spec: Agent | list[Agent], topics: TopicClient, topic: str) -> CallProcess:
+    config = ExecutorConfig(bootstrap_servers=topics.bootstrap_servers, events_topic=topic)
+    return CallProcess(spec if isinstance(spec, list) else [spec], config).start()
+
+
+def _children(marker: str, of: psutil.Process | None = None) -> list[psutil.Process]:
+    found = []
+    for child in (of or psutil.Process()).children(recursive=True):
+        try:
+            if marker in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def ended(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def call_processes() -> list[psutil.Process]:
+    return _children("flink_agents.runtime._call_process")
+
+
+def calc_servers() -> list[psutil.Process]:
+    return _children("tests.mcp_servers.calc_server")
+
+
+def test_calls_run_in_the_child_and_each_result_is_written_once(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    calls = process(agent(sim, [where]), topics, events_topic)
+    try:
+        [child] = call_processes()
+        calls.submit([model_call(step) for step in range(1, 6)])
+        calls.submit([tool_call("where", {})])
+        got = read(topics, events_topic, 6)
+        ids = [r.value["id"] for r in got]
+        # Written and reported, not yet read back: in flight, but no longer admitted.
+        eventually(lambda: calls.admitted("calls") == 0, "the child reported every result")
+        before = [calls.in_flight(i) for i in ids]
+        calls.settle(ids)
+        after = [calls.in_flight(i) for i in ids]
+    finally:
+        calls.close()
+    assert Counter(ids) == Counter(set(ids)) and len(ids) == 6
+    assert (all(before), any(after)) == (True, False)
+    [result] = [r.value for r in got if r.value["kind"] == "tool.result"]
+    assert json.loads(result["content"])["pid"] == child.pid != os.getpid()
+    assert not call_processes()
+
+
+def test_a_full_agent_makes_submit_wait_for_the_childs_reports(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    sim.set_latency(300)
+    calls = process(agent(sim, max_in_flight=2), topics, events_topic)
+    try:
+        for step in range(1, 7):
+            calls.submit([model_call(step)])
+            assert calls.admitted("calls") <= 2
+        got = read(topics, events_topic, 6)
+    finally:
+        calls.close()
+    assert sorted(r.value["step"] for r in got) == [1, 2, 3, 4, 5, 6]
+    spans = [(r.time, r.finished or 0.0) for r in sim.requests]
+    overlap = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
+    assert overlap <= 2, f"{overlap} calls at the model at once"
+
+
+def test_a_failed_start_in_the_child_raises_its_error_and_leaves_nothing_behind(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    good = agent(sim, [calc_server(str(ROOT), allowed_tools=["add"])])
+    bad = Agent(
+        name="broken",
+        instructions="Answer.",
+        model=good.model,
+        tools=[McpServer.stdio("/nonexistent/mcp")],
+    )
+    with pytest.raises(McpConfigError, match="cannot start '/nonexistent/mcp'"):
+        process([good, bad], topics, events_topic)
+    eventually(lambda: not call_processes(), "the call process has ended")
+    eventually(lambda: not calc_servers(), "the MCP server it started has ended")
+
+
+def test_a_dead_child_fails_the_operators_next_call_with_the_reason(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    calls = process(agent(sim), topics, events_topic)
+    try:
+        [child] = call_processes()
+        child.send_signal(signal.SIGKILL)
+        with pytest.raises(ExecutorClosed, match=r"exited unexpectedly \(exit code -9\)"):
+            eventually(lambda: calls.admitted("calls") < 0, "the operator noticed", timeout=10)
+    finally:
+        calls.close()
+
+
+def test_the_child_and_its_mcp_servers_end_when_the_taskmanager_is_killed(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    """A TaskManager killed at once never closes the executor: its socket closing must do."""
+    host = textwrap.dedent(f"""
+        import sys
+        from flink_agents.runtime._call_process import CallProcess
+        from flink_agents.runtime._executor_config import ExecutorConfig
+        from tests.integration.test_call_path import ROOT, calc_server
+        from flink_agents import Agent, OpenAIModel
+        spec = Agent(name="calls", instructions="Answer.",
+                     model=OpenAIModel(model="sim-1", base_url={sim.base_url!r}),
+                     tools=[calc_server(str(ROOT), allowed_tools=["add"])])
+        config = ExecutorConfig(bootstrap_servers={topics.bootstrap_servers!r},
+                                events_topic={events_topic!r})
+        CallProcess([spec], config).start()
+        print("started", flush=True)
+        sys.stdin.read()
+    """)
+    host_process = subprocess.Popen(
+        [sys.executable, "-c", host],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert host_process.stdout is not None
+        assert host_process.stdout.readline().strip() == "started"
+        host = psutil.Process(host_process.pid)
+        [child] = _children("flink_agents.runtime._call_process", host)
+        [server] = _children("tests.mcp_servers.calc_server", host)
+        host_process.kill()
+        host_process.wait()
+        eventually(lambda: ended(child), "the call process has ended", timeout=30)
+        eventually(lambda: ended(server), "its MCP server has ended", timeout=30)
+    finally:
+        host_process.kill()
