@@ -108,6 +108,9 @@ class CallProcess:
             if not self._conn.poll(wait):
                 raise TimeoutError(f"the call process did not start within {wait:g}s")
             kind, detail = self._conn.recv()
+            while kind == "log":  # what the child logged while starting
+                _relog(*detail)
+                kind, detail = self._conn.recv()
         except EOFError:
             code = self._child.wait(10)
             self._stop_child()
@@ -247,14 +250,16 @@ class CallProcess:
         assert self._conn is not None and self._child is not None
         while True:
             try:
-                kind, ids = self._conn.recv()
+                kind, detail = self._conn.recv()
             except (EOFError, OSError):
                 break
             if kind == "handed":
-                self._handed(ids)
+                self._handed(detail)
+            elif kind == "log":
+                _relog(*detail)
             elif kind == "lost":
                 with self._cond:
-                    for call_id in ids:
+                    for call_id in detail:
                         self._delivered.pop(call_id, None)
         code = self._child.wait()
         with self._cond:
@@ -273,6 +278,10 @@ class CallProcess:
                 self._admitted[agent] -= 1
                 self._delivered[call_id] = now
             self._cond.notify_all()
+
+
+def _relog(name: str, level: int, message: str) -> None:
+    logging.getLogger(name).log(level, "%s", message)
 
 
 # -- the child -------------------------------------------------------------------------------
@@ -315,15 +324,15 @@ def serve(fd: int) -> int:
     """The child's main: run a ``CallExecutor`` for the operator at the other end of ``fd``."""
     from flink_agents.runtime._executor import CallExecutor
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s flink-agents call process %(name)s: %(message)s",
-    )
-    for name in ("httpx", "httpcore", "openai", "mcp", "asyncio"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     conn = Connection(fd)
     reports = _Reports(conn)
+    # The child's log records (the executor's, the MCP servers' stderr lines) are logged
+    # again on the operator's side, so they reach the TaskManager's log as before.
+    root = logging.getLogger()
+    root.handlers[:] = [_Forward(reports)]
+    root.setLevel(logging.INFO)
+    for name in ("httpx", "httpcore", "openai", "mcp", "asyncio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         agents, config = pickle.loads(conn.recv_bytes())
         executor = CallExecutor(agents, config, listener=reports).start()
@@ -336,6 +345,20 @@ def serve(fd: int) -> int:
     finally:
         executor.close()
     return 0
+
+
+class _Forward(logging.Handler):
+    """Sends each log record to the operator, which logs it under the same logger."""
+
+    def __init__(self, reports: _Reports) -> None:
+        super().__init__()
+        self._reports = reports
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        self._reports.send(("log", (record.name, record.levelno, message)))
 
 
 def _dispatch(conn: Connection, executor: Any) -> None:

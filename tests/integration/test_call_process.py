@@ -193,3 +193,23 @@ def test_the_child_and_its_mcp_servers_end_when_the_taskmanager_is_killed(
         eventually(lambda: ended(server), "its MCP server has ended", timeout=30)
     finally:
         host_process.kill()
+
+
+def test_what_the_child_logs_reaches_the_operators_log(
+    sim: ModelServer, topics: TopicClient, events_topic: str, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level("INFO", logger="flink_agents.mcp.server")
+    calls = process(
+        agent(sim, [calc_server(str(ROOT), allowed_tools=["add"])]), topics, events_topic
+    )
+
+    def server_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "flink_agents.mcp.server"]
+
+    try:
+        eventually(
+            lambda: any("calc server pid" in line for line in server_lines()),
+            "the MCP server's stderr, logged in the child, reached this process's log",
+        )
+    finally:
+        calls.close()
