@@ -197,24 +197,24 @@ class CallProcess:
         """
         with self._cond:
             for call_id in call_ids:
-                self._delivered.pop(call_id, None)
-                agent = self._running.pop(call_id, None)
-                if agent is not None:
-                    self._admitted[agent] -= 1
-                    self._cond.notify_all()
+                self._forget(call_id)
+            self._cond.notify_all()
 
     def cancel(self, call_ids: Iterable[str]) -> None:
-        stopped = []
         with self._cond:
-            for call_id in call_ids:
-                self._delivered.pop(call_id, None)
-                agent = self._running.pop(call_id, None)
-                if agent is not None:
-                    self._admitted[agent] -= 1
-                    stopped.append(call_id)
+            stopped = [call_id for call_id in call_ids if self._forget(call_id)]
             self._cond.notify_all()
         if stopped:
             self._send(("cancel", stopped))
+
+    def _forget(self, call_id: str) -> bool:
+        """No longer count the call (under ``_cond``); True if it was still running."""
+        self._delivered.pop(call_id, None)
+        agent = self._running.pop(call_id, None)
+        if agent is None:
+            return False
+        self._admitted[agent] -= 1
+        return True
 
     def _tracked(self, call_id: str) -> bool:
         if call_id in self._running:
