@@ -39,9 +39,9 @@ from typing import Any
 from flink_agents.api import Agent
 from flink_agents.core import Call, Delegation
 from flink_agents.runtime._executor_config import (
-    DELIVERED_GRACE_S,
     ExecutorClosed,
     ExecutorConfig,
+    still_in_flight,
 )
 
 log = logging.getLogger(__name__)
@@ -217,15 +217,7 @@ class CallProcess:
         return True
 
     def _tracked(self, call_id: str) -> bool:
-        if call_id in self._running:
-            return True
-        written = self._delivered.get(call_id)
-        if written is None:
-            return False
-        if time.monotonic() - written < DELIVERED_GRACE_S:
-            return True
-        del self._delivered[call_id]  # written long ago and never read back: lost
-        return False
+        return still_in_flight(call_id, self._running, self._delivered)
 
     def _usable(self) -> bool:
         return not self._closing and self._ended is None

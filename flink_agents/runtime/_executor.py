@@ -41,9 +41,9 @@ from flink_agents.api.events import (
 from flink_agents.core import Call, Delegation, ModelCall, ToolCall, is_url, peer_tool_name
 from flink_agents.errors import FlinkAgentsError
 from flink_agents.runtime._executor_config import (
-    DELIVERED_GRACE_S,
     ExecutorClosed,
     ExecutorConfig,
+    still_in_flight,
 )
 from flink_agents.runtime._kafka_io import KIND_HEADER
 from flink_agents.runtime._models import AgentModels
@@ -243,17 +243,7 @@ class CallExecutor:
             self._loop.call_soon_threadsafe(self._cancel_tasks, stopped)
 
     def _tracked(self, call_id: str) -> bool:
-        if call_id in self._running:
-            return True
-        written = self._delivered.get(call_id)
-        if written is None:
-            return False
-        if time.monotonic() - written < DELIVERED_GRACE_S:
-            return True
-        # Written long ago and never read back (the record was unreadable, say): count the
-        # call as lost, so its task issues it again instead of waiting for ever.
-        del self._delivered[call_id]
-        return False
+        return still_in_flight(call_id, self._running, self._delivered)
 
     # -- the loop (executor thread) -----------------------------------------------------
 

@@ -7,6 +7,8 @@ client's imports.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,23 @@ if TYPE_CHECKING:
 #: How long a written result may take to be read back before its call counts as lost.
 #: Results wait behind inputs in a backlog for seconds, not minutes.
 DELIVERED_GRACE_S = 300.0
+
+
+def still_in_flight(call_id: str, running: Mapping[str, str], delivered: dict[str, float]) -> bool:
+    """Whether a call still counts as in flight: running, or written and not yet read back.
+
+    A result written long ago and never read back (the record was unreadable, say) counts
+    as lost and is forgotten, so its task issues the call again instead of waiting for ever.
+    """
+    if call_id in running:
+        return True
+    written = delivered.get(call_id)
+    if written is None:
+        return False
+    if time.monotonic() - written < DELIVERED_GRACE_S:
+        return True
+    del delivered[call_id]
+    return False
 
 
 class ExecutorClosed(RuntimeError):
