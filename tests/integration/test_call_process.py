@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -22,7 +21,8 @@ from flink_agents import Agent, McpServer, ToolContext, tool
 from flink_agents.mcp import McpConfigError
 from flink_agents.runtime._call_process import CallProcess
 from flink_agents.runtime._executor_config import ExecutorClosed, ExecutorConfig
-from flink_agents.testing import ModelServer, Reply, TopicClient
+from flink_agents.testing import ModelServer, TopicClient
+from tests.integration import test_call_path
 from tests.integration.test_call_path import (
     ROOT,
     agent,
@@ -42,15 +42,9 @@ def where(ctx: ToolContext) -> dict[str, object]:
     return {"pid": os.getpid(), "call_id": ctx.call_id}
 
 
-@pytest.fixture
-def sim() -> Iterator[ModelServer]:
-    with ModelServer(Reply.text("hello")) as server:
-        yield server
-
-
-@pytest.fixture
-def events_topic(topics: TopicClient) -> str:
-    return topics.create(topics.unique("callprocess-events"))
+# The call path's fixtures: a model simulator answering "hello", and a fresh events topic.
+sim = test_call_path.sim
+events_topic = test_call_path.events_topic
 
 
 def process(spec: Agent | list[Agent], topics: TopicClient, topic: str) -> CallProcess:
