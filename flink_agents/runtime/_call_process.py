@@ -43,6 +43,7 @@ from flink_agents.runtime._executor_config import (
     ExecutorConfig,
     still_in_flight,
 )
+from flink_agents.runtime._log_levels import quiet_python_logging
 
 log = logging.getLogger(__name__)
 
@@ -320,11 +321,8 @@ def serve(fd: int) -> int:
     reports = _Reports(conn)
     # The child's log records (the executor's, the MCP servers' stderr lines) are logged
     # again on the operator's side, so they reach the TaskManager's log as before.
-    root = logging.getLogger()
-    root.handlers[:] = [_Forward(reports)]
-    root.setLevel(logging.INFO)
-    for name in ("httpx", "httpcore", "openai", "mcp", "asyncio"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger().handlers[:] = [_Forward(reports)]
+    quiet_python_logging()
     try:
         agents, config = pickle.loads(conn.recv_bytes())
         executor = CallExecutor(agents, config, listener=reports).start()

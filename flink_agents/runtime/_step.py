@@ -58,6 +58,7 @@ from flink_agents.core import (
 )
 from flink_agents.runtime._executor_config import ExecutorConfig
 from flink_agents.runtime._kafka_io import SINK_ROW, SINK_ROW_TO_TOPIC, SINK_ROW_WITH_HEADERS
+from flink_agents.runtime._log_levels import quiet_python_logging
 from flink_agents.runtime._metrics import AgentMetrics
 from flink_agents.runtime._peers_io import REPLY_PREFIX
 from flink_agents.telemetry import LiveTraces
@@ -433,22 +434,6 @@ def _by_context(events: list[Event]) -> list[tuple[str, list[Event]]]:
     for event in events:
         groups.setdefault(event.context_id, []).append(event)
     return list(groups.items())
-
-
-#: Libraries that log every request at INFO or DEBUG.
-_CHATTY = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "mcp", "asyncio")
-
-
-def quiet_python_logging(level: int = logging.INFO) -> None:
-    """Undo pemja's DEBUG root logger in the TaskManager's embedded Python.
-
-    pemja sets the root logger to DEBUG and forwards every record to Java, so each debug line
-    of the HTTP stack is formatted and crosses JNI before log4j drops it: a third of the
-    Python time of a model call, measured. Records below ``level`` now stop in Python.
-    """
-    logging.getLogger().setLevel(level)
-    for name in _CHATTY:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _state_handles(ctx: RuntimeContext, agent: Agent) -> tuple[Any, Any, Any, Any]:
