@@ -14,9 +14,12 @@ The child runs an unchanged ``CallExecutor`` and reports each result it writes t
 events topic (``handed``), in batches, and each write that failed (``lost``). Results
 still come back to the operator through the events topic, as before.
 
-The child ends when the operator closes it, or when its socket closes because the
-TaskManager went away. If it dies, the operator's next use of it raises, the task fails and
-Flink restarts it with a new one.
+The child ends when the operator closes it, when its socket closes because the TaskManager
+went away, or when the Flink task thread that opened the operator has ended: PyFlink's
+thread mode calls a function's ``close()`` only when its input ends, never when Flink
+cancels the job or restarts the task after a failure, and the TaskManager lives on. If the
+child dies, the operator's next use of it raises, the task fails and Flink restarts it with
+a new one.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ log = logging.getLogger(__name__)
 
 #: Time the child may take to import its libraries, on top of ``start_timeout_s``.
 IMPORT_GRACE_S = 60.0
+#: How often the child looks whether the task thread that started it still runs.
+OWNER_CHECK_S = 1.0
+#: The child's exit code when it stopped because that thread had ended.
+ORPHANED = 3
 #: The child's ``sys.path``: the TaskManager's, passed in the environment and taken out of
 #: it before anything starts (MCP servers the child starts must not inherit it).
 SYS_PATH_VARIABLE = "FLINK_AGENTS_CALL_PROCESS_PATH"
@@ -56,7 +63,7 @@ _BOOT = (
     "import os, sys; "
     f"sys.path[:0] = os.environ.pop({SYS_PATH_VARIABLE!r}).split(os.pathsep); "
     "from flink_agents.runtime._call_process import serve; "
-    "sys.exit(serve(int(sys.argv[1])))"
+    "sys.exit(serve(*map(int, sys.argv[1:])))"
 )
 
 
@@ -95,8 +102,10 @@ class CallProcess:
         env = dict(os.environ)
         env[SYS_PATH_VARIABLE] = os.pathsep.join(p for p in sys.path if p)
         try:
+            # The task thread that runs open(): the child watches it (OWNER_CHECK_S).
+            owner = (os.getpid(), threading.get_native_id())
             self._child = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(theirs.fileno())],
+                [sys.executable, "-c", _BOOT, str(theirs.fileno()), *map(str, owner)],
                 pass_fds=[theirs.fileno()],
                 env=env,
             )
@@ -256,7 +265,10 @@ class CallProcess:
                         self._delivered.pop(call_id, None)
         code = self._child.wait()
         with self._cond:
-            if not self._closing:
+            if code == ORPHANED:
+                self._ended = "the call process stopped: the task that started it has ended"
+                log.info("%s", self._ended)
+            elif not self._closing:
                 self._ended = f"the call process exited unexpectedly (exit code {code})"
                 log.error("%s; the task fails and Flink restarts it", self._ended)
             self._cond.notify_all()
@@ -313,10 +325,13 @@ class _Reports:
             pass  # the operator is gone; the dispatcher sees it and stops
 
 
-def serve(fd: int) -> int:
-    """The child's main: run a ``CallExecutor`` for the operator at the other end of ``fd``."""
+def serve(fd: int, owner_pid: int = 0, owner_thread: int = 0) -> int:
+    """The child's main: run a ``CallExecutor`` for the operator at the other end of ``fd``,
+    while the thread ``owner_thread`` of process ``owner_pid`` (the Flink task) runs."""
     from flink_agents.runtime._executor import CallExecutor
 
+    # Read while the thread waits for this process to start: it runs for certain.
+    owner = (owner_pid, owner_thread, _thread_start(owner_pid, owner_thread))
     conn = Connection(fd)
     reports = _Reports(conn)
     # The child's log records (the executor's, the MCP servers' stderr lines) are logged
@@ -330,11 +345,52 @@ def serve(fd: int) -> int:
         reports.send(("failed", _portable(exc)))
         return 1
     reports.send(("started", {a.name: executor.tool_names(a.name) for a in agents}))
+    orphaned = threading.Event()
+    threading.Thread(
+        target=_watch_owner,
+        args=(owner, fd, orphaned),
+        name="flink-agents-owner",
+        daemon=True,
+    ).start()
     try:
         _dispatch(conn, executor)
     finally:
         executor.close()
-    return 0
+    return ORPHANED if orphaned.is_set() else 0
+
+
+def _watch_owner(owner: tuple[int, int, int | None], fd: int, orphaned: threading.Event) -> None:
+    """Shut the socket down once the task thread that started this process has ended.
+
+    Without ``/proc`` (not Linux) nothing is watched: the child then ends with the
+    TaskManager, or when the operator closes it.
+    """
+    pid, thread, started = owner
+    if started is None:
+        return
+    while _thread_start(pid, thread) == started:
+        time.sleep(OWNER_CHECK_S)  # no event tells another process that a thread ended
+    log.info(
+        "the Flink task that started this call process has ended (cancelled, or restarted "
+        "after a failure) without closing it; stopping its calls"
+    )
+    orphaned.set()
+    # Wakes the dispatcher's recv() with end-of-file; the operator's reader sees it too.
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _thread_start(pid: int, thread: int) -> int | None:
+    """When the thread started (clock ticks since boot), None if it is gone or unknown.
+
+    The start time tells a thread from a later one that reused its id.
+    """
+    try:
+        with open(f"/proc/{pid}/task/{thread}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    return int(fields[19])  # field 22 of proc_pid_stat(5); the list starts at field 3
 
 
 class _Forward(logging.Handler):

@@ -12,17 +12,20 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 
 import psutil
 import pytest
 
 from flink_agents import Agent, McpServer, ToolContext, tool
+from flink_agents.local import FlinkCluster, free_port
 from flink_agents.mcp import McpConfigError
 from flink_agents.runtime._call_process import CallProcess
 from flink_agents.runtime._executor_config import ExecutorClosed, ExecutorConfig
 from flink_agents.testing import ModelServer, TopicClient
 from tests.integration import test_call_path
+from tests.integration._ledger import Ledger
 from tests.integration.test_call_path import (
     ROOT,
     agent,
@@ -31,6 +34,7 @@ from tests.integration.test_call_path import (
     read,
     tool_call,
 )
+from tests.jobs.ledger import script
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -187,6 +191,59 @@ def test_the_child_and_its_mcp_servers_end_when_the_taskmanager_is_killed(
         eventually(lambda: ended(server), "its MCP server has ended", timeout=30)
     finally:
         host_process.kill()
+
+
+def test_the_child_and_its_mcp_servers_end_when_the_thread_that_started_it_ends(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    """PyFlink's thread mode never closes the functions of a cancelled or restarted task:
+    the task's thread ends, the TaskManager and the operator object stay."""
+    started: list[CallProcess] = []
+    spec = agent(sim, [calc_server(str(ROOT), allowed_tools=["add"])])
+    task = threading.Thread(target=lambda: started.append(process(spec, topics, events_topic)))
+    task.start()
+    task.join()
+    [calls] = started
+    try:
+        [child] = call_processes()
+        [server] = calc_servers()
+        eventually(lambda: ended(child), "the call process has ended", timeout=30)
+        eventually(lambda: ended(server), "its MCP server has ended", timeout=30)
+        with pytest.raises(ExecutorClosed, match="the task that started it has ended"):
+            eventually(lambda: calls.admitted("calls") < 0, "the operator noticed", timeout=10)
+    finally:
+        calls.close()
+
+
+@pytest.mark.cluster
+def test_a_cancelled_job_leaves_no_call_process_on_the_taskmanager(
+    flink_cluster: FlinkCluster, topics: TopicClient, job_env: dict[str, str]
+):
+    before = {p.pid for p in anywhere()}
+    ledger = Ledger(topics, flink_cluster, job_env)
+    model = ModelServer(script, port=free_port()).start()
+    job_id = ledger.submit(model.base_url)
+    try:
+        ledger.send(0, 4)
+        ledger.outputs(range(4))
+        ours = [p for p in anywhere() if p.pid not in before]
+        assert ours, "the job's agent operator runs its calls in a process of its own"
+    finally:
+        ledger.jobs.cancel(job_id)
+        model.stop()
+    eventually(
+        lambda: all(ended(p) for p in ours), "the cancelled job's call process has ended", 30
+    )
+
+
+def anywhere() -> list[psutil.Process]:
+    """Call processes of any parent (a TaskManager's, here)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = " ".join(proc.info["cmdline"] or ())
+        if "flink_agents.runtime._call_process" in cmdline and not ended(proc):
+            found.append(proc)
+    return found
 
 
 def test_what_the_child_logs_reaches_the_operators_log_but_not_a_line_per_request(
