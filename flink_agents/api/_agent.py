@@ -69,9 +69,10 @@ class Limits(BaseModel):
     #: First backoff; it doubles per attempt up to ``backoff_max``.
     backoff: Duration = timedelta(milliseconds=500)
     backoff_max: Duration = timedelta(seconds=10)
-    #: Calls in flight for this agent on one Flink worker. When that many are queued or
-    #: running, the agent operator waits for one to finish before it takes the next record:
-    #: a backlog back-pressures the Kafka sources instead of piling up calls.
+    #: Calls running at once for this agent on one Flink worker (a model provider's
+    #: concurrency limit, say). As many again may wait there to start the moment one ends;
+    #: when both are full, the agent operator waits for a call to finish before it takes
+    #: the next record: a backlog back-pressures the Kafka sources instead of piling up calls.
     max_in_flight: int = Field(default=256, ge=1)
     #: How long a delegation to a peer agent may take before the model is told it timed out.
     peer_timeout: Duration = timedelta(seconds=120)

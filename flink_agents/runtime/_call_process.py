@@ -44,6 +44,7 @@ from flink_agents.core import Call, Delegation
 from flink_agents.runtime._executor_config import (
     ExecutorClosed,
     ExecutorConfig,
+    handed_over_limit,
     still_in_flight,
 )
 from flink_agents.runtime._log_levels import quiet_python_logging
@@ -175,7 +176,7 @@ class CallProcess:
         with self._cond:
             fresh = [c for c in calls if not self._tracked(c.id)]
             for agent in dict.fromkeys(c.agent for c in fresh):
-                limit = self.agents[agent].limits.max_in_flight
+                limit = handed_over_limit(self.agents[agent].limits)
                 while self._admitted[agent] >= limit and self._usable():
                     self._cond.wait(1.0)
             self._check()

@@ -1,10 +1,10 @@
 """The call executor: model and tool calls of one Flink worker, on its own asyncio loop.
 
 The agent operator hands calls over and goes on; it never waits on I/O, except for room:
-an agent has at most ``Limits.max_in_flight`` calls queued or running on a worker, and
-``submit`` waits while that many are, so a backlog back-pressures the operator and Flink's
-Kafka sources (as the capacity of PyFlink's ``AsyncDataStream`` would) instead of piling
-up calls whose deadlines run out while they wait.
+an agent has at most ``Limits.max_in_flight`` calls running on a worker and as many again
+waiting to start (``handed_over_limit``), and ``submit`` waits while that many are handed
+over, so a backlog back-pressures the operator and Flink's Kafka sources (as the capacity
+of PyFlink's ``AsyncDataStream`` would) instead of piling up calls.
 
 Each call runs on a long-lived event loop in a background thread (MCP sessions and HTTP
 connection pools live there), within its deadline counted from when it starts running.
@@ -43,6 +43,7 @@ from flink_agents.errors import FlinkAgentsError
 from flink_agents.runtime._executor_config import (
     ExecutorClosed,
     ExecutorConfig,
+    handed_over_limit,
     still_in_flight,
 )
 from flink_agents.runtime._kafka_io import KIND_HEADER
@@ -188,7 +189,7 @@ class CallExecutor:
         with self._cond:
             fresh = [c for c in calls if not self._tracked(c.id)]
             for agent in dict.fromkeys(c.agent for c in fresh):
-                limit = self.agents[agent].limits.max_in_flight
+                limit = handed_over_limit(self.agents[agent].limits)
                 while self._admitted[agent] >= limit and not self._closed:
                     self._cond.wait(1.0)
                     if not self._thread.is_alive():

@@ -78,7 +78,7 @@ OPTIONS: dict[str, dict[str, str]] = {
         "output.table": "ours: a table whose columns are the response's fields",
         "output.table.except": "ours: columns of output.table that are not answer fields",
         "call_timeout": "ours: time per model or tool call, e.g. 30s",
-        "max_in_flight": "ours: calls in flight for this agent per worker",
+        "max_in_flight": "ours: calls running at once for this agent per worker",
         "a2a.callers": "ours: comma-separated agents whose A2A requests it accepts, * for any",
         "a2a.peer_timeout": "ours: how long a request to a peer may wait, e.g. 2m",
         "a2a.max_delegation_depth": "ours: longest chain of requests a task may start",

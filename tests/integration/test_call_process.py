@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 
 import psutil
@@ -112,13 +113,16 @@ def test_a_full_agent_makes_submit_wait_for_the_childs_reports(
     sim.set_latency(300)
     calls = process(agent(sim, max_in_flight=2), topics, events_topic)
     try:
+        returned = []
         for step in range(1, 7):
             calls.submit([model_call(step)])
-            assert calls.admitted("calls") <= 2
+            returned.append(time.monotonic())
+            assert calls.admitted("calls") <= 4  # two running, two waiting to start
         got = read(topics, events_topic, 6)
     finally:
         calls.close()
     assert sorted(r.value["step"] for r in got) == [1, 2, 3, 4, 5, 6]
+    assert returned[4] - returned[0] >= 0.25  # the fifth waited for a call to end
     spans = [(r.time, r.finished or 0.0) for r in sim.requests]
     overlap = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
     assert overlap <= 2, f"{overlap} calls at the model at once"

@@ -6,6 +6,7 @@ The child's end of the socket is read here, so what the operator sends is checke
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
@@ -71,3 +72,17 @@ def test_a_call_already_in_flight_is_not_sent_again(wired):
     assert child.recv() == ("submit", [call])
     assert child.recv() == ("submit", [model_call(2)])
     assert not child.poll(0)
+
+
+def test_submit_waits_once_twice_max_in_flight_are_handed_over_until_a_report(wired):
+    calls, child = wired
+    running = [model_call(step) for step in range(1, 5)]
+    calls.submit(running)  # two to run and two to wait, with max_in_flight=2
+    assert child.recv() == ("submit", running)
+    late = threading.Thread(target=calls.submit, args=([model_call(5)],))
+    late.start()
+    assert not child.poll(0.5), "a fifth call was sent while four were handed over"
+    calls._handed([running[0].id])
+    assert child.recv() == ("submit", [model_call(5)])
+    late.join(5)
+    assert calls.admitted("calls") == 4
