@@ -15,13 +15,11 @@ are moved to the next connection, and the next call reconnects (bounded attempts
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 import json
 import logging
 import math
 import os
-import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -50,6 +48,7 @@ from mcp.types import (
 )
 from pydantic import ValidationError
 
+from flink_agents._tls import tls_context
 from flink_agents.mcp._errors import McpConfigError, McpError, McpTimeout, McpUnavailable
 from flink_agents.mcp._params import McpConnection
 
@@ -531,18 +530,13 @@ async def _stdio_streams(
         yield _WatchedReadStream(read, on_end), write
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    return httpx2.create_ssl_context()
-
-
 @asynccontextmanager
 async def _http_streams(
     url: str, headers: dict[str, str] | None, on_end: Callable[[], None]
 ) -> AsyncIterator[tuple[Any, Any]]:
     # A new AsyncClient would load the CA bundle from disk on the event loop; build the TLS
     # context once, in a thread, and share it.
-    tls = await anyio.to_thread.run_sync(_tls_context)
+    tls = await anyio.to_thread.run_sync(tls_context)
     async with (
         httpx2.AsyncClient(headers=headers, timeout=_HTTP_TIMEOUT, verify=tls) as http,
         streamable_http_client(url, http_client=http) as (read, write),

@@ -8,10 +8,8 @@ The SDK's own retries are off: retries here are counted (metrics, events), honou
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +19,7 @@ import openai
 from pydantic import BaseModel
 
 from flink_agents._redact import redact
+from flink_agents._tls import tls_context
 from flink_agents.api import Limits, OpenAIModel
 from flink_agents.api.events import AssistantMessage, ToolCallRequest, Usage
 from flink_agents.errors import ModelRejected, ModelUnavailable
@@ -67,7 +66,7 @@ class ChatClient:
             timeout=self.timeout_s,
             max_retries=0,
             http_client=openai.DefaultAioHttpClient(
-                verify=_tls_context(),
+                verify=tls_context(),
                 timeout=self.timeout_s,
                 limits=httpx2.Limits(max_connections=limits.max_in_flight),
             ),
@@ -153,12 +152,6 @@ class ChatClient:
             what = f"unreadable answer ({type(exc).__name__}: {exc})"
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         return redact(f"{self.label}: {what}{tries}", [self._key])
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The certificate store, read once per process: reading it cost ~0.1 s per client."""
-    return httpx2.create_ssl_context()
 
 
 def _connect_failure(exc: BaseException) -> OSError | None:

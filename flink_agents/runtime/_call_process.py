@@ -14,6 +14,10 @@ The child runs an unchanged ``CallExecutor`` and reports each result it writes t
 events topic (``handed``), in batches, and each write that failed (``lost``). Results
 still come back to the operator through the events topic, as before.
 
+Call processes are forked from a server that has the executor and its clients imported
+(``_fork_server``), one per TaskManager: a fresh Python spent 3-4 s importing them at every
+job's start.
+
 The child ends when the operator closes it, when its socket closes because the TaskManager
 went away, or when the Flink task thread that opened the operator has ended: PyFlink's
 thread mode calls a function's ``close()`` only when its input ends, never when Flink
@@ -30,8 +34,6 @@ import logging
 import os
 import pickle
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -47,25 +49,18 @@ from flink_agents.runtime._executor_config import (
     handed_over_limit,
     still_in_flight,
 )
+from flink_agents.runtime._fork_server import SERVER
 from flink_agents.runtime._log_levels import quiet_python_logging
 
 log = logging.getLogger(__name__)
 
-#: Time the child may take to import its libraries, on top of ``start_timeout_s``.
+#: Time the child may take to import its libraries, on top of ``start_timeout_s``: the
+#: fork server's start, for the first operator to open on a TaskManager.
 IMPORT_GRACE_S = 60.0
 #: How often the child looks whether the task thread that started it still runs.
 OWNER_CHECK_S = 1.0
 #: The child's exit code when it stopped because that thread had ended.
 ORPHANED = 3
-#: The child's ``sys.path``: the TaskManager's, passed in the environment and taken out of
-#: it before anything starts (MCP servers the child starts must not inherit it).
-SYS_PATH_VARIABLE = "FLINK_AGENTS_CALL_PROCESS_PATH"
-_BOOT = (
-    "import os, sys; "
-    f"sys.path[:0] = os.environ.pop({SYS_PATH_VARIABLE!r}).split(os.pathsep); "
-    "from flink_agents.runtime._call_process import serve; "
-    "sys.exit(serve(*map(int, sys.argv[1:])))"
-)
 
 
 class CallProcess:
@@ -87,7 +82,9 @@ class CallProcess:
         self._closing = False
         #: Why the child is no longer usable (None while it is).
         self._ended: str | None = None
-        self._child: subprocess.Popen[bytes] | None = None
+        #: The child's pid once forked, and its exit code once the fork server reported it.
+        self.pid: int | None = None
+        self._exit_code: int | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
         self._reader: threading.Thread | None = None
@@ -100,38 +97,37 @@ class CallProcess:
         import cloudpickle
 
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env[SYS_PATH_VARIABLE] = os.pathsep.join(p for p in sys.path if p)
+        self._conn = Connection(ours.detach())
+        wait = self.config.start_timeout_s + IMPORT_GRACE_S
         try:
             # The task thread that runs open(): the child watches it (OWNER_CHECK_S).
             owner = (os.getpid(), threading.get_native_id())
-            self._child = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(theirs.fileno()), *map(str, owner)],
-                pass_fds=[theirs.fileno()],
-                env=env,
-            )
+            self.pid = SERVER.fork(theirs, owner, timeout=wait)
+        except BaseException:
+            self._conn.close()
+            raise
         finally:
             theirs.close()
-        self._conn = Connection(ours.detach())
         try:
             self._conn.send_bytes(cloudpickle.dumps((list(self.agents.values()), self.config)))
-            wait = self.config.start_timeout_s + IMPORT_GRACE_S
             if not self._conn.poll(wait):
                 raise TimeoutError(f"the call process did not start within {wait:g}s")
             kind, detail = self._conn.recv()
             while kind == "log":  # what the child logged while starting
                 _relog(*detail)
                 kind, detail = self._conn.recv()
-        except EOFError:
-            code = self._child.wait(10)
-            self._stop_child()
-            raise ExecutorClosed(
-                f"the call process exited while starting (exit code {code}); "
-                "its error is in the TaskManager's output"
-            ) from None
+        except (EOFError, BrokenPipeError):  # it exited: what it sent before is still here
+            kind, detail = "exited", self._last_words()
         except BaseException:
             self._stop_child()
             raise
+        if kind == "exited":
+            self._exit_code = detail
+            self._stop_child()
+            raise ExecutorClosed(
+                f"the call process exited while starting ({self._exit()}); "
+                "its error is in the TaskManager's output"
+            )
         if kind == "failed":
             self._stop_child()
             raise detail
@@ -147,24 +143,40 @@ class CallProcess:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        if self._child is None:
+        if self._reader is None:
             return
         with contextlib.suppress(ExecutorClosed):  # the child is already gone
             self._send(("close", None))
-        try:
-            self._child.wait(45)
-        except subprocess.TimeoutExpired:
+        self._reader.join(45)  # it reads until the child has exited
+        if self._reader.is_alive():
             log.warning("the call process did not stop within 45s; killed")
         self._stop_child()
-        if self._reader is not None:
-            self._reader.join(5)
+        self._reader.join(5)
 
     def _stop_child(self) -> None:
-        if self._child is not None and self._child.poll() is None:
-            self._child.kill()
-            self._child.wait()
+        """Kill the child unless it has exited, and close the socket."""
+        if self.pid is not None and self._exit_code is None:
+            SERVER.kill(self.pid)
         if self._conn is not None:
             self._conn.close()
+
+    def _last_words(self) -> int | None:
+        """Log what the exited child still sent; the exit code the fork server reported."""
+        assert self._conn is not None
+        code = None
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                kind, detail = self._conn.recv()
+                if kind == "log":
+                    _relog(*detail)
+                elif kind == "exited":
+                    code = detail
+        return code
+
+    def _exit(self) -> str:
+        if self._exit_code is None:
+            return "its exit code is unknown: the fork server is gone"
+        return f"exit code {self._exit_code}"
 
     # -- calls (task thread) -------------------------------------------------------------
 
@@ -250,7 +262,7 @@ class CallProcess:
     # -- reports (reader thread) ---------------------------------------------------------
 
     def _read(self) -> None:
-        assert self._conn is not None and self._child is not None
+        assert self._conn is not None
         while True:
             try:
                 kind, detail = self._conn.recv()
@@ -264,13 +276,14 @@ class CallProcess:
                 with self._cond:
                     for call_id in detail:
                         self._delivered.pop(call_id, None)
-        code = self._child.wait()
+            elif kind == "exited":  # the fork server's report, last
+                self._exit_code = detail
         with self._cond:
-            if code == ORPHANED:
+            if self._exit_code == ORPHANED:
                 self._ended = "the call process stopped: the task that started it has ended"
                 log.info("%s", self._ended)
             elif not self._closing:
-                self._ended = f"the call process exited unexpectedly (exit code {code})"
+                self._ended = f"the call process exited unexpectedly ({self._exit()})"
                 log.error("%s; the task fails and Flink restarts it", self._ended)
             self._cond.notify_all()
 
@@ -326,7 +339,7 @@ class _Reports:
             pass  # the operator is gone; the dispatcher sees it and stops
 
 
-def serve(fd: int, owner_pid: int = 0, owner_thread: int = 0) -> int:
+def serve(fd: int, owner_pid: int, owner_thread: int) -> int:
     """The child's main: run a ``CallExecutor`` for the operator at the other end of ``fd``,
     while the thread ``owner_thread`` of process ``owner_pid`` (the Flink task) runs."""
     from flink_agents.runtime._executor import CallExecutor
@@ -376,9 +389,10 @@ def _watch_owner(owner: tuple[int, int, int | None], fd: int, orphaned: threadin
         "after a failure) without closing it; stopping its calls"
     )
     orphaned.set()
-    # Wakes the dispatcher's recv() with end-of-file; the operator's reader sees it too.
+    # Wakes the dispatcher's recv() with end-of-file; the socket stays open for writing, for
+    # what the child still logs and for the fork server's report of its exit.
     with socket.socket(fileno=os.dup(fd)) as sock:
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(socket.SHUT_RD)
 
 
 def _thread_start(pid: int, thread: int) -> int | None:

@@ -1,7 +1,7 @@
 """The call executor in its own process: what the operator sees of it.
 
-Real Kafka, the model simulator and real MCP servers; the calls run in a child process of
-this one, which plays the TaskManager.
+Real Kafka, the model simulator and real MCP servers; the calls run in a process forked by
+this one's fork server, this process playing the TaskManager.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from flink_agents.local import FlinkCluster, free_port
 from flink_agents.mcp import McpConfigError
 from flink_agents.runtime._call_process import CallProcess
 from flink_agents.runtime._executor_config import ExecutorClosed, ExecutorConfig
+from flink_agents.runtime._fork_server import SERVER
 from flink_agents.testing import ModelServer, TopicClient
 from tests.integration import test_call_path
 from tests.integration._ledger import Ledger
@@ -57,6 +58,10 @@ def process(spec: Agent | list[Agent], topics: TopicClient, topic: str) -> CallP
     return CallProcess(spec if isinstance(spec, list) else [spec], config).start()
 
 
+#: In the command line of the fork server and of the call processes it forks.
+MARKER = "flink_agents.runtime._fork_server"
+
+
 def _children(marker: str, of: psutil.Process | None = None) -> list[psutil.Process]:
     found = []
     for child in (of or psutil.Process()).children(recursive=True):
@@ -75,8 +80,23 @@ def ended(process: psutil.Process) -> bool:
         return True
 
 
-def call_processes() -> list[psutil.Process]:
-    return _children("flink_agents.runtime._call_process")
+def fork_servers(of: psutil.Process | None = None) -> list[psutil.Process]:
+    """The fork servers among the children of ``of`` (this process)."""
+    return [p for p in _children(MARKER, of) if not _is_call_process(p)]
+
+
+def call_processes(of: psutil.Process | None = None) -> list[psutil.Process]:
+    """The call processes among the descendants of ``of`` (this process)."""
+    return [p for p in _children(MARKER, of) if _is_call_process(p)]
+
+
+def _is_call_process(process: psutil.Process) -> bool:
+    """Forked by a fork server: its parent has the same command line."""
+    try:
+        parent = process.parent()
+        return parent is not None and MARKER in " ".join(parent.cmdline())
+    except psutil.NoSuchProcess:
+        return False
 
 
 def calc_servers() -> list[psutil.Process]:
@@ -105,6 +125,48 @@ def test_calls_run_in_the_child_and_each_result_is_written_once(
     [result] = [r.value for r in got if r.value["kind"] == "tool.result"]
     assert json.loads(result["content"])["pid"] == child.pid != os.getpid()
     assert not call_processes()
+
+
+def test_call_processes_are_forked_by_one_server_and_each_ends_on_its_own(
+    sim: ModelServer, topics: TopicClient, events_topic: str, caplog: pytest.LogCaptureFixture
+):
+    first = process(agent(sim), topics, events_topic)
+    second = process(agent(sim), topics, events_topic)
+    try:
+        server = psutil.Process(SERVER.pid)
+        assert {p.pid for p in server.children()} >= {first.pid, second.pid}
+        first.close()  # must not wait for the second to end (it holds no copy of the socket)
+        assert first._exit_code == 0 and not first._reader.is_alive()
+        second.submit([model_call(1)])
+        [answer] = read(topics, events_topic, 1)
+    finally:
+        first.close()
+        second.close()
+    assert answer.value["step"] == 1
+    assert second._exit_code == 0 and server.is_running() and SERVER.pid == server.pid
+    assert "did not stop" not in caplog.text
+
+
+def test_a_fork_server_that_died_is_replaced_and_its_call_processes_go_on(
+    sim: ModelServer, topics: TopicClient, events_topic: str
+):
+    before = process(agent(sim), topics, events_topic)
+    try:
+        server = psutil.Process(SERVER.pid)
+        server.kill()
+        server.wait(10)
+        after = process(agent(sim), topics, events_topic)
+        try:
+            assert SERVER.pid not in (None, server.pid)
+            before.submit([model_call(1)])
+            after.submit([model_call(2)])
+            got = read(topics, events_topic, 2)
+        finally:
+            after.close()
+    finally:
+        before.close()
+    assert sorted(r.value["step"] for r in got) == [1, 2]
+    assert (before._exit_code, after._exit_code) == (None, 0)  # no server left to tell it
 
 
 def test_a_full_agent_makes_submit_wait_for_the_childs_reports(
@@ -187,12 +249,14 @@ def test_the_child_and_its_mcp_servers_end_when_the_taskmanager_is_killed(
         assert host_process.stdout is not None
         assert host_process.stdout.readline().strip() == "started"
         host = psutil.Process(host_process.pid)
-        [child] = _children("flink_agents.runtime._call_process", host)
+        [fork_server] = fork_servers(host)
+        [child] = call_processes(host)
         [server] = _children("tests.mcp_servers.calc_server", host)
         host_process.kill()
         host_process.wait()
         eventually(lambda: ended(child), "the call process has ended", timeout=30)
         eventually(lambda: ended(server), "its MCP server has ended", timeout=30)
+        eventually(lambda: ended(fork_server), "the fork server has ended", timeout=30)
     finally:
         host_process.kill()
 
@@ -241,11 +305,11 @@ def test_a_cancelled_job_leaves_no_call_process_on_the_taskmanager(
 
 
 def anywhere() -> list[psutil.Process]:
-    """Call processes of any parent (a TaskManager's, here)."""
+    """Call processes of any parent (a TaskManager's fork server, here)."""
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmdline = " ".join(proc.info["cmdline"] or ())
-        if "flink_agents.runtime._call_process" in cmdline and not ended(proc):
+        if MARKER in cmdline and not ended(proc) and _is_call_process(proc):
             found.append(proc)
     return found
 
