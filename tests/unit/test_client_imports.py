@@ -49,3 +49,19 @@ def test_the_command_line_starts_without_the_sql_front_or_the_client_libraries()
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_module_that_takes_the_simulators_scripts_loads_no_client_or_local_stack():
+    """An agent's module is imported again in each call process, as a job starts."""
+    probe = (
+        "import json, sys\n"
+        "from flink_agents.testing import ChatRequest, Reply, ToolCall\n"
+        "print(json.dumps(sorted(m for m in ('confluent_kafka', 'flink_agents.local', "
+        "'openai', 'mcp', 'pyflink') if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
