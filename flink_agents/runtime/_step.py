@@ -206,6 +206,7 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         self.routes = routes
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        opened = time.monotonic()
         quiet_python_logging()
         group = runtime_context.get_metrics_group()
         self._metrics = {name: AgentMetrics(group, name) for name in self.bindings}
@@ -216,7 +217,9 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
         # calls into Java never hand over to (``_call_process``).
         from flink_agents.runtime._call_process import CallProcess
 
+        forked = time.monotonic()
         self._executor = CallProcess([b.agent for b in self.bindings.values()], self.config).start()
+        forked = time.monotonic() - forked
         self._machines = {
             name: AgentMachine(b.agent, self._executor.tool_names(name), b.gateway)
             for name, b in self.bindings.items()
@@ -229,6 +232,11 @@ class AgentStep(KeyedProcessFunction):  # type: ignore[misc]
             LiveTraces(self.config.otlp_endpoint, self.config.otlp_service)
             if self.config.otlp_endpoint
             else None
+        )
+        log.info(
+            "AgentStep.open took %.2fs (starting the call process %.2fs)",
+            time.monotonic() - opened,
+            forked,
         )
 
     def close(self) -> None:
