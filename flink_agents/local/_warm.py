@@ -31,6 +31,7 @@ from flink_agents.errors import StackError
 from flink_agents.local import _process
 from flink_agents.local._javac import compiled
 from flink_agents.local._status import PartStatus
+from flink_agents.local._warm_python import WarmPython
 
 SOURCE = Path(__file__).with_name("_java") / "WarmClient.java"
 MAIN = "WarmClient"
@@ -57,6 +58,11 @@ class WarmClient:
     """Start, probe, stop and use the warm client; its files live under ``home``."""
 
     settings: Settings
+
+    @property
+    def python(self) -> WarmPython:
+        """The warm Python that runs the job files (``_warm_python.py``)."""
+        return WarmPython(self.settings)
 
     @property
     def log(self) -> Path:
@@ -124,7 +130,10 @@ class WarmClient:
     def start(self, conf_dir: Path, lib_dir: Path, java_opts: str, env: dict[str, str]) -> None:
         """Start the client JVM (unless it runs or ``flink.warm_client`` is off), wait for its
         gateway, and start its warm-up in the background."""
-        if not self.settings.flink.warm_client or self.pid() is not None:
+        if not self.settings.flink.warm_client:
+            return
+        if self.pid() is not None:
+            self.python.start(env)  # unless it runs: it stops when flink_agents changed
             return
         java = _process.java_executable()
         classpath = [str(lib_dir.resolve() / "*")]
@@ -156,6 +165,7 @@ class WarmClient:
                 start_new_session=True,
             )
         self._pid_file.write_text(f"{proc.pid}\n")
+        self.python.start(env)
         _process.wait_until(
             self._port_file.exists,
             timeout=self.settings.startup_timeout_s,
@@ -183,6 +193,7 @@ class WarmClient:
         self._warmup_pid_file.write_text(f"{proc.pid}\n")
 
     def stop(self) -> None:
+        self.python.stop()
         for path, marker in (
             (self._warmup_pid_file, "_warmup"),
             (self._pid_file, str(self._port_file.resolve())),
@@ -203,12 +214,13 @@ class WarmClient:
             )
         state = "warming up" if self.warming() else "ready"
         built = len(self.submitted_jobs())
+        python = "ready" if self.python.ready() else "not running"
         return PartStatus(
             "client",
             running=True,
             pid=pid,
             detail=f"warm PyFlink client on 127.0.0.1:{port} ({state}), {built} job(s) "
-            f"submitted through it; log {self.log}",
+            f"submitted through it, warm Python {python}; log {self.log}",
         )
 
     @contextmanager
@@ -262,9 +274,9 @@ class WarmClient:
                 except Py4JNetworkError:
                     return None
                 left = max(1.0, timeout - (time.monotonic() - started))
-                returncode, out, err = _process.run_captured(
-                    command, {**env, "PYFLINK_GATEWAY_PORT": str(port)}, left
-                )
+                env = {**env, "PYFLINK_GATEWAY_PORT": str(port)}
+                done = self.python.run(command, env, left)
+                returncode, out, err = done or _process.run_captured(command, env, left)
                 job_id: str | None = client.submittedJob()
             finally:
                 gateway.close()

@@ -32,6 +32,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from flink_agents._forking import drain, exited_children, in_child, wake_on_child_exit
 from flink_agents.runtime._executor_config import ExecutorClosed
 
 #: What the server imports before it forks: the call process's module and the executor,
@@ -151,20 +152,16 @@ def main(fd: int) -> int:
     sock = socket.socket(fileno=fd)
     conn = Connection(os.dup(fd))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the TaskManager's
-    wake_r, wake_w = os.pipe()
-    for end in (wake_r, wake_w):
-        os.set_blocking(end, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select() through wake_w
+    wake = wake_on_child_exit()
     #: Running children, with the server's copy of each one's socket.
     live: dict[int, int] = {}
     while True:
-        ready, _, _ = select.select([conn.fileno(), wake_r], [], [])
-        if wake_r in ready:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(wake_r, 512):
-                    pass
-            _reap(live)
+        ready, _, _ = select.select([conn.fileno(), wake], [], [])
+        if wake in ready:
+            drain(wake)
+            for pid, code in exited_children():
+                if pid in live:
+                    _report_exit(live.pop(pid), code)
         if conn.fileno() not in ready:
             continue
         try:
@@ -184,15 +181,9 @@ def main(fd: int) -> int:
             conn.send(("failed", str(exc)))
             continue
         if pid == 0:
-            # Only this child's socket stays open: a copy of another child's would keep
-            # that operator from reading end-of-file when it exits.
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            for other in (wake_r, wake_w, *live.values()):
-                os.close(other)
             conn.close()
             sock.close()
+            in_child(close=[wake, *live.values()])
             os._exit(_serve(child_fd, *detail))
         live[pid] = child_fd
         conn.send(("forked", pid))
@@ -216,20 +207,10 @@ def _serve(fd: int, owner: tuple[int, int], path: list[str]) -> int:
                 stream.flush()
 
 
-def _reap(live: dict[int, int]) -> None:
-    """Wait for the children that ended, and send each one's exit code on its socket."""
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        fd = live.pop(pid, None)
-        if fd is None:
-            continue
-        os.set_blocking(fd, False)  # an operator that stopped reading cannot stall the server
-        report = Connection(fd)
-        with contextlib.suppress(OSError):
-            report.send(("exited", os.waitstatus_to_exitcode(status)))
-        report.close()
+def _report_exit(fd: int, code: int) -> None:
+    """Send a reaped child's exit code on its socket, the last message there."""
+    os.set_blocking(fd, False)  # an operator that stopped reading cannot stall the server
+    report = Connection(fd)
+    with contextlib.suppress(OSError):
+        report.send(("exited", code))
+    report.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flink_agents.local import ClusterJobs, FlinkCluster
+from flink_agents.local._warm import WarmClient
 from flink_agents.testing import TopicClient
 from tests.support import eventually
 
@@ -60,6 +61,8 @@ def test_two_jobs_submitted_at_once_are_both_built_in_the_warm_client_and_run(
     assert client.status().running, client.status().detail
     jobs = ClusterJobs(flink_cluster)
     before = flink_run_log(flink_cluster)
+    eventually(client.python.ready, "the warm Python listens")
+    runs_before = warm_runs(client)
     first, second = start_submit(topics, job_env), start_submit(topics, job_env)
     ids = [job_id(first[0]), job_id(second[0])]
     try:
@@ -67,6 +70,8 @@ def test_two_jobs_submitted_at_once_are_both_built_in_the_warm_client_and_run(
         # Built in the warm client (which logs each job it submits), not by flink run.
         assert set(ids) <= set(client.submitted_jobs())
         assert flink_run_log(flink_cluster) == before
+        # Each job file ran in the warm Python, which had PyFlink imported already.
+        assert warm_runs(client) == runs_before + 2
         # The warm-up built its representative agent job before the submissions ran.
         eventually(
             lambda: "warm-up build 1 took" in client.warmup_log.read_text(),
@@ -95,6 +100,11 @@ def test_with_the_warm_client_turned_off_submit_uses_flink_run(
     finally:
         jobs.cancel(submitted)
     assert flink_run_log(flink_cluster) != before  # flink run ran, and wrote its log
+
+
+def warm_runs(client: WarmClient) -> int:
+    """How many times the warm Python ran the keyed-counts job file."""
+    return client.python.log.read_text().count(f"ran {JOB} ")
 
 
 def flink_run_log(cluster: FlinkCluster) -> dict[str, int]:
