@@ -214,7 +214,7 @@ class WarmClient:
             )
         state = "warming up" if self.warming() else "ready"
         built = len(self.submitted_jobs())
-        python = "ready" if self.python.ready() else "not running"
+        python = self.python.state()
         return PartStatus(
             "client",
             running=True,

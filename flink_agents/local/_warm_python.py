@@ -84,6 +84,12 @@ class WarmPython:
         """True once the server has imported its modules and listens."""
         return self.pid() is not None and self.socket_path.exists()
 
+    def state(self) -> str:
+        """``ready``, ``importing`` (started, not listening yet) or ``not running``."""
+        if self.pid() is None:
+            return "not running"
+        return "ready" if self.socket_path.exists() else "importing"
+
     def start(self, env: dict[str, str]) -> None:
         """Start the server unless it runs; it listens once its imports are done."""
         if self.pid() is not None:

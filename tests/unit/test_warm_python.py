@@ -109,6 +109,7 @@ def test_another_python_or_a_stopped_server_is_left_to_the_caller(warm: WarmPyth
     assert warm.run(["/usr/bin/python3", "job.py"], dict(os.environ), timeout=5) is None
     stopped = WarmPython(load_settings({"home": str(tmp_path)}, environ={}, file=None))
     assert stopped.run([PYTHON, "job.py"], dict(os.environ), timeout=5) is None
+    assert (warm.state(), stopped.state()) == ("ready", "not running")
 
 
 def test_once_flink_agents_changed_on_disk_it_runs_nothing_more_and_ends(
