@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flink_agents.local import free_port
@@ -59,13 +60,20 @@ def test_up_status_down_leave_nothing_running(tmp_path: Path):
             topics.close()
         files = list((tmp_path / "home" / "run").glob("*.pid"))
         pids += [int(p.read_text().split()[0]) for p in files]
-        # Kafka, JobManager, TaskManager, the warm client (and its warm-up while that runs)
+        # Kafka, JobManager, TaskManager, the warm client and the warm Python (and the
+        # warm-up while that runs)
         assert {p.name for p in files} - {"warm-client-warmup.pid"} == {
             "kafka.pid",
             "flink-flink-agents-standalonesession.pid",
             "flink-flink-agents-taskexecutor.pid",
             "warm-client.pid",
+            "warm-python.pid",
         }
+        # The fork server the warm-up's agent operator started beside the TaskManager.
+        taskmanager = tmp_path / "home" / "run" / "flink-flink-agents-taskexecutor.pid"
+        helpers = psutil.Process(int(taskmanager.read_text().split()[0])).children()
+        assert [p for p in helpers if "_fork_server" in " ".join(p.cmdline())], helpers
+        pids += [p.pid for p in helpers]
     finally:
         down = cli("local", "down")
     assert down.returncode == 0, down.stdout + down.stderr
