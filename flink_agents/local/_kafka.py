@@ -67,28 +67,22 @@ class KafkaBroker:
         classpath = ":".join(str(j) for j in jars)
         config = self._write_config()
         self._format_storage(java, classpath, config)
-        self._out.parent.mkdir(parents=True, exist_ok=True)
-        self._pid_file.parent.mkdir(parents=True, exist_ok=True)
-        with self._out.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    java,
-                    f"-Xmx{kafka.heap}",
-                    f"-Xms{kafka.heap}",
-                    "-XX:+UseG1GC",
-                    "-Djava.awt.headless=true",
-                    f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}",
-                    "-cp",
-                    classpath,
-                    "kafka.Kafka",
-                    str(config.resolve()),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._pid_file.write_text(str(proc.pid))
+        proc = _process.start_background(
+            [
+                java,
+                f"-Xmx{kafka.heap}",
+                f"-Xms{kafka.heap}",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(config.resolve()),
+            ],
+            self._out,
+            self._pid_file,
+        )
         _process.wait_until(
             self.ready,
             timeout=self.settings.startup_timeout_s,

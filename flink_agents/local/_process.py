@@ -178,6 +178,30 @@ def _tail(log: Path | Callable[[], Path] | None) -> str:
     return f"Last lines of {path}:\n{tail(path) if path else '(no log)'}"
 
 
+def start_background(
+    cmd: list[str],
+    log: Path,
+    pid_file: Path,
+    env: dict[str, str] | None = None,
+    append: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in a session of its own (it outlives this command), its output and
+    errors appended to ``log`` (or replacing it), and its pid in ``pid_file``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab" if append else "wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    pid_file.write_text(f"{proc.pid}\n")
+    return proc
+
+
 def run_captured(
     cmd: list[str], env: dict[str, str], timeout: float
 ) -> tuple[int | None, str, str]:

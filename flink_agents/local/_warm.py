@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shlex
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,27 +143,24 @@ class WarmClient:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._port_file.unlink(missing_ok=True)
         heap = self.settings.flink.warm_client_heap
-        with self.out.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    java,
-                    f"-Xmx{heap}",
-                    *shlex.split(java_opts),
-                    f"-Dlog.file={self.log.resolve()}",
-                    f"-Dlog4j.configurationFile={(conf_dir / 'log4j-cli.properties').resolve()}",
-                    "-cp",
-                    os.pathsep.join([str(classes), *classpath]),
-                    MAIN,
-                    str(conf_dir.resolve()),
-                    str(self._port_file.resolve()),
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._pid_file.write_text(f"{proc.pid}\n")
+        proc = _process.start_background(
+            [
+                java,
+                f"-Xmx{heap}",
+                *shlex.split(java_opts),
+                f"-Dlog.file={self.log.resolve()}",
+                f"-Dlog4j.configurationFile={(conf_dir / 'log4j-cli.properties').resolve()}",
+                "-cp",
+                os.pathsep.join([str(classes), *classpath]),
+                MAIN,
+                str(conf_dir.resolve()),
+                str(self._port_file.resolve()),
+            ],
+            self.out,
+            self._pid_file,
+            env,
+            append=False,
+        )
         self.python.start(env)
         _process.wait_until(
             self._port_file.exists,
@@ -176,21 +172,17 @@ class WarmClient:
         self._warm_up(env)
 
     def _warm_up(self, env: dict[str, str]) -> None:
-        with self.warmup_log.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    _pythonenv.python_executable(),
-                    "-m",
-                    "flink_agents.local._warmup",
-                    self.settings.model_dump_json(),
-                ],
-                env={**env, "PYFLINK_GATEWAY_PORT": str(self.port())},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._warmup_pid_file.write_text(f"{proc.pid}\n")
+        _process.start_background(
+            [
+                _pythonenv.python_executable(),
+                "-m",
+                "flink_agents.local._warmup",
+                self.settings.model_dump_json(),
+            ],
+            self.warmup_log,
+            self._warmup_pid_file,
+            {**env, "PYFLINK_GATEWAY_PORT": str(self.port())},
+        )
 
     def stop(self) -> None:
         self.python.stop()

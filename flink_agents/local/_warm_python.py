@@ -31,7 +31,6 @@ import select
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 import time
 import traceback
@@ -94,24 +93,18 @@ class WarmPython:
         """Start the server unless it runs; it listens once its imports are done."""
         if self.pid() is not None:
             return
-        self._pid_file.parent.mkdir(parents=True, exist_ok=True)
-        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.socket_path.unlink(missing_ok=True)
-        with self.log.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    _pythonenv.python_executable(),
-                    "-m",
-                    "flink_agents.local._warm_python",
-                    str(self.socket_path.resolve()),
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._pid_file.write_text(f"{proc.pid}\n")
+        _process.start_background(
+            [
+                _pythonenv.python_executable(),
+                "-m",
+                "flink_agents.local._warm_python",
+                str(self.socket_path.resolve()),
+            ],
+            self.log,
+            self._pid_file,
+            env,
+        )
 
     def stop(self) -> None:
         pid = self.pid()
