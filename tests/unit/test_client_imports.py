@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 _BUILD = """
-import json, sys
 from flink_agents import Agent, AgentApp, McpServer, OpenAIModel
 from flink_agents.config import load_settings
 
@@ -25,43 +24,33 @@ app.add(
     outputs="decisions",
 )
 app.build()
-print(json.dumps(sorted(m for m in ("openai", "mcp", "httpx") if m in sys.modules)))
 """
 
 
-def test_building_a_job_loads_neither_the_model_nor_the_mcp_client():
-    done = subprocess.run(
-        [sys.executable, "-c", _BUILD], capture_output=True, text=True, timeout=300
+def loaded(code: str, modules: tuple[str, ...], timeout: float = 120) -> list[str]:
+    """Which of ``modules`` a fresh Python has loaded after running ``code``."""
+    probe = (
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     )
-
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_building_a_job_loads_neither_the_model_nor_the_mcp_client():
+    assert loaded(_BUILD, ("openai", "mcp", "httpx"), timeout=300) == []
 
 
 def test_the_command_line_starts_without_the_sql_front_or_the_client_libraries():
-    probe = (
-        "import json, sys, flink_agents.cli; print(json.dumps(sorted(m for m in "
-        "('flink_agents.sql', 'sqlglot', 'openai', 'mcp') if m in sys.modules)))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    code = "import flink_agents.cli"
+    assert loaded(code, ("flink_agents.sql", "sqlglot", "openai", "mcp")) == []
 
 
 def test_a_module_that_takes_the_simulators_scripts_loads_no_client_or_local_stack():
     """An agent's module is imported again in each call process, as a job starts."""
-    probe = (
-        "import json, sys\n"
-        "from flink_agents.testing import ChatRequest, Reply, ToolCall\n"
-        "print(json.dumps(sorted(m for m in ('confluent_kafka', 'flink_agents.local', "
-        "'openai', 'mcp', 'pyflink') if m in sys.modules)))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    code = "from flink_agents.testing import ChatRequest, Reply, ToolCall"
+    modules = ("confluent_kafka", "flink_agents.local", "openai", "mcp", "pyflink")
+    assert loaded(code, modules) == []
