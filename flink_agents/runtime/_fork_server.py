@@ -69,17 +69,21 @@ class ForkServer:
         request = ("fork", (owner, [p for p in sys.path if p]))
         with self._lock:
             try:
-                return self._ask(request, sock, timeout)
-            except (OSError, EOFError):  # the server died since the last request
+                self._send(request, sock)
+            except OSError:  # the server died since the last request: start another, once
                 self._stop()
+                try:
+                    self._send(request, sock)
+                except OSError as exc:
+                    self._stop()
+                    raise self._failed(exc) from None
             try:
-                return self._ask(request, sock, timeout)
+                return self._reply(timeout)
             except (OSError, EOFError) as exc:
+                # Not asked again: the server may have forked the call process before it
+                # failed, and a second one would serve on the same socket.
                 self._stop()
-                raise ExecutorClosed(
-                    f"the call processes' fork server failed ({exc!r}); "
-                    "its error is in the TaskManager's output"
-                ) from None
+                raise self._failed(exc) from None
 
     def kill(self, pid: int) -> None:
         """Kill the call process ``pid`` if it is still running."""
@@ -91,19 +95,28 @@ class ForkServer:
         with self._lock:
             self._stop()
 
-    def _ask(self, request: tuple[str, Any], sock: socket.socket, timeout: float) -> int:
+    def _send(self, request: tuple[str, Any], sock: socket.socket) -> None:
         if self.pid is None:
             self._start()
         assert self._conn is not None and self._sock is not None
         self._conn.send(request)
         socket.send_fds(self._sock, [b"s"], [sock.fileno()])
+
+    def _reply(self, timeout: float) -> int:
+        assert self._conn is not None
         if not self._conn.poll(timeout):
-            self._stop()
-            raise TimeoutError(f"the call processes' fork server did not answer in {timeout:g}s")
+            raise TimeoutError(f"it did not answer in {timeout:g}s")
         kind, detail = self._conn.recv()
         if kind == "failed":
             raise ExecutorClosed(f"the call processes' fork server could not fork: {detail}")
         return int(detail)
+
+    @staticmethod
+    def _failed(exc: BaseException) -> ExecutorClosed:
+        return ExecutorClosed(
+            f"the call processes' fork server failed ({exc!r}); "
+            "its error is in the TaskManager's output"
+        )
 
     def _start(self) -> None:
         self._stop()
