@@ -54,8 +54,14 @@ class TopicClient:
 
     def __init__(self, bootstrap_servers: str) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self._admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self._admin_client: AdminClient | None = None
         self._producer: Producer | None = None
+
+    @property
+    def _admin(self) -> AdminClient:
+        if self._admin_client is None:
+            self._admin_client = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        return self._admin_client
 
     @staticmethod
     def unique(prefix: str) -> str:
@@ -241,8 +247,13 @@ class TopicClient:
             consumer.close()
 
     def close(self) -> None:
+        """Flush what was produced and let go of the clients, so none of them is left
+        connected (and logging disconnects) when the broker stops; a later call opens new
+        ones."""
         if self._producer is not None:
             self._producer.flush(10)
+        self._producer = None
+        self._admin_client = None
 
 
 def _encode(record: Any) -> bytes:
